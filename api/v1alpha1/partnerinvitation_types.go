@@ -1,0 +1,181 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DeletionPolicy says what happens to the guest account when its PartnerInvitation is deleted.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete removes the guest user from the directory.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyOrphan leaves the guest user in the directory.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// UserType is the Entra ID user type of the invited account.
+// +kubebuilder:validation:Enum=Guest;Member
+type UserType string
+
+const (
+	UserTypeGuest  UserType = "Guest"
+	UserTypeMember UserType = "Member"
+)
+
+// InvitationState is the redemption state Graph reports for the guest (externalUserState).
+type InvitationState string
+
+const (
+	StatePendingAcceptance InvitationState = "PendingAcceptance"
+	StateAccepted          InvitationState = "Accepted"
+)
+
+// InvitationMessage customises the invitation mail.
+type InvitationMessage struct {
+	// body is a plain-text message added to the invitation mail. Graph drops it when the
+	// operator runs with application (app-only) credentials.
+	// +kubebuilder:validation:MaxLength=2000
+	// +optional
+	Body string `json:"body,omitempty"`
+
+	// language of the invitation mail as a BCP 47 tag such as "en-US" or "de-DE";
+	// the default is en-US.
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$`
+	// +kubebuilder:validation:MaxLength=35
+	// +optional
+	Language string `json:"language,omitempty"`
+
+	// ccRecipients receive a copy of the invitation mail. Graph accepts at most one.
+	// +kubebuilder:validation:MaxItems=1
+	// +kubebuilder:validation:items:MaxLength=254
+	// +kubebuilder:validation:items:Pattern=`^[^@\s]+@[^@\s]+\.[^@\s]+$`
+	// +listType=atomic
+	// +optional
+	CCRecipients []string `json:"ccRecipients,omitempty"`
+}
+
+// PartnerInvitationSpec is the partner to invite and how.
+type PartnerInvitationSpec struct {
+	// email is the partner's mail address: the invitation goes there, and it identifies the
+	// guest account in the directory. It cannot be changed; create a new object instead.
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+\.[^@\s]+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="email is immutable; create a new PartnerInvitation to invite another address"
+	// +required
+	Email string `json:"email"`
+
+	// displayName of the guest account. When empty, Graph derives one from the address.
+	// Changing it renames the guest in place.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+
+	// redirectURL is where the partner lands after redeeming the invitation.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://')",message="redirectURL must be an https:// URL"
+	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="redirectURL must be a valid URL"
+	// +kubebuilder:default="https://myapps.microsoft.com"
+	// +optional
+	RedirectURL string `json:"redirectURL,omitempty"`
+
+	// userType of the account: Guest (the default) or Member. Inviting as Member needs an
+	// administrator role for the operator's identity. Changing it updates the account in place.
+	// +kubebuilder:default=Guest
+	// +optional
+	UserType UserType `json:"userType,omitempty"`
+
+	// sendInvitationMessage mails the invitation to the partner. It defaults to true here,
+	// although Graph's own default is false.
+	// +kubebuilder:default=true
+	// +optional
+	SendInvitationMessage *bool `json:"sendInvitationMessage,omitempty"`
+
+	// message customises the invitation mail.
+	// +optional
+	Message *InvitationMessage `json:"message,omitempty"`
+
+	// deletionPolicy says what happens to the guest account when this object is deleted:
+	// Delete (the default) removes it from the directory, Orphan leaves it there.
+	// +kubebuilder:default=Delete
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// PartnerInvitationStatus is the observed state of the invitation and the guest account.
+type PartnerInvitationStatus struct {
+	// observedGeneration is the generation the status reflects, set after a reconcile succeeds.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready (the invitation exists and matches the spec), Invited, Redeemed, and
+	// Stalled (a terminal error that needs a change to the spec).
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// userID is the object ID of the guest account in Entra ID.
+	// +optional
+	UserID string `json:"userID,omitempty"`
+
+	// state is the redemption state: PendingAcceptance until the partner redeems, then Accepted.
+	// +optional
+	State InvitationState `json:"state,omitempty"`
+
+	// invitedAt is when the operator sent the invitation.
+	// +optional
+	InvitedAt *metav1.Time `json:"invitedAt,omitempty"`
+
+	// redeemedAt is when the partner accepted the invitation, as Graph reports it.
+	// +optional
+	RedeemedAt *metav1.Time `json:"redeemedAt,omitempty"`
+
+	// adopted is true when the guest already existed and was taken over without a new invitation.
+	// +optional
+	Adopted bool `json:"adopted,omitempty"`
+
+	// redeemURLSecretName names the Secret, owned by this object, that holds the redemption URL
+	// under the key "redeemURL". Graph returns the URL only once, when it creates the invitation.
+	// +optional
+	RedeemURLSecretName string `json:"redeemURLSecretName,omitempty"`
+}
+
+// PartnerInvitation invites an external partner into the Entra ID tenant as a B2B guest and
+// tracks the invitation until the partner redeems it. Deleting it removes the guest account
+// (see spec.deletionPolicy).
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=pinv,categories=partnerops
+// +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
+// +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="User-ID",type=string,JSONPath=`.status.userID`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+type PartnerInvitation struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the partner to invite.
+	// +required
+	Spec PartnerInvitationSpec `json:"spec"`
+
+	// status is what the operator observed.
+	// +optional
+	Status PartnerInvitationStatus `json:"status,omitempty"`
+}
+
+// PartnerInvitationList is a list of PartnerInvitations.
+// +kubebuilder:object:root=true
+type PartnerInvitationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PartnerInvitation `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&PartnerInvitation{}, &PartnerInvitationList{})
+}

@@ -1,0 +1,124 @@
+package controllers_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/internal/graph"
+	"github.com/partnerops/partner-operator/internal/graph/emulator"
+	"github.com/partnerops/partner-operator/internal/graph/msgraph"
+	"github.com/partnerops/partner-operator/internal/operator"
+)
+
+// The integration suite: a real kube-apiserver and etcd (envtest), the real manager, and the
+// real msgraph-sdk-go client talking HTTP to the Graph emulator.
+var (
+	testEnv   *envtest.Environment
+	restCfg   *rest.Config
+	k8s       client.Client
+	emu       *emulator.Emulator
+	crash     *crashingDirectory
+	suiteCtx  context.Context
+	stopSuite context.CancelFunc
+)
+
+const createGrace = 3 * time.Second
+
+func TestIntegration(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "PartnerInvitation integration suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	// Never skip: without the binaries this suite fails and says how to get them.
+	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
+		"KUBEBUILDER_ASSETS is not set: run 'make test', which provides kube-apiserver and etcd via hack/envtest.sh")
+
+	suiteCtx, stopSuite = context.WithCancel(context.Background())
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	var err error
+	restCfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	version, err := discovery.NewDiscoveryClientForConfigOrDie(restCfg).ServerVersion()
+	Expect(err).NotTo(HaveOccurred())
+	fmt.Fprintf(os.Stdout, "kube-apiserver %s (envtest, real etcd)\n", version.GitVersion)
+
+	emu = emulator.New(emulator.Options{RequireAuth: true})
+	Expect(emu.Start()).To(Succeed())
+	cred, err := msgraph.NewClientSecretCredential(emu.TenantID(), "partner-operator-test", "test-secret", emu.AuthorityURL(), emu.TLSClient())
+	Expect(err).NotTo(HaveOccurred())
+	dir, err := msgraph.NewClient(msgraph.Config{
+		Endpoint: emu.URL(), Credential: cred,
+		Retry: msgraph.RetryOptions{MaxRetries: 3, MaxInlineWait: 2 * time.Second},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	crash = &crashingDirectory{Directory: dir}
+
+	mgr, err := operator.NewManager(suiteCtx, restCfg, operator.Config{
+		Directory:              crash,
+		MetricsBindAddress:     "0",
+		HealthProbeBindAddress: "0",
+		Controller: controllers.Options{
+			PendingPollInterval: 500 * time.Millisecond,
+			ResyncInterval:      time.Second,
+			CreateGracePeriod:   createGrace,
+		},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	// Assertions read straight from the API server, not from the manager's cache.
+	k8s, err = client.New(restCfg, client.Options{Scheme: mgr.GetScheme()})
+	Expect(err).NotTo(HaveOccurred())
+	go func() {
+		defer GinkgoRecover()
+		Expect(mgr.Start(suiteCtx)).To(Succeed())
+	}()
+	_ = ctrl.Log
+})
+
+var _ = AfterSuite(func() {
+	if stopSuite != nil {
+		stopSuite()
+	}
+	if emu != nil {
+		emu.Close()
+	}
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+// crashingDirectory simulates the process dying between Graph's answer to an invitation and
+// the write that records it: Graph creates the guest, the operator never learns its ID.
+type crashingDirectory struct {
+	graph.Directory
+	loseNextInviteAnswer atomic.Bool
+}
+
+func (c *crashingDirectory) Invite(ctx context.Context, req graph.InvitationRequest) (*graph.Invitation, error) {
+	inv, err := c.Directory.Invite(ctx, req)
+	if err == nil && c.loseNextInviteAnswer.CompareAndSwap(true, false) {
+		return nil, &graph.Error{Kind: graph.KindTransient, Op: "invite", Err: errors.New("connection reset after the request was sent")}
+	}
+	return inv, err
+}

@@ -1,0 +1,252 @@
+// Package demo runs the operator's whole lifecycle on one machine with no Azure account: a
+// local kube-apiserver and etcd (envtest), the Graph emulator and the operator, driven with
+// kubectl as a user would.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/internal/graph/emulator"
+	"github.com/partnerops/partner-operator/internal/graph/msgraph"
+	"github.com/partnerops/partner-operator/internal/operator"
+)
+
+// Options for Run.
+type Options struct {
+	AssetsDir  string // kube-apiserver, etcd, kubectl
+	CRDDir     string
+	SamplesDir string
+	Step       time.Duration
+	Verbose    bool
+	Out        io.Writer
+}
+
+// Run starts everything, shows the lifecycle, and stops what it started.
+func Run(ctx context.Context, opts Options) error {
+	if opts.AssetsDir == "" {
+		return errors.New("no envtest binaries: run hack/envtest.sh, or use 'make demo'")
+	}
+	d := &demo{opts: opts, out: opts.Out}
+	if opts.Verbose {
+		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
+	} else {
+		ctrl.SetLogger(logr.Discard())
+	}
+
+	d.say("Starting a local control plane (kube-apiserver and etcd from %s)", opts.AssetsDir)
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{opts.CRDDir},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: opts.AssetsDir,
+	}
+	restCfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("start control plane: %w", err)
+	}
+	defer func() {
+		d.say("Stopping the control plane")
+		_ = env.Stop()
+	}()
+	kubeconfig, err := d.writeKubeconfig(env)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(filepath.Dir(kubeconfig))
+	d.kubectl = func(args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, filepath.Join(opts.AssetsDir, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		return cmd.CombinedOutput()
+	}
+
+	d.say("Starting the Graph emulator")
+	emu := emulator.New(emulator.Options{RequireAuth: true})
+	if err := emu.Start(); err != nil {
+		return fmt.Errorf("start emulator: %w", err)
+	}
+	defer emu.Close()
+	d.say("  Graph at %s/v1.0, token endpoint at %s", emu.URL(), emu.AuthorityURL())
+
+	cred, err := msgraph.NewClientSecretCredential(emu.TenantID(), "partner-operator-demo", "demo-secret", emu.AuthorityURL(), emu.TLSClient())
+	if err != nil {
+		return err
+	}
+	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: emu.URL(), Credential: cred, Retry: msgraph.DefaultRetryOptions})
+	if err != nil {
+		return err
+	}
+	mgr, err := operator.NewManager(ctx, restCfg, operator.Config{
+		Directory:              dir,
+		MetricsBindAddress:     "0",
+		HealthProbeBindAddress: "0",
+		Controller:             controllers.Options{PendingPollInterval: time.Second, ResyncInterval: 10 * time.Second},
+	})
+	if err != nil {
+		return err
+	}
+	mgrCtx, stopMgr := context.WithCancel(ctx)
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	defer func() {
+		stopMgr()
+		<-mgrDone
+	}()
+	d.say("Operator started")
+
+	return d.lifecycle(ctx, mgr.GetClient(), emu)
+}
+
+type demo struct {
+	opts    Options
+	out     io.Writer
+	kubectl func(args ...string) ([]byte, error)
+}
+
+func (d *demo) lifecycle(ctx context.Context, c client.Client, emu *emulator.Emulator) error {
+	d.say("\n$ kubectl apply -k %s", d.opts.SamplesDir)
+	if err := d.run("apply", "-k", d.opts.SamplesDir); err != nil {
+		return err
+	}
+	d.say("\nThe operator sends one invitation per object and records it:")
+	if err := d.waitFor(ctx, c, "Invited", func(p *b2bv1alpha1.PartnerInvitation) bool {
+		return p.Status.UserID != "" && condTrue(p, b2bv1alpha1.ConditionReady)
+	}); err != nil {
+		return err
+	}
+	if err := d.get(); err != nil {
+		return err
+	}
+	d.say("\nGraph received %d invitation request(s); the redemption URL is in a Secret, not in status:", emu.Count("POST", "/invitations"))
+	_ = d.run("get", "secrets", "-l", b2bv1alpha1.LabelInvitation)
+	d.pause(ctx)
+
+	d.say("\nThe partner opens the mail and accepts (in the emulator):")
+	var list b2bv1alpha1.PartnerInvitationList
+	if err := c.List(ctx, &list); err != nil {
+		return err
+	}
+	for _, p := range list.Items {
+		if err := emu.AcceptInvitation(p.Status.UserID); err != nil {
+			return err
+		}
+		d.say("  %s accepted the invitation", p.Spec.Email)
+	}
+	if err := d.waitFor(ctx, c, "Accepted", func(p *b2bv1alpha1.PartnerInvitation) bool {
+		return p.Status.State == b2bv1alpha1.StateAccepted && condTrue(p, b2bv1alpha1.ConditionRedeemed)
+	}); err != nil {
+		return err
+	}
+	if err := d.get(); err != nil {
+		return err
+	}
+	_ = d.run("get", "partnerinvitations", "-A", "-o", "custom-columns=NAME:.metadata.name,REDEEMED:.status.conditions[?(@.type==\"Redeemed\")].status,REDEEMED-AT:.status.redeemedAt")
+	d.say("Guests in the directory: %d", len(emu.Users()))
+	d.pause(ctx)
+
+	d.say("\n$ kubectl delete -k %s --wait", d.opts.SamplesDir)
+	if err := d.run("delete", "-k", d.opts.SamplesDir, "--wait", "--timeout=60s"); err != nil {
+		return err
+	}
+	if err := d.get(); err != nil {
+		return err
+	}
+	d.say("Guests in the directory after the deletion: %d (DELETE /users calls: %d)", len(emu.Users()), emu.Count("DELETE", "/users/"))
+	if n := len(emu.Users()); n != 0 {
+		return fmt.Errorf("%d guest(s) left behind", n)
+	}
+	d.say("\nDone: invited, accepted, deleted, guest removed.")
+	return nil
+}
+
+func (d *demo) waitFor(ctx context.Context, c client.Client, what string, done func(*b2bv1alpha1.PartnerInvitation) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		var list b2bv1alpha1.PartnerInvitationList
+		if err := c.List(ctx, &list); err == nil && len(list.Items) > 0 {
+			all := true
+			for i := range list.Items {
+				all = all && done(&list.Items[i])
+			}
+			if all {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			_ = d.get()
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (d *demo) get() error {
+	d.say("$ kubectl get partnerinvitations -A -o wide")
+	return d.run("get", "partnerinvitations", "-A", "-o", "wide")
+}
+
+func (d *demo) run(args ...string) error {
+	out, err := d.kubectl(args...)
+	fmt.Fprint(d.out, indent(string(out)))
+	if err != nil {
+		return fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+func (d *demo) pause(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d.opts.Step):
+	}
+}
+
+func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
+
+func (d *demo) writeKubeconfig(env *envtest.Environment) (string, error) {
+	user, err := env.AddUser(envtest.User{Name: "demo", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("create demo user: %w", err)
+	}
+	cfg, err := user.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "partner-operator-demo-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, cfg, 0o600)
+}
+
+func condTrue(p *b2bv1alpha1.PartnerInvitation, typ string) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == typ {
+			return c.Status == "True"
+		}
+	}
+	return false
+}
+
+func indent(s string) string {
+	if s == "" {
+		return s
+	}
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
+}

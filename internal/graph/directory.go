@@ -1,0 +1,80 @@
+// Package graph is the operator's narrow, domain-typed view of Microsoft Graph. The rest of
+// the operator depends on the Directory interface only, so it never compiles msgraph-sdk-go
+// and its tests can use a small fake.
+package graph
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Directory is what the operator needs from Entra ID.
+type Directory interface {
+	// FindUsersByEmail returns every user whose mail or otherMails holds the address,
+	// guests and members alike, so the caller can tell adoption from a conflict.
+	FindUsersByEmail(ctx context.Context, email string) ([]User, error)
+	// GetUser returns one user with the properties the operator reads.
+	GetUser(ctx context.Context, id string) (*User, error)
+	// Invite creates an invitation (and, the first time, the guest user).
+	Invite(ctx context.Context, req InvitationRequest) (*Invitation, error)
+	// UpdateUser changes the properties set in the update.
+	UpdateUser(ctx context.Context, id string, update UserUpdate) error
+	// DeleteUser removes a user; a user already gone is reported as ErrNotFound.
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// Guest and member user types as Graph spells them.
+const (
+	UserTypeGuest  = "Guest"
+	UserTypeMember = "Member"
+	// CreationTypeInvitation marks accounts created by a B2B invitation.
+	CreationTypeInvitation = "Invitation"
+)
+
+// User is the part of a Graph user the operator reads.
+type User struct {
+	ID                string
+	DisplayName       string
+	Mail              string
+	OtherMails        []string
+	UserType          string
+	CreationType      string
+	ExternalUserState string
+	// ExternalUserStateChangedAt is when ExternalUserState last changed (zero when unknown).
+	ExternalUserStateChangedAt time.Time
+}
+
+// IsGuest reports whether the account is one the operator may adopt or delete: a guest, or an
+// account an invitation created (an invited guest later converted to Member keeps that mark).
+func (u *User) IsGuest() bool {
+	return strings.EqualFold(u.UserType, UserTypeGuest) || strings.EqualFold(u.CreationType, CreationTypeInvitation)
+}
+
+// InvitationRequest is the body of POST /invitations.
+type InvitationRequest struct {
+	Email                 string
+	DisplayName           string
+	RedirectURL           string
+	UserType              string
+	SendInvitationMessage bool
+	MessageBody           string
+	MessageLanguage       string
+	CCRecipients          []string
+	// ResetRedemptionForUserID, when set, re-invites an existing guest and resets its redemption.
+	ResetRedemptionForUserID string
+}
+
+// Invitation is Graph's answer to an invitation.
+type Invitation struct {
+	ID        string
+	UserID    string
+	Status    string
+	RedeemURL string
+}
+
+// UserUpdate holds the properties to change; nil means unchanged.
+type UserUpdate struct {
+	DisplayName *string
+	UserType    *string
+}

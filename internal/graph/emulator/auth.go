@@ -1,0 +1,204 @@
+package emulator
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// tokenLifetime matches what Entra reports for app-only tokens (expires_in 3599).
+const tokenLifetime = 3599 * time.Second
+
+// tlsMaterial is the token server's self-signed certificate. azidentity only talks to an
+// https authority, so the emulator must present one its client trusts.
+type tlsMaterial struct {
+	cert    tls.Certificate
+	certPEM []byte
+	pool    *x509.CertPool
+}
+
+func newTLSMaterial() (*tlsMaterial, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "partner-operator graph emulator", Organization: []string{"partnerops"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true, // self-signed: it is its own trust anchor
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return &tlsMaterial{
+		cert:    tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf},
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pool:    pool,
+	}, nil
+}
+
+func tlsListener(l net.Listener, t *tlsMaterial) net.Listener {
+	return tls.NewListener(l, &tls.Config{
+		Certificates: []tls.Certificate{t.cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"},
+	})
+}
+
+func (t *tlsMaterial) client() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // loopback only; never send the token exchange through a proxy
+	tr.TLSClientConfig = &tls.Config{RootCAs: t.pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// IssueToken mints an access token the Graph endpoints accept when RequireAuth is on, for
+// tests that use Handler directly and have no token server.
+func (e *Emulator) IssueToken() string {
+	tok := randToken(32)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tokens[tok] = e.now().Add(tokenLifetime)
+	return tok
+}
+
+// authorized checks the bearer token; the message is Graph's for the failure.
+func (e *Emulator) authorized(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, _ := strings.Cut(h, " ")
+	tok = strings.TrimSpace(tok)
+	if h == "" || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "Access token is empty.", false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	exp, ok := e.tokens[tok]
+	if !ok {
+		return "Access token validation failure. Invalid audience.", false
+	}
+	if !e.now().Before(exp) {
+		return "Lifetime validation failed, the token is expired.", false
+	}
+	return "", true
+}
+
+// authHandler serves the Entra ID endpoints MSAL (inside azidentity) calls for a
+// client-credentials flow with instance discovery disabled.
+func (e *Emulator) authHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		switch {
+		case len(segs) == 3 && segs[1] == "discovery" && segs[2] == "instance":
+			e.instanceDiscovery(w, r)
+		case len(segs) >= 3 && strings.Join(segs[len(segs)-2:], "/") == ".well-known/openid-configuration":
+			e.openIDConfiguration(w, r, segs[0])
+		case len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token":
+			if r.Method != http.MethodPost {
+				aadError(w, http.StatusMethodNotAllowed, "invalid_request", "AADSTS900561: The endpoint only accepts POST requests.")
+				return
+			}
+			e.token(w, r)
+		default:
+			aadError(w, http.StatusNotFound, "invalid_request", "AADSTS90002: The requested endpoint was not found.")
+		}
+	})
+}
+
+func (e *Emulator) openIDConfiguration(w http.ResponseWriter, r *http.Request, tenant string) {
+	base := "https://" + r.Host + "/" + tenant
+	writeJSON(w, http.StatusOK, map[string]any{
+		"token_endpoint":                        base + "/oauth2/v2.0/token",
+		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
+		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
+		"end_session_endpoint":                  base + "/oauth2/v2.0/logout",
+		"jwks_uri":                              "https://" + r.Host + "/" + tenant + "/discovery/v2.0/keys",
+		"issuer":                                base + "/v2.0",
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
+		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
+		"response_modes_supported":              []string{"query", "fragment", "form_post"},
+		"subject_types_supported":               []string{"pairwise"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
+		"tenant_region_scope":                   "EU",
+		"cloud_instance_name":                   "microsoftonline.com",
+	})
+}
+
+func (e *Emulator) instanceDiscovery(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"tenant_discovery_endpoint": "https://" + r.Host + "/" + e.tenantID + "/v2.0/.well-known/openid-configuration",
+		"api-version":               "1.1",
+		"metadata": []map[string]any{{
+			"preferred_network": r.Host, "preferred_cache": r.Host, "aliases": []string{r.Host},
+		}},
+	})
+}
+
+// token implements the client-credentials grant: any client id with a secret or an
+// assertion gets a fresh opaque token. The emulator tests the operator, not Entra's policy.
+func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		aadError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must contain a valid form.")
+		return
+	}
+	f := r.PostForm
+	switch {
+	case f.Get("grant_type") == "":
+		aadError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must contain the following parameter: 'grant_type'.")
+	case f.Get("grant_type") != "client_credentials":
+		aadError(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type '"+f.Get("grant_type")+"'.")
+	case f.Get("client_id") == "":
+		aadError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: The request body must contain the following parameter: 'client_id'.")
+	case f.Get("client_secret") == "" && f.Get("client_assertion") == "":
+		aadError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+	case f.Get("scope") == "":
+		aadError(w, http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The provided value for scope is not valid.")
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{
+			"token_type":     "Bearer",
+			"expires_in":     int(tokenLifetime / time.Second),
+			"ext_expires_in": int(tokenLifetime / time.Second),
+			"access_token":   e.IssueToken(),
+		})
+	}
+}
+
+// aadError writes Entra's OAuth error shape, which MSAL parses (not Graph's envelope).
+func aadError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]any{
+		"error":             code,
+		"error_description": desc,
+		"error_codes":       []int{},
+		"timestamp":         time.Now().UTC().Format("2006-01-02 15:04:05Z"),
+		"trace_id":          newUUID(),
+		"correlation_id":    newUUID(),
+	})
+}

@@ -1,0 +1,164 @@
+package emulator
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// directory is the tenant's state. Every method expects the caller to hold Emulator.mu.
+type directory struct {
+	// seq is the change sequence: every change to a user takes the next number, which is
+	// what users/delta compares against its token.
+	seq int64
+	// ord numbers objects in creation order so listings are stable.
+	ord int64
+
+	users      map[string]*userRec
+	deleted    map[string]*deletedRec
+	tombstones []tombstone
+
+	groups      map[string]*groupRec
+	sps         map[string]*spRec
+	assignments []*assignmentRec
+
+	invitations int64
+	mails       map[string]int // lower-cased address -> invitation mails sent
+
+	deltaPages  map[string]deltaPage  // $skiptoken -> page position
+	deltaTokens map[string]deltaState // $deltatoken -> state
+}
+
+func newDirectory() directory {
+	return directory{
+		users:       map[string]*userRec{},
+		deleted:     map[string]*deletedRec{},
+		groups:      map[string]*groupRec{},
+		sps:         map[string]*spRec{},
+		mails:       map[string]int{},
+		deltaPages:  map[string]deltaPage{},
+		deltaTokens: map[string]deltaState{},
+	}
+}
+
+type userRec struct {
+	User
+	ord int64
+	seq int64
+	// visibleAt is when replication "catches up": before it, reads answer 404.
+	visibleAt time.Time
+}
+
+type deletedRec struct {
+	user      User
+	deletedAt time.Time
+}
+
+// tombstone records a deletion for users/delta ("@removed").
+type tombstone struct {
+	id  string
+	seq int64
+}
+
+func (d *directory) nextSeq() int64 {
+	d.seq++
+	return d.seq
+}
+
+func (d *directory) nextOrd() int64 {
+	d.ord++
+	return d.ord
+}
+
+// touch marks a user changed, so the next delta round reports it.
+func (d *directory) touch(u *userRec) { u.seq = d.nextSeq() }
+
+func (u *userRec) visible(now time.Time) bool { return !now.Before(u.visibleAt) }
+
+// visibleUser returns the user only when replication has caught up with it.
+func (d *directory) visibleUser(id string, now time.Time) *userRec {
+	u := d.users[id]
+	if u == nil || !u.visible(now) {
+		return nil
+	}
+	return u
+}
+
+// userByAddress finds a user whose mail or otherMails match addr, case-insensitively,
+// visible or not: the directory itself knows about a user before reads do.
+func (d *directory) userByAddress(addr string) *userRec {
+	var found *userRec
+	for _, u := range d.users {
+		if (found == nil || u.ord < found.ord) && u.hasAddress(addr) {
+			found = u
+		}
+	}
+	return found
+}
+
+func (u *userRec) hasAddress(addr string) bool {
+	if strings.EqualFold(u.Mail, addr) {
+		return true
+	}
+	for _, m := range u.OtherMails {
+		if strings.EqualFold(m, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *directory) sortedUsers() []*userRec {
+	out := make([]*userRec, 0, len(d.users))
+	for _, u := range d.users {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ord < out[j].ord })
+	return out
+}
+
+// deleteUser soft-deletes a user and drops its group memberships and app role assignments,
+// as Entra does when a user object goes to deletedItems.
+func (d *directory) deleteUser(id string, now time.Time) bool {
+	u := d.users[id]
+	if u == nil {
+		return false
+	}
+	delete(d.users, id)
+	d.deleted[id] = &deletedRec{user: cloneUser(u.User), deletedAt: now}
+	d.tombstones = append(d.tombstones, tombstone{id: id, seq: d.nextSeq()})
+	for _, g := range d.groups {
+		g.removeMember(id)
+	}
+	kept := d.assignments[:0]
+	for _, a := range d.assignments {
+		if a.PrincipalID != id {
+			kept = append(kept, a)
+		}
+	}
+	d.assignments = kept
+	return true
+}
+
+// restoreUser brings a soft-deleted user back; delta reports it as changed.
+func (d *directory) restoreUser(id string) *userRec {
+	del := d.deleted[id]
+	if del == nil {
+		return nil
+	}
+	delete(d.deleted, id)
+	u := &userRec{User: del.user, ord: d.nextOrd()}
+	d.touch(u)
+	d.users[id] = u
+	return u
+}
+
+func cloneUser(u User) User {
+	u.OtherMails = append([]string(nil), u.OtherMails...)
+	return u
+}
+
+// sortByOrd sorts records into creation order.
+func sortByOrd[T any](s []T, ord func(T) int64) {
+	sort.Slice(s, func(i, j int) bool { return ord(s[i]) < ord(s[j]) })
+}

@@ -1,0 +1,264 @@
+// Package emulator is an in-memory Microsoft Graph (v1.0) emulator for tests, benchmarks and
+// the local demo. It speaks Graph's wire format on loopback so the operator runs the real
+// msgraph-sdk-go client and the real HTTP pipeline against it, the way Azurite or LocalStack
+// stand in for their clouds. It also serves the two Entra ID endpoints azidentity needs (OpenID
+// configuration and client-credentials token) over TLS, because azidentity refuses plain http.
+//
+// The emulator is faithful to the behaviour documented in docs/graph.md (shapes, error codes,
+// eventual consistency), controllable (accept an invitation, inject faults, delay visibility)
+// and observable (request log and counters). It holds no global state: every Emulator is
+// independent, so parallel tests can each run their own.
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultTenantID is the tenant used when Options.TenantID is empty. A fixed value keeps
+// demo output and test expectations stable.
+const DefaultTenantID = "00000000-0000-0000-0000-0000000000aa"
+
+// TenantDomain is the emulated tenant's initial domain; guest UPNs end in "#EXT#@" + it.
+const TenantDomain = "emulator.onmicrosoft.com"
+
+// defaultDeltaPageSize matches Graph's usual page size for users delta.
+const defaultDeltaPageSize = 100
+
+// Options configure an Emulator. The zero value is usable.
+type Options struct {
+	// TenantID is reported by TenantID() and used in the authority paths; any tenant path
+	// segment is accepted by the token server regardless.
+	TenantID string
+	// RequireAuth makes Graph endpoints answer 401 InvalidAuthenticationToken unless the
+	// request carries "Authorization: Bearer <token issued by this emulator>".
+	RequireAuth bool
+	// Addr is the Graph (plain HTTP) listen address; default "127.0.0.1:0".
+	Addr string
+	// AuthAddr is the TLS token server's listen address; default "127.0.0.1:0".
+	AuthAddr string
+	// VisibilityDelay emulates Entra's replication lag: users created by an invitation are
+	// invisible to reads, $filter lookups and reference writes for this long.
+	VisibilityDelay time.Duration
+	// Latency is added to every Graph request (0 = none), to make timing-sensitive code
+	// paths (timeouts, concurrency) observable.
+	Latency time.Duration
+	// DeltaPageSize is the maximum number of entries per users/delta page; default 100.
+	DeltaPageSize int
+	// CACertFile, when set, is where Run writes the TLS server's certificate (PEM) so
+	// out-of-process clients can trust the token server.
+	CACertFile string
+	// Now is the emulator's clock; default time.Now. Tests set it to step through the
+	// visibility delay without sleeping. Latency always uses real time.
+	Now func() time.Time
+	// Logf, when set, receives one line per Graph request and lifecycle messages.
+	Logf func(format string, args ...any)
+}
+
+// Emulator is an in-memory Graph tenant with an HTTP front end. Create it with New.
+type Emulator struct {
+	opts     Options
+	tenantID string
+	now      func() time.Time
+
+	// mu guards the directory state and the knobs below it.
+	mu              sync.Mutex
+	visibilityDelay time.Duration
+	latency         time.Duration
+	dir             directory
+	faults          []*faultRec
+	tokens          map[string]time.Time // access token -> expiry
+
+	// logMu guards the request log separately so logging never waits on a slow handler.
+	logMu sync.Mutex
+	log   []Request
+
+	handler http.Handler
+
+	// Listener state, set by Start.
+	started  bool
+	graphSrv *http.Server
+	authSrv  *http.Server
+	graphURL string
+	authURL  string
+	tls      *tlsMaterial
+}
+
+// New returns an emulator configured by opts. It does not listen until Start; Handler can be
+// used without Start (for httptest servers).
+func New(opts Options) *Emulator {
+	if opts.TenantID == "" {
+		opts.TenantID = DefaultTenantID
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.AuthAddr == "" {
+		opts.AuthAddr = "127.0.0.1:0"
+	}
+	if opts.DeltaPageSize <= 0 {
+		opts.DeltaPageSize = defaultDeltaPageSize
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	e := &Emulator{
+		opts:            opts,
+		tenantID:        opts.TenantID,
+		now:             now,
+		visibilityDelay: opts.VisibilityDelay,
+		latency:         opts.Latency,
+		dir:             newDirectory(),
+		tokens:          map[string]time.Time{},
+	}
+	e.handler = e.buildHandler()
+	return e
+}
+
+// Start opens the Graph listener and the TLS token server. It is an error to start twice.
+func (e *Emulator) Start() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return errors.New("emulator: already started")
+	}
+	tm, err := newTLSMaterial()
+	if err != nil {
+		return fmt.Errorf("emulator: generating TLS certificate: %w", err)
+	}
+	gl, err := net.Listen("tcp", e.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("emulator: listening for Graph on %s: %w", e.opts.Addr, err)
+	}
+	al, err := net.Listen("tcp", e.opts.AuthAddr)
+	if err != nil {
+		_ = gl.Close()
+		return fmt.Errorf("emulator: listening for auth on %s: %w", e.opts.AuthAddr, err)
+	}
+	e.tls = tm
+	e.graphURL = "http://" + gl.Addr().String()
+	e.authURL = "https://" + al.Addr().String() + "/"
+	e.graphSrv = &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second}
+	e.authSrv = &http.Server{Handler: e.authHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go e.serve(e.graphSrv, gl, "graph")
+	go e.serve(e.authSrv, tlsListener(al, tm), "auth")
+	e.started = true
+	e.logf("emulator: graph at %s/v1.0, authority at %s, tenant %s", e.graphURL, e.authURL, e.tenantID)
+	return nil
+}
+
+func (e *Emulator) serve(s *http.Server, l net.Listener, name string) {
+	if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		e.logf("emulator: %s server stopped: %v", name, err)
+	}
+}
+
+// Close stops both listeners. In-flight requests are cut off; the emulator is test equipment.
+func (e *Emulator) Close() {
+	e.mu.Lock()
+	g, a := e.graphSrv, e.authSrv
+	e.graphSrv, e.authSrv = nil, nil
+	e.mu.Unlock()
+	if g != nil {
+		_ = g.Close()
+	}
+	if a != nil {
+		_ = a.Close()
+	}
+}
+
+// URL is the Graph listener's base, e.g. "http://127.0.0.1:43123"; Graph lives under
+// URL()+"/v1.0" and the control API under URL()+"/_emulator/". Empty before Start.
+func (e *Emulator) URL() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.graphURL
+}
+
+// AuthorityURL is the azidentity authority host, e.g. "https://127.0.0.1:43124/". Empty
+// before Start.
+func (e *Emulator) AuthorityURL() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.authURL
+}
+
+// TenantID is the emulated tenant's ID.
+func (e *Emulator) TenantID() string { return e.tenantID }
+
+// TLSClient returns an HTTP client that trusts the token server's certificate, for use as
+// azidentity's transport. Before Start it returns a client trusting nothing extra.
+func (e *Emulator) TLSClient() *http.Client {
+	e.mu.Lock()
+	tm := e.tls
+	e.mu.Unlock()
+	if tm == nil {
+		return &http.Client{Timeout: 30 * time.Second}
+	}
+	return tm.client()
+}
+
+// CACertPEM is the token server's self-signed certificate in PEM form (nil before Start).
+func (e *Emulator) CACertPEM() []byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.tls == nil {
+		return nil
+	}
+	return append([]byte(nil), e.tls.certPEM...)
+}
+
+// Handler serves Graph under /v1.0 and the control API under /_emulator/, for tests that
+// prefer httptest.NewServer over Start. Tokens for RequireAuth then come from IssueToken.
+func (e *Emulator) Handler() http.Handler { return e.handler }
+
+// SetVisibilityDelay changes the replication lag applied to users created from now on.
+func (e *Emulator) SetVisibilityDelay(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.visibilityDelay = d
+}
+
+// SetLatency changes the latency added to every subsequent Graph request.
+func (e *Emulator) SetLatency(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.latency = d
+}
+
+func (e *Emulator) logf(format string, args ...any) {
+	if e.opts.Logf != nil {
+		e.opts.Logf(format, args...)
+	}
+}
+
+// buildHandler routes the three families of paths. Graph requests go through the logging,
+// latency, auth and fault pipeline; control requests do not, so a test's own setup never
+// shows up in its request counts.
+func (e *Emulator) buildHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/v1.0" || strings.HasPrefix(r.URL.Path, "/v1.0/"):
+			e.serveGraph(w, r)
+		case strings.HasPrefix(r.URL.Path, "/_emulator/"):
+			e.serveControl(w, r)
+		default:
+			writeError(w, r, http.StatusNotFound, codeNotFound,
+				fmt.Sprintf("Resource not found for the segment '%s'.", firstSegment(r.URL.Path)))
+		}
+	})
+}
+
+func firstSegment(p string) string {
+	p = strings.TrimPrefix(p, "/")
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}

@@ -1,0 +1,123 @@
+package emulator
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// serveGraph is the pipeline every Graph request goes through, in the order Graph itself
+// would apply it: latency, authentication, throttling/faults, then the resource. The request
+// is logged whatever the outcome, so tests can count retries of faulted requests too.
+func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
+	arrived := e.now()
+	// Graph echoes client-request-id and adds its own request-id; the SDK surfaces both.
+	w.Header().Set("request-id", newUUID())
+	if c := r.Header.Get("client-request-id"); c != "" {
+		w.Header().Set("client-request-id", c)
+	}
+	body, bodyErr := readBody(r)
+	path := strings.TrimPrefix(r.URL.Path, "/v1.0")
+	if path == "" {
+		path = "/"
+	}
+	entry := Request{
+		Method:   r.Method,
+		Path:     path,
+		RawQuery: r.URL.RawQuery,
+		Body:     body,
+		Header:   r.Header.Clone(),
+		Time:     arrived,
+	}
+	// The entry is appended when the status is known but before any byte reaches the client,
+	// so a test that reads the log right after its call returns always finds the request.
+	rec := &logWriter{ResponseWriter: w, commit: func(status int) {
+		entry.Status = status
+		e.record(entry)
+		e.logf("graph: %s %s -> %d", r.Method, path, status)
+	}}
+	defer rec.finish()
+
+	e.mu.Lock()
+	latency := e.latency
+	e.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+
+	if e.opts.RequireAuth {
+		if msg, ok := e.authorized(r); !ok {
+			rec.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
+			writeError(rec, r, http.StatusUnauthorized, codeInvalidToken, msg)
+			return
+		}
+	}
+	if f, ok := e.takeFault(r.Method, path); ok {
+		writeFault(rec, r, f)
+		return
+	}
+	if bodyErr != nil {
+		writeError(rec, r, http.StatusBadRequest, codeBadRequest, bodyErr.Error())
+		return
+	}
+	e.route(rec, r, path, body)
+}
+
+// route dispatches on the first path segment. Graph's segment names are case-insensitive.
+func (e *Emulator) route(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	first, rest := segs[0], segs[1:]
+	switch {
+	case strings.EqualFold(first, "invitations") && len(rest) == 0:
+		if r.Method != http.MethodPost {
+			writeMethodNotAllowed(w, r)
+			return
+		}
+		e.createInvitation(w, r, body)
+	case strings.EqualFold(first, "users"):
+		e.routeUsers(w, r, rest, body)
+	case strings.EqualFold(first, "groups"):
+		e.routeGroups(w, r, rest, body)
+	case strings.EqualFold(first, "servicePrincipals"):
+		e.routeServicePrincipals(w, r, "servicePrincipals", rest, body)
+	case strings.HasPrefix(strings.ToLower(first), "serviceprincipals("):
+		e.routeServicePrincipals(w, r, "servicePrincipals"+first[len("servicePrincipals"):], rest, body)
+	case strings.EqualFold(first, "directory") && len(rest) > 0 && strings.EqualFold(rest[0], "deletedItems"):
+		e.routeDeletedItems(w, r, rest[1:])
+	default:
+		seg := first
+		if seg == "" {
+			seg = "v1.0"
+		}
+		writeError(w, r, http.StatusNotFound, codeNotFound,
+			fmt.Sprintf("Resource not found for the segment '%s'.", seg))
+	}
+}
+
+// logWriter captures the status code and commits the log entry exactly once, just before
+// the response headers go out.
+type logWriter struct {
+	http.ResponseWriter
+	once   sync.Once
+	commit func(status int)
+}
+
+func (l *logWriter) WriteHeader(status int) {
+	l.once.Do(func() { l.commit(status) })
+	l.ResponseWriter.WriteHeader(status)
+}
+
+func (l *logWriter) Write(b []byte) (int, error) {
+	l.once.Do(func() { l.commit(http.StatusOK) })
+	return l.ResponseWriter.Write(b)
+}
+
+// finish logs a handler that wrote nothing (net/http then answers 200).
+func (l *logWriter) finish() { l.once.Do(func() { l.commit(http.StatusOK) }) }

@@ -1,0 +1,208 @@
+package emulator
+
+import (
+	"net/http"
+	"net/mail"
+	"net/url"
+	"strings"
+)
+
+// invitationRequest is the body of POST /invitations (Graph's invitation resource).
+type invitationRequest struct {
+	InvitedUserEmailAddress string       `json:"invitedUserEmailAddress"`
+	InviteRedirectURL       string       `json:"inviteRedirectUrl"`
+	InvitedUserDisplayName  *string      `json:"invitedUserDisplayName"`
+	InvitedUserType         *string      `json:"invitedUserType"`
+	SendInvitationMessage   *bool        `json:"sendInvitationMessage"`
+	ResetRedemption         *bool        `json:"resetRedemption"`
+	InvitedUserMessageInfo  *messageInfo `json:"invitedUserMessageInfo"`
+	InvitedUser             *struct {
+		ID string `json:"id"`
+	} `json:"invitedUser"`
+}
+
+type messageInfo struct {
+	CustomizedMessageBody *string       `json:"customizedMessageBody"`
+	MessageLanguage       *string       `json:"messageLanguage"`
+	CCRecipients          []ccRecipient `json:"ccRecipients"`
+}
+
+type ccRecipient struct {
+	EmailAddress struct {
+		Address *string `json:"address"`
+		Name    *string `json:"name"`
+	} `json:"emailAddress"`
+}
+
+// MailsSent is how many invitation mails Graph would have sent to email (case-insensitive):
+// the number of invitations for it with sendInvitationMessage true. The operator's
+// "no duplicate mail" invariant is asserted with it.
+func (e *Emulator) MailsSent(email string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dir.mails[strings.ToLower(email)]
+}
+
+// createInvitation serves POST /invitations. Validation happens before any state change so
+// a rejected invitation leaves the directory untouched.
+func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body []byte) {
+	var req invitationRequest
+	if !decodeJSONBody(w, r, body, &req, codeBadRequest) {
+		return
+	}
+	bad := func(msg string) { writeError(w, r, http.StatusBadRequest, codeBadRequest, msg) }
+	email := strings.TrimSpace(req.InvitedUserEmailAddress)
+	switch {
+	case email == "":
+		bad("Missing required property: invitedUserEmailAddress.")
+		return
+	case !validEmail(email):
+		bad("The specified email address is invalid: invitedUserEmailAddress.")
+		return
+	case strings.TrimSpace(req.InviteRedirectURL) == "":
+		bad("Missing required property: inviteRedirectUrl.")
+		return
+	case !validRedirect(req.InviteRedirectURL):
+		bad("The specified inviteRedirectUrl is not a valid absolute URL.")
+		return
+	}
+	userType := "Guest"
+	if req.InvitedUserType != nil && *req.InvitedUserType != "" {
+		t, ok := normalizeUserType(*req.InvitedUserType)
+		if !ok {
+			bad("Invalid value specified for property 'invitedUserType': must be Guest or Member.")
+			return
+		}
+		userType = t
+	}
+	if mi := req.InvitedUserMessageInfo; mi != nil && len(mi.CCRecipients) > 1 {
+		bad("Currently only one ccRecipient is supported in invitedUserMessageInfo.")
+		return
+	}
+	reset := req.ResetRedemption != nil && *req.ResetRedemption
+	resetID := ""
+	if reset {
+		if req.InvitedUser == nil || req.InvitedUser.ID == "" {
+			bad("invitedUser.id is required when resetRedemption is true.")
+			return
+		}
+		resetID = req.InvitedUser.ID
+	}
+	send := req.SendInvitationMessage != nil && *req.SendInvitationMessage
+
+	e.mu.Lock()
+	now := e.now()
+	var u *userRec
+	if reset {
+		if u = e.dir.visibleUser(resetID, now); u == nil {
+			e.mu.Unlock()
+			writeNotFound(w, r, resetID)
+			return
+		}
+		// Reset redemption lets the partner redeem again, optionally at a new address,
+		// while the object id (and so its access) stays.
+		u.Mail = email
+		if !containsFold(u.OtherMails, email) {
+			u.OtherMails = append(u.OtherMails, email)
+		}
+		u.ExternalUserState = StatePendingAcceptance
+		u.ExternalUserStateChangeDateTime = now
+		e.dir.touch(u)
+	} else if u = e.dir.userByAddress(email); u == nil {
+		// A re-invitation of an existing address returns the same user; only a new address
+		// creates one, and it starts invisible for the replication delay.
+		u = &userRec{User: User{
+			ID:                              newUUID(),
+			DisplayName:                     defaultDisplayName(req.InvitedUserDisplayName, email),
+			Mail:                            email,
+			OtherMails:                      []string{email},
+			UserPrincipalName:               guestUPN(email),
+			UserType:                        userType,
+			CreationType:                    "Invitation",
+			ExternalUserState:               StatePendingAcceptance,
+			ExternalUserStateChangeDateTime: now,
+			CreatedDateTime:                 now,
+			AccountEnabled:                  true,
+		}, ord: e.dir.nextOrd(), visibleAt: now.Add(e.visibilityDelay)}
+		e.dir.touch(u)
+		e.dir.users[u.ID] = u
+	}
+	if send {
+		e.dir.mails[strings.ToLower(email)]++
+	}
+	e.dir.invitations++
+	status := "PendingAcceptance"
+	if u.ExternalUserState == StateAccepted {
+		status = "Completed"
+	}
+	userID := u.ID
+	e.mu.Unlock()
+
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"@odata.context":          baseURL(r) + "/v1.0/$metadata#invitations/$entity",
+		"id":                      newUUID(),
+		"inviteRedeemUrl":         "https://login.microsoftonline.com/redeem?rd=" + randToken(24) + "&tenant=" + url.QueryEscape(e.tenantID),
+		"invitedUserDisplayName":  req.InvitedUserDisplayName,
+		"invitedUserType":         userType,
+		"invitedUserEmailAddress": email,
+		"sendInvitationMessage":   send,
+		"resetRedemption":         reset,
+		"inviteRedirectUrl":       req.InviteRedirectURL,
+		"status":                  status,
+		"invitedUserMessageInfo":  renderMessageInfo(req.InvitedUserMessageInfo),
+		"invitedUser":             map[string]any{"id": userID},
+	})
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultDisplayName follows Entra: without a display name the guest is named after the
+// local part of the address.
+func defaultDisplayName(given *string, email string) string {
+	if given != nil && strings.TrimSpace(*given) != "" {
+		return *given
+	}
+	if at := strings.IndexByte(email, '@'); at > 0 {
+		return email[:at]
+	}
+	return email
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && strings.Contains(s[at+1:], ".")
+}
+
+func validRedirect(s string) bool {
+	u, err := url.Parse(strings.TrimSpace(s))
+	return err == nil && u.Scheme != "" && u.Host != ""
+}
+
+// renderMessageInfo echoes the message info the way Graph does, with nulls for unset fields.
+func renderMessageInfo(mi *messageInfo) map[string]any {
+	out := map[string]any{"customizedMessageBody": nil, "messageLanguage": nil, "ccRecipients": []any{}}
+	if mi == nil {
+		return out
+	}
+	out["customizedMessageBody"] = mi.CustomizedMessageBody
+	out["messageLanguage"] = mi.MessageLanguage
+	cc := make([]any, 0, len(mi.CCRecipients))
+	for _, c := range mi.CCRecipients {
+		cc = append(cc, map[string]any{"emailAddress": map[string]any{
+			"address": c.EmailAddress.Address, "name": c.EmailAddress.Name,
+		}})
+	}
+	out["ccRecipients"] = cc
+	return out
+}

@@ -1,0 +1,85 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics counts Graph calls by operation and outcome. Labels never name an object or user,
+// so cardinality stays bounded.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics creates the collectors and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "partner_operator_graph_requests_total",
+			Help: "Microsoft Graph calls by operation and HTTP status code (0 when no answer came back).",
+		}, []string{"operation", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "partner_operator_graph_request_duration_seconds",
+			Help:    "Latency of Microsoft Graph calls, retries included.",
+			Buckets: prometheus.ExponentialBuckets(0.025, 2, 10),
+		}, []string{"operation"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+// Instrument wraps a Directory so every call is counted and timed.
+func Instrument(d Directory, m *Metrics) Directory {
+	return &instrumented{next: d, m: m}
+}
+
+type instrumented struct {
+	next Directory
+	m    *Metrics
+}
+
+func (i *instrumented) observe(op string, start time.Time, err error, success int) {
+	code := success
+	if err != nil {
+		code = StatusCode(err)
+	}
+	i.m.requests.WithLabelValues(op, strconv.Itoa(code)).Inc()
+	i.m.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+}
+
+func (i *instrumented) FindUsersByEmail(ctx context.Context, email string) (_ []User, err error) {
+	defer func(start time.Time) { i.observe("find_users", start, err, 200) }(time.Now())
+	return i.next.FindUsersByEmail(ctx, email)
+}
+
+func (i *instrumented) GetUser(ctx context.Context, id string) (_ *User, err error) {
+	defer func(start time.Time) { i.observe("get_user", start, err, 200) }(time.Now())
+	return i.next.GetUser(ctx, id)
+}
+
+func (i *instrumented) Invite(ctx context.Context, req InvitationRequest) (_ *Invitation, err error) {
+	defer func(start time.Time) { i.observe("invite", start, err, 201) }(time.Now())
+	return i.next.Invite(ctx, req)
+}
+
+func (i *instrumented) UpdateUser(ctx context.Context, id string, u UserUpdate) (err error) {
+	defer func(start time.Time) { i.observe("update_user", start, err, 204) }(time.Now())
+	return i.next.UpdateUser(ctx, id, u)
+}
+
+func (i *instrumented) DeleteUser(ctx context.Context, id string) (err error) {
+	defer func(start time.Time) { i.observe("delete_user", start, err, 204) }(time.Now())
+	return i.next.DeleteUser(ctx, id)
+}

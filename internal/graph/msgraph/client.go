@@ -1,0 +1,240 @@
+// Package msgraph implements graph.Directory with msgraph-sdk-go. Only this package compiles the
+// SDK, which takes minutes on a cold cache; the rest of the operator sees the interface.
+package msgraph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	abs "github.com/microsoft/kiota-abstractions-go"
+	absser "github.com/microsoft/kiota-abstractions-go/serialization"
+	kiotaauth "github.com/microsoft/kiota-authentication-azure-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	jsonser "github.com/microsoft/kiota-serialization-json-go"
+	textser "github.com/microsoft/kiota-serialization-text-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/invitations"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	graph "github.com/partnerops/partner-operator/internal/graph"
+)
+
+// DefaultEndpoint is Microsoft Graph's global endpoint, without the version segment.
+const DefaultEndpoint = "https://graph.microsoft.com"
+
+// userSelect names the properties the operator reads. externalUserState and its change time
+// are returned only when $select names them.
+var userSelect = []string{
+	"id", "displayName", "mail", "otherMails", "userType", "creationType",
+	"externalUserState", "externalUserStateChangeDateTime",
+}
+
+// Config says where Graph is and how to authenticate to it.
+type Config struct {
+	// Endpoint is Graph's base URL without "/v1.0"; DefaultEndpoint when empty.
+	Endpoint string
+	// Credential obtains tokens (azidentity: workload identity, client secret, managed identity).
+	Credential azcore.TokenCredential
+	// HTTPClient carries the requests; its Transport is wrapped with the middleware chain.
+	HTTPClient *http.Client
+	// Retry bounds the SDK's in-process retries of 429/503/504.
+	Retry RetryOptions
+}
+
+// Client is the msgraph-sdk-go implementation of Directory.
+type Client struct {
+	adapter *khttp.NetHttpRequestAdapter
+}
+
+var _ graph.Directory = (*Client)(nil)
+
+// NewClient builds a Graph client from only the SDK sub-packages it calls, with its own
+// middleware chain: the default chain's order is random and its request compression breaks
+// retried POSTs (see graph.md).
+func NewClient(cfg Config) (*Client, error) {
+	endpoint := strings.TrimSuffix(cfg.Endpoint, "/")
+	if endpoint == "" {
+		endpoint = DefaultEndpoint
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("graph endpoint %q is not a URL", cfg.Endpoint)
+	}
+	if cfg.Credential == nil {
+		return nil, errors.New("graph client needs a credential")
+	}
+	// Graph tokens are always for graph.microsoft.com; the allowed host is the one we call,
+	// otherwise the provider silently sends no Authorization header.
+	auth, err := kiotaauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
+		cfg.Credential, []string{DefaultEndpoint + "/.default"}, []string{u.Hostname()})
+	if err != nil {
+		return nil, fmt.Errorf("graph authentication provider: %w", err)
+	}
+
+	httpClient := &http.Client{}
+	if cfg.HTTPClient != nil {
+		*httpClient = *cfg.HTTPClient
+	}
+	base := httpClient.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	httpClient.Transport = khttp.NewCustomTransportWithParentTransport(base, middlewareChain(cfg.Retry)...)
+
+	parsers := absser.NewParseNodeFactoryRegistry()
+	parsers.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonParseNodeFactory()
+	parsers.ContentTypeAssociatedFactories["text/plain"] = textser.NewTextParseNodeFactory()
+	writers := absser.NewSerializationWriterFactoryRegistry()
+	writers.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonSerializationWriterFactory()
+	writers.ContentTypeAssociatedFactories["text/plain"] = textser.NewTextSerializationWriterFactory()
+
+	adapter, err := khttp.NewNetHttpRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, parsers, writers, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("graph request adapter: %w", err)
+	}
+	adapter.SetBaseUrl(endpoint + "/v1.0")
+	return &Client{adapter: adapter}, nil
+}
+
+func (c *Client) users() *users.UsersRequestBuilder {
+	return users.NewUsersRequestBuilderInternal(map[string]string{}, c.adapter)
+}
+
+// FindUsersByEmail looks the address up in mail and otherMails: a guest's UPN is rewritten
+// (name_domain#EXT#@tenant), so it cannot be used.
+func (c *Client) FindUsersByEmail(ctx context.Context, email string) ([]graph.User, error) {
+	lit := strings.ReplaceAll(email, "'", "''")
+	filter := fmt.Sprintf("mail eq '%s' or otherMails/any(m:m eq '%s')", lit, lit)
+	resp, err := c.users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: userSelect},
+	})
+	if err != nil {
+		return nil, classify("find users", err)
+	}
+	var out []graph.User
+	for _, u := range resp.GetValue() {
+		out = append(out, userFromModel(u))
+	}
+	return out, nil
+}
+
+// GetUser reads one user with the redemption properties selected.
+func (c *Client) GetUser(ctx context.Context, id string) (*graph.User, error) {
+	resp, err := c.users().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userSelect},
+	})
+	if err != nil {
+		return nil, classify("get user", err)
+	}
+	u := userFromModel(resp)
+	return &u, nil
+}
+
+// Invite sends POST /invitations.
+func (c *Client) Invite(ctx context.Context, req graph.InvitationRequest) (*graph.Invitation, error) {
+	body := models.NewInvitation()
+	body.SetInvitedUserEmailAddress(&req.Email)
+	body.SetInviteRedirectUrl(&req.RedirectURL)
+	body.SetSendInvitationMessage(&req.SendInvitationMessage)
+	if req.DisplayName != "" {
+		body.SetInvitedUserDisplayName(&req.DisplayName)
+	}
+	if req.UserType != "" {
+		body.SetInvitedUserType(&req.UserType)
+	}
+	if req.MessageBody != "" || req.MessageLanguage != "" || len(req.CCRecipients) > 0 {
+		info := models.NewInvitedUserMessageInfo()
+		if req.MessageBody != "" {
+			info.SetCustomizedMessageBody(&req.MessageBody)
+		}
+		if req.MessageLanguage != "" {
+			info.SetMessageLanguage(&req.MessageLanguage)
+		}
+		var cc []models.Recipientable
+		for _, addr := range req.CCRecipients {
+			ea := models.NewEmailAddress()
+			ea.SetAddress(&addr)
+			r := models.NewRecipient()
+			r.SetEmailAddress(ea)
+			cc = append(cc, r)
+		}
+		if len(cc) > 0 {
+			info.SetCcRecipients(cc)
+		}
+		body.SetInvitedUserMessageInfo(info)
+	}
+	if req.ResetRedemptionForUserID != "" {
+		reset := true
+		body.SetResetRedemption(&reset)
+		u := models.NewUser()
+		u.SetId(&req.ResetRedemptionForUserID)
+		body.SetInvitedUser(u)
+	}
+	resp, err := invitations.NewInvitationsRequestBuilderInternal(map[string]string{}, c.adapter).Post(ctx, body, nil)
+	if err != nil {
+		return nil, classify("invite", err)
+	}
+	inv := &graph.Invitation{ID: deref(resp.GetId()), Status: deref(resp.GetStatus()), RedeemURL: deref(resp.GetInviteRedeemUrl())}
+	if u := resp.GetInvitedUser(); u != nil {
+		inv.UserID = deref(u.GetId())
+	}
+	if inv.UserID == "" {
+		return nil, &graph.Error{Kind: graph.KindTransient, Op: "invite", StatusCode: http.StatusCreated, Message: "answer has no invitedUser.id"}
+	}
+	return inv, nil
+}
+
+// UpdateUser sends PATCH /users/{id} with the changed properties only.
+func (c *Client) UpdateUser(ctx context.Context, id string, update graph.UserUpdate) error {
+	body := models.NewUser()
+	if update.DisplayName != nil {
+		body.SetDisplayName(update.DisplayName)
+	}
+	if update.UserType != nil {
+		body.SetUserType(update.UserType)
+	}
+	if _, err := c.users().ByUserId(id).Patch(ctx, body, nil); err != nil {
+		return classify("update user", err)
+	}
+	return nil
+}
+
+// DeleteUser sends DELETE /users/{id}. Graph keeps the user restorable for 30 days.
+func (c *Client) DeleteUser(ctx context.Context, id string) error {
+	if err := c.users().ByUserId(id).Delete(ctx, nil); err != nil {
+		return classify("delete user", err)
+	}
+	return nil
+}
+
+func userFromModel(u models.Userable) graph.User {
+	out := graph.User{
+		ID:                deref(u.GetId()),
+		DisplayName:       deref(u.GetDisplayName()),
+		Mail:              deref(u.GetMail()),
+		OtherMails:        u.GetOtherMails(),
+		UserType:          deref(u.GetUserType()),
+		CreationType:      deref(u.GetCreationType()),
+		ExternalUserState: deref(u.GetExternalUserState()),
+	}
+	if t := u.GetExternalUserStateChangeDateTime(); t != nil {
+		out.ExternalUserStateChangedAt = *t
+	}
+	return out
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// compile-time check that the abstractions version matches what the adapter expects.
+var _ abs.RequestAdapter = (*khttp.NetHttpRequestAdapter)(nil)

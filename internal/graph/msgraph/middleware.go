@@ -1,0 +1,60 @@
+package msgraph
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	khttp "github.com/microsoft/kiota-http-go"
+)
+
+// RetryOptions bounds the retries the HTTP pipeline makes on its own. Longer waits are
+// returned to the caller as a throttled Error, so a controller can requeue instead of
+// holding a worker.
+type RetryOptions struct {
+	// MaxRetries per request; 0 means no in-process retry.
+	MaxRetries int
+	// MaxInlineWait is the longest Retry-After the pipeline sleeps through.
+	MaxInlineWait time.Duration
+}
+
+// DefaultRetryOptions retries briefly in-process and hands longer throttling back.
+var DefaultRetryOptions = RetryOptions{MaxRetries: 3, MaxInlineWait: 5 * time.Second}
+
+// middlewareChain is the fixed, ordered pipeline: retry, redirect, query-name decoding,
+// user agent. There is deliberately no compression handler (graph.md: a gzip-labelled POST
+// retried after a 429 goes out uncompressed or empty).
+func middlewareChain(opts RetryOptions) []khttp.Middleware {
+	retry := khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
+		MaxRetries:   max(opts.MaxRetries, 1),
+		DelaySeconds: 1,
+		// MaxRetries 0 does not disable the handler; ShouldRetry returning false does.
+		ShouldRetry: func(_ time.Duration, attempt int, _ *http.Request, resp *http.Response) bool {
+			if attempt >= opts.MaxRetries {
+				return false
+			}
+			wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"))
+			return !ok || wait <= opts.MaxInlineWait
+		},
+	})
+	return []khttp.Middleware{
+		retry,
+		khttp.NewRedirectHandler(),
+		khttp.NewParametersNameDecodingHandler(),
+		khttp.NewUserAgentHandler(),
+	}
+}
+
+// parseRetryAfter reads Retry-After in seconds (Graph's form) or as an HTTP date.
+func parseRetryAfter(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}

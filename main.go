@@ -1,0 +1,130 @@
+// Command partner-operator manages Microsoft Entra ID B2B guests from PartnerInvitation objects.
+//
+//	partner-operator [run] [flags]   run the operator against a cluster and Microsoft Graph
+//	partner-operator demo            a local control plane, the Graph emulator and the operator
+//	partner-operator emulator        the Graph emulator on its own
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/internal/demo"
+	"github.com/partnerops/partner-operator/internal/graph/emulator"
+	"github.com/partnerops/partner-operator/internal/graph/msgraph"
+	"github.com/partnerops/partner-operator/internal/operator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "partner-operator:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	cmd := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runOperator(ctx, args)
+	case "demo":
+		return runDemo(ctx, args)
+	case "emulator":
+		return runEmulator(ctx, args)
+	default:
+		return fmt.Errorf("unknown command %q (want run, demo or emulator)", cmd)
+	}
+}
+
+func runOperator(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var (
+		cfg         operator.Config
+		endpoint    string
+		authority   string
+		authorityCA string
+		zapOpts     zap.Options
+		pendingPoll time.Duration
+		resync      time.Duration
+		workers     int
+	)
+	fs.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	fs.StringVar(&cfg.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of the health and readiness probes")
+	fs.BoolVar(&cfg.LeaderElection, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	fs.StringVar(&endpoint, "graph-endpoint", msgraph.DefaultEndpoint, "Microsoft Graph base URL without /v1.0 (point it at the emulator for local work)")
+	fs.StringVar(&authority, "azure-authority-host", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra ID authority host; empty means Azure's public cloud")
+	fs.StringVar(&authorityCA, "azure-authority-ca-file", "", "PEM CA to trust for the authority host (the emulator's)")
+	fs.DurationVar(&pendingPoll, "pending-poll-interval", 5*time.Minute, "how often an unredeemed invitation is checked")
+	fs.DurationVar(&resync, "resync-interval", time.Hour, "how often a settled guest is checked for drift or deletion")
+	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "parallel reconciles; Graph throttles per tenant")
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	cred, err := msgraph.NewCredential(msgraph.CredentialOptions{AuthorityHost: authority, AuthorityCAFile: authorityCA})
+	if err != nil {
+		return err
+	}
+	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: endpoint, Credential: cred, Retry: msgraph.DefaultRetryOptions})
+	if err != nil {
+		return err
+	}
+	cfg.Directory = dir
+	cfg.Controller = controllers.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync, MaxConcurrentReconciles: workers}
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubernetes config: %w", err)
+	}
+	mgr, err := operator.NewManager(ctx, restCfg, cfg)
+	if err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+func runDemo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	var opts demo.Options
+	fs.StringVar(&opts.AssetsDir, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory with kube-apiserver, etcd and kubectl (hack/envtest.sh prints one)")
+	fs.StringVar(&opts.SamplesDir, "samples", "config/samples", "manifests to apply")
+	fs.StringVar(&opts.CRDDir, "crds", "config/crd/bases", "CRDs to install")
+	fs.DurationVar(&opts.Step, "step", 2*time.Second, "pause between the demo's steps")
+	fs.BoolVar(&opts.Verbose, "v", false, "show the operator's logs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts.Out = os.Stdout
+	return demo.Run(ctx, opts)
+}
+
+func runEmulator(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
+	var opts emulator.Options
+	fs.StringVar(&opts.Addr, "addr", "127.0.0.1:8443", "Graph listen address (plain HTTP on loopback)")
+	fs.StringVar(&opts.AuthAddr, "auth-addr", "127.0.0.1:8444", "token endpoint listen address (TLS)")
+	fs.StringVar(&opts.CACertFile, "ca-file", "", "write the token endpoint's CA certificate here")
+	fs.BoolVar(&opts.RequireAuth, "require-auth", true, "answer 401 to requests without a token it issued")
+	fs.DurationVar(&opts.VisibilityDelay, "visibility-delay", 0, "how long a new guest stays invisible (Graph's eventual consistency)")
+	fs.DurationVar(&opts.Latency, "latency", 0, "added latency per Graph request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return emulator.Run(ctx, opts, os.Stdout)
+}

@@ -109,6 +109,9 @@ func TestInvitationGzipBody(t *testing.T) {
 	req, _ = http.NewRequest(http.MethodPost, h.srv.URL+"/v1.0/invitations", bytes.NewReader(body))
 	req.Header.Set("Content-Encoding", "gzip")
 	wantError(t, h.send(req), http.StatusBadRequest, codeBadRequest, "gzip")
+	if last := h.e.Requests()[1]; !bytes.Equal(last.Body, body) || last.Status != http.StatusBadRequest {
+		t.Errorf("a broken gzip body is logged raw: %d %q", last.Status, last.Body)
+	}
 	if n := len(h.e.Users()); n != 1 {
 		t.Errorf("%d users after a broken request, want 1", n)
 	}

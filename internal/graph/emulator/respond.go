@@ -81,7 +81,8 @@ func writeMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 const emptyPayload = "Empty Payload. JSON content expected."
 
 // readBody returns the request body, gunzipped when the client says so. msgraph-sdk-go
-// compresses request bodies by default, so this is the common path, not an edge case.
+// compresses request bodies by default, so this is the common path, not an edge case. When
+// decompression fails it returns the raw bytes with the error.
 func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
@@ -98,12 +99,13 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
-		// This is what the SDK's retry bug (graph.md) looks like on the wire.
-		return nil, fmt.Errorf("request body is labelled gzip but is not gzip: %w", err)
+		// This is what the SDK's retry bug (graph.md) looks like on the wire. The raw bytes
+		// are returned for the request log, where they explain the 400.
+		return raw, fmt.Errorf("request body is labelled gzip but is not gzip: %w", err)
 	}
 	out, err := io.ReadAll(io.LimitReader(zr, maxBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("decompressing request body: %w", err)
+		return raw, fmt.Errorf("decompressing request body: %w", err)
 	}
 	if len(out) > maxBody {
 		return nil, errors.New("decompressed request body exceeds 4 MB")

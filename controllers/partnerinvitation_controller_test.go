@@ -1,0 +1,433 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/graph"
+	"github.com/partnerops/partner-operator/internal/graph/graphtest"
+)
+
+var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+const guestID = "11111111-1111-1111-1111-111111111111"
+
+func invitation(mutate ...func(*b2bv1alpha1.PartnerInvitation)) *b2bv1alpha1.PartnerInvitation {
+	p := &b2bv1alpha1.PartnerInvitation{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "anna", Namespace: "team-a", UID: "uid-anna", Generation: 1,
+			Finalizers:        []string{b2bv1alpha1.Finalizer},
+			CreationTimestamp: metav1.NewTime(testNow.Add(-time.Hour)),
+		},
+		Spec: b2bv1alpha1.PartnerInvitationSpec{Email: "anna@fabrikam.example", DisplayName: "Anna"},
+	}
+	for _, m := range mutate {
+		m(p)
+	}
+	return p
+}
+
+func withAnnotation(k, v string) func(*b2bv1alpha1.PartnerInvitation) {
+	return func(p *b2bv1alpha1.PartnerInvitation) {
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations[k] = v
+	}
+}
+
+func deleting(p *b2bv1alpha1.PartnerInvitation) {
+	now := metav1.NewTime(testNow)
+	p.DeletionTimestamp = &now
+}
+
+func pendingGuest(id string) *graph.User {
+	return &graph.User{ID: id, DisplayName: "Anna", Mail: "anna@fabrikam.example", UserType: "Guest",
+		CreationType: "Invitation", ExternalUserState: "PendingAcceptance"}
+}
+
+type harness struct {
+	r      *PartnerInvitationReconciler
+	c      client.Client
+	dir    *graphtest.Fake
+	events *events.FakeRecorder
+}
+
+func newHarness(t *testing.T, dir *graphtest.Fake, funcs *interceptor.Funcs, objs ...client.Object) *harness {
+	t.Helper()
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := b2bv1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	b := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
+		WithStatusSubresource(&b2bv1alpha1.PartnerInvitation{}).
+		WithIndex(&b2bv1alpha1.PartnerInvitation{}, EmailIndex, indexEmail)
+	if funcs != nil {
+		b = b.WithInterceptorFuncs(*funcs)
+	}
+	c := b.Build()
+	rec := events.NewFakeRecorder(50)
+	return &harness{
+		r: &PartnerInvitationReconciler{Client: c, Directory: dir, Recorder: rec,
+			Clock:   clocktesting.NewFakePassiveClock(testNow),
+			Options: Options{PendingPollInterval: time.Minute, CreateGracePeriod: 5 * time.Minute}},
+		c: c, dir: dir, events: rec,
+	}
+}
+
+func (h *harness) reconcile(t *testing.T) (ctrl.Result, error) {
+	t.Helper()
+	return h.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: "team-a", Name: "anna"}})
+}
+
+func (h *harness) get(t *testing.T) *b2bv1alpha1.PartnerInvitation {
+	t.Helper()
+	p := &b2bv1alpha1.PartnerInvitation{}
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "team-a", Name: "anna"}, p); err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	return p
+}
+
+func readyReason(p *b2bv1alpha1.PartnerInvitation) string {
+	if c := meta.FindStatusCondition(p.Status.Conditions, b2bv1alpha1.ConditionReady); c != nil {
+		return string(c.Status) + "/" + c.Reason
+	}
+	return ""
+}
+
+func TestReconcile(t *testing.T) {
+	recent := testNow.Add(-time.Minute).Format(time.RFC3339)
+	stale := testNow.Add(-time.Hour).Format(time.RFC3339)
+	throttled := &graph.Error{Kind: graph.KindThrottled, StatusCode: 429, RetryAfter: 7 * time.Second}
+	terminal := &graph.Error{Kind: graph.KindTerminal, StatusCode: 400, Code: "BadRequest", Message: "The invited user's domain is blocked"}
+
+	cases := map[string]struct {
+		reason     string
+		obj        *b2bv1alpha1.PartnerInvitation
+		dir        *graphtest.Fake
+		funcs      *interceptor.Funcs
+		wantCalls  []string
+		wantResult ctrl.Result
+		wantErr    func(error) bool
+		check      func(t *testing.T, h *harness)
+	}{
+		"FirstReconcileInvitesOnce": {
+			reason: "No guest exists: one lookup, one invitation, recorded on the object.",
+			obj:    invitation(),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
+				InviteFn: func(_ context.Context, req graph.InvitationRequest) (*graph.Invitation, error) {
+					if !req.SendInvitationMessage || req.RedirectURL != "https://myapps.microsoft.com" || req.UserType != "Guest" {
+						return nil, errors.New("unexpected defaults in request")
+					}
+					return &graph.Invitation{ID: "inv", UserID: guestID, Status: "PendingAcceptance", RedeemURL: "https://invitations.example/redeem?t=secret"}, nil
+				},
+			},
+			wantCalls:  []string{"FindUsersByEmail", "Invite"},
+			wantResult: ctrl.Result{RequeueAfter: time.Minute},
+			check: func(t *testing.T, h *harness) {
+				p := h.get(t)
+				if p.Annotations[b2bv1alpha1.AnnotationExternalName] != guestID || p.Status.UserID != guestID {
+					t.Errorf("guest not recorded: %v %q", p.Annotations, p.Status.UserID)
+				}
+				if p.Annotations[b2bv1alpha1.AnnotationCreatePending] != "" {
+					t.Error("pending mark left behind")
+				}
+				if got := readyReason(p); got != "True/InSync" {
+					t.Errorf("Ready = %s", got)
+				}
+			},
+		},
+		"CrashAfterInviteIsResolvedByLookup": {
+			reason: "A pending mark without a recorded guest means Graph may have answered; the lookup finds the guest and nothing is re-sent.",
+			obj:    invitation(withAnnotation(b2bv1alpha1.AnnotationCreatePending, recent)),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return []graph.User{*pendingGuest(guestID)}, nil },
+			},
+			wantCalls:  []string{"FindUsersByEmail"},
+			wantResult: ctrl.Result{RequeueAfter: time.Minute},
+			check: func(t *testing.T, h *harness) {
+				p := h.get(t)
+				if p.Annotations[b2bv1alpha1.AnnotationExternalName] != guestID || p.Status.Adopted {
+					t.Errorf("want own guest recorded, not adopted: %v adopted=%v", p.Annotations, p.Status.Adopted)
+				}
+			},
+		},
+		"PendingWithinGraceWaitsInsteadOfReinviting": {
+			reason: "Graph may not list a brand-new guest yet; inviting again would mail the partner twice.",
+			obj:    invitation(withAnnotation(b2bv1alpha1.AnnotationCreatePending, recent)),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
+			},
+			wantCalls:  []string{"FindUsersByEmail"},
+			wantResult: ctrl.Result{RequeueAfter: 5 * time.Second},
+		},
+		"PendingPastGraceInvites": {
+			reason: "A pending mark long past the grace period means the invitation never happened.",
+			obj:    invitation(withAnnotation(b2bv1alpha1.AnnotationCreatePending, stale)),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
+				InviteFn: func(context.Context, graph.InvitationRequest) (*graph.Invitation, error) {
+					return &graph.Invitation{UserID: guestID}, nil
+				},
+			},
+			wantCalls:  []string{"FindUsersByEmail", "Invite"},
+			wantResult: ctrl.Result{RequeueAfter: time.Minute},
+		},
+		"StaleCopyDoesNotInvite": {
+			reason: "The optimistic-lock write of the pending mark fails on a stale copy, so no invitation goes out.",
+			obj:    invitation(),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
+			},
+			funcs: &interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+				if o.GetAnnotations()[b2bv1alpha1.AnnotationCreatePending] != "" {
+					return apierrors.NewConflict(schema.GroupResource{Group: "b2b.partnerops.io", Resource: "partnerinvitations"}, o.GetName(), errors.New("stale"))
+				}
+				return c.Patch(ctx, o, p, opts...)
+			}},
+			wantCalls:  []string{"FindUsersByEmail"},
+			wantResult: ctrl.Result{RequeueAfter: 200 * time.Millisecond},
+		},
+		"ThrottledInviteRequeuesAfterRetryAfter": {
+			reason: "A 429 waits for Graph's Retry-After, and clears the pending mark since nothing was created.",
+			obj:    invitation(),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
+				InviteFn:           func(context.Context, graph.InvitationRequest) (*graph.Invitation, error) { return nil, throttled },
+			},
+			wantCalls:  []string{"FindUsersByEmail", "Invite"},
+			wantResult: ctrl.Result{RequeueAfter: 7 * time.Second},
+			check: func(t *testing.T, h *harness) {
+				p := h.get(t)
+				if got := readyReason(p); got != "False/Throttled" {
+					t.Errorf("Ready = %s", got)
+				}
+				if p.Annotations[b2bv1alpha1.AnnotationCreatePending] != "" {
+					t.Error("pending mark must be cleared after a refused request")
+				}
+			},
+		},
+		"TerminalInviteErrorStalls": {
+			reason: "A 4xx the spec must fix stalls the object and is not retried.",
+			obj:    invitation(),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
+				InviteFn:           func(context.Context, graph.InvitationRequest) (*graph.Invitation, error) { return nil, terminal },
+			},
+			wantCalls: []string{"FindUsersByEmail", "Invite"},
+			wantErr:   func(err error) bool { return errors.Is(err, reconcile.TerminalError(nil)) },
+			check: func(t *testing.T, h *harness) {
+				p := h.get(t)
+				c := meta.FindStatusCondition(p.Status.Conditions, b2bv1alpha1.ConditionStalled)
+				if c == nil || c.Status != metav1.ConditionTrue {
+					t.Fatalf("Stalled not set: %+v", p.Status.Conditions)
+				}
+				if p.Status.ObservedGeneration != p.Generation {
+					t.Error("a stalled generation is still observed")
+				}
+			},
+		},
+		"AdoptsExistingGuest": {
+			reason: "A guest that already has the address is adopted without an invitation.",
+			obj:    invitation(),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return []graph.User{*pendingGuest(guestID)}, nil },
+			},
+			wantCalls:  []string{"FindUsersByEmail"},
+			wantResult: ctrl.Result{RequeueAfter: time.Minute},
+			check: func(t *testing.T, h *harness) {
+				if p := h.get(t); !p.Status.Adopted || p.Status.UserID != guestID {
+					t.Errorf("want adopted %s, got %+v", guestID, p.Status)
+				}
+			},
+		},
+		"MemberAccountIsAConflict": {
+			reason: "A member account with the address is never adopted, invited over, or touched.",
+			obj:    invitation(),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) {
+					return []graph.User{{ID: "member", Mail: "anna@fabrikam.example", UserType: "Member"}}, nil
+				},
+			},
+			wantCalls: []string{"FindUsersByEmail"},
+			check: func(t *testing.T, h *harness) {
+				if got := readyReason(h.get(t)); got != "False/Conflict" {
+					t.Errorf("Ready = %s", got)
+				}
+			},
+		},
+		"InvalidSpecStallsWithoutGraphCalls": {
+			reason:  "Input the schema let through (an older CRD) stalls with the field named and never reaches Graph.",
+			obj:     invitation(func(p *b2bv1alpha1.PartnerInvitation) { p.Spec.RedirectURL = "http://insecure.example" }),
+			dir:     &graphtest.Fake{},
+			wantErr: func(err error) bool { return errors.Is(err, reconcile.TerminalError(nil)) },
+			check: func(t *testing.T, h *harness) {
+				c := meta.FindStatusCondition(h.get(t).Status.Conditions, b2bv1alpha1.ConditionStalled)
+				if c == nil || c.Reason != b2bv1alpha1.ReasonInvalidSpec || !strings.Contains(c.Message, "spec.redirectURL") {
+					t.Errorf("want Stalled/InvalidSpec naming spec.redirectURL, got %+v", c)
+				}
+			},
+		},
+		"DeleteCountsMissingGuestAsDeleted": {
+			reason: "A guest already gone counts as deleted; the finalizer comes off.",
+			obj:    invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID)),
+			dir: &graphtest.Fake{
+				GetUserFn: func(context.Context, string) (*graph.User, error) {
+					return nil, &graph.Error{Kind: graph.KindNotFound, StatusCode: 404}
+				},
+			},
+			wantCalls: []string{"GetUser"},
+			check:     expectGone,
+		},
+		"DeleteRemovesGuest": {
+			reason: "Policy Delete removes the guest, then the finalizer.",
+			obj:    invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID)),
+			dir: &graphtest.Fake{
+				GetUserFn:    func(context.Context, string) (*graph.User, error) { return pendingGuest(guestID), nil },
+				DeleteUserFn: func(context.Context, string) error { return &graph.Error{Kind: graph.KindNotFound, StatusCode: 404} },
+			},
+			wantCalls: []string{"GetUser", "DeleteUser"},
+			check:     expectGone,
+		},
+		"DeleteNeverRemovesAMember": {
+			reason: "An account turned into a member is no longer the operator's to delete.",
+			obj:    invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID)),
+			dir: &graphtest.Fake{
+				GetUserFn: func(context.Context, string) (*graph.User, error) {
+					return &graph.User{ID: guestID, UserType: "Member"}, nil
+				},
+			},
+			wantCalls: []string{"GetUser"},
+			check:     expectGone,
+		},
+		"OrphanMakesNoGraphCall": {
+			reason: "Policy Orphan lets the object go and leaves the guest alone.",
+			obj: invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID), func(p *b2bv1alpha1.PartnerInvitation) {
+				p.Spec.DeletionPolicy = b2bv1alpha1.DeletionPolicyOrphan
+			}),
+			dir:   &graphtest.Fake{},
+			check: expectGone,
+		},
+		"PausedMakesNoGraphCall": {
+			reason: "The pause annotation stops all work.",
+			obj:    invitation(withAnnotation(b2bv1alpha1.AnnotationPaused, "true")),
+			dir:    &graphtest.Fake{},
+		},
+		"DriftIsPatchedInPlace": {
+			reason: "A display name or user type that drifted is updated, not re-invited.",
+			obj: invitation(withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID), func(p *b2bv1alpha1.PartnerInvitation) {
+				p.Spec.DisplayName = "Anna Schmidt"
+				p.Spec.UserType = b2bv1alpha1.UserTypeMember
+			}),
+			dir: &graphtest.Fake{
+				GetUserFn: func(context.Context, string) (*graph.User, error) { return pendingGuest(guestID), nil },
+				UpdateUserFn: func(_ context.Context, _ string, u graph.UserUpdate) error {
+					if u.DisplayName == nil || *u.DisplayName != "Anna Schmidt" || u.UserType == nil || *u.UserType != "Member" {
+						return errors.New("unexpected update")
+					}
+					return nil
+				},
+			},
+			wantCalls:  []string{"GetUser", "UpdateUser"},
+			wantResult: ctrl.Result{RequeueAfter: time.Minute},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, tc.dir, tc.funcs, tc.obj)
+			res, err := h.reconcile(t)
+			if tc.wantErr != nil {
+				if !tc.wantErr(err) {
+					t.Fatalf("%s\nunexpected error: %v", tc.reason, err)
+				}
+			} else if err != nil {
+				t.Fatalf("%s\nerror: %v", tc.reason, err)
+			}
+			// Poll intervals carry ±10% jitter.
+			if tc.wantResult.RequeueAfter > 0 {
+				lo, hi := tc.wantResult.RequeueAfter*9/10, tc.wantResult.RequeueAfter*11/10
+				if res.RequeueAfter < lo || res.RequeueAfter > hi {
+					t.Errorf("%s\nRequeueAfter = %v, want about %v", tc.reason, res.RequeueAfter, tc.wantResult.RequeueAfter)
+				}
+			} else if !res.IsZero() {
+				t.Errorf("%s\nresult = %+v, want none", tc.reason, res)
+			}
+			if diff := cmp.Diff(tc.wantCalls, tc.dir.Calls()); diff != "" {
+				t.Errorf("%s\nGraph calls (-want +got):\n%s", tc.reason, diff)
+			}
+			if tc.check != nil {
+				tc.check(t, h)
+			}
+		})
+	}
+}
+
+func expectGone(t *testing.T, h *harness) {
+	t.Helper()
+	err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "team-a", Name: "anna"}, &b2bv1alpha1.PartnerInvitation{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("want the object gone once the finalizer is removed, got %v", err)
+	}
+}
+
+func TestSecondObjectForAnAddressIsAConflict(t *testing.T) {
+	holder := invitation(func(p *b2bv1alpha1.PartnerInvitation) {
+		p.Name, p.Namespace, p.UID = "anna-first", "team-b", "uid-first"
+		p.Annotations = map[string]string{b2bv1alpha1.AnnotationExternalName: guestID}
+		p.CreationTimestamp = metav1.NewTime(testNow.Add(-2 * time.Hour))
+	})
+	dir := &graphtest.Fake{}
+	h := newHarness(t, dir, nil, holder, invitation(func(p *b2bv1alpha1.PartnerInvitation) { p.Spec.Email = "ANNA@fabrikam.example" }))
+	if _, err := h.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	if len(dir.Calls()) != 0 {
+		t.Errorf("a conflicting object must make no Graph call, made %v", dir.Calls())
+	}
+	c := meta.FindStatusCondition(h.get(t).Status.Conditions, b2bv1alpha1.ConditionReady)
+	if c == nil || c.Reason != b2bv1alpha1.ReasonConflict || !strings.Contains(c.Message, "team-b/anna-first") {
+		t.Errorf("want Conflict naming the holder, got %+v", c)
+	}
+}
+
+func TestStatusIsNotWrittenWhenUnchanged(t *testing.T) {
+	dir := &graphtest.Fake{GetUserFn: func(context.Context, string) (*graph.User, error) { return pendingGuest(guestID), nil }}
+	writes := 0
+	funcs := &interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+		writes++
+		return c.SubResource(sub).Patch(ctx, o, p, opts...)
+	}}
+	h := newHarness(t, dir, funcs, invitation(withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID)))
+	for range 3 {
+		if _, err := h.reconcile(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if writes != 1 {
+		t.Errorf("status writes = %d over three identical reconciles, want 1", writes)
+	}
+}

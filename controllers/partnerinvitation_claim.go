@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -104,4 +105,32 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread))
+}
+
+// bookkeepingAnnotations are written by the reconciler itself; a change to them must not
+// trigger another reconcile (it would bypass Retry-After and poll intervals).
+var bookkeepingAnnotations = []string{
+	b2bv1alpha1.AnnotationCreatePending,
+	b2bv1alpha1.AnnotationCreateSucceeded,
+	b2bv1alpha1.AnnotationExternalName,
+}
+
+// userAnnotationsChanged passes updates whose annotations changed other than by the
+// reconciler's own bookkeeping: pause, and whatever later annotations ask for.
+func userAnnotationsChanged() predicate.Predicate {
+	strip := func(a map[string]string) map[string]string {
+		out := make(map[string]string, len(a))
+		for k, v := range a {
+			out[k] = v
+		}
+		for _, k := range bookkeepingAnnotations {
+			delete(out, k)
+		}
+		return out
+	}
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return !maps.Equal(strip(e.ObjectOld.GetAnnotations()), strip(e.ObjectNew.GetAnnotations()))
+		},
+	}
 }

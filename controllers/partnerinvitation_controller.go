@@ -203,7 +203,7 @@ func (r *PartnerInvitationReconciler) SetupWithManager(ctx context.Context, mgr 
 	opts := r.opts()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&b2bv1alpha1.PartnerInvitation{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or(predicate.GenerationChangedPredicate{}, userAnnotationsChanged()))).
 		// When an object claiming an address changes or goes away, the others with that
 		// address may now hold the claim.
 		Watches(&b2bv1alpha1.PartnerInvitation{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),

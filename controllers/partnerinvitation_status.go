@@ -29,11 +29,15 @@ const (
 	eventConflict      = "Conflict"
 	eventGraphError    = "GraphError"
 	eventStalled       = "Stalled"
+	eventThrottled     = "Throttled"
 )
 
-// patchStatus writes the status once per reconcile, and only when it changed. The top-level
-// observedGeneration moves only when the reconcile succeeded (or stalled on a terminal error,
-// which is a settled answer for this generation).
+// patchStatus writes the status once per reconcile, and only when it changed. The write
+// carries the resourceVersion this reconcile last saw: a reconcile that started from a stale
+// cache gets a conflict (and a quiet requeue) instead of overwriting newer conditions. Events
+// are derived from the condition transitions, after the write, so a discarded reconcile
+// reports nothing. The top-level observedGeneration moves only when the reconcile succeeded
+// (or stalled on a terminal error, which is a settled answer for this generation).
 func (r *PartnerInvitationReconciler) patchStatus(ctx context.Context, before, after *b2bv1alpha1.PartnerInvitation, reconcileErr error) error {
 	if reconcileErr == nil || isTerminal(reconcileErr) {
 		after.Status.ObservedGeneration = after.Generation
@@ -41,11 +45,60 @@ func (r *PartnerInvitationReconciler) patchStatus(ctx context.Context, before, a
 	if equality.Semantic.DeepEqual(before.Status, after.Status) {
 		return nil
 	}
-	err := r.Status().Patch(ctx, after, client.MergeFrom(before))
+	// The lock is on the last version this reconcile wrote (annotations move it), not the
+	// version it started from.
+	base := before.DeepCopy()
+	base.ResourceVersion = after.ResourceVersion
+	err := r.Status().Patch(ctx, after, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 	if apierrors.IsNotFound(err) {
 		return nil // the finalizer came off and the object is gone
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	r.emitTransitions(after, before.Status.Conditions, after.Status.Conditions)
+	return nil
+}
+
+// emitTransitions records an event for each condition that changed in a way a person cares
+// about. Events never carry the redemption URL.
+func (r *PartnerInvitationReconciler) emitTransitions(pinv *b2bv1alpha1.PartnerInvitation, before, after []metav1.Condition) {
+	changed := func(typ string, status metav1.ConditionStatus) (*metav1.Condition, bool) {
+		now := meta.FindStatusCondition(after, typ)
+		if now == nil || now.Status != status {
+			return nil, false
+		}
+		was := meta.FindStatusCondition(before, typ)
+		return now, was == nil || was.Status != now.Status || was.Reason != now.Reason || was.Message != now.Message
+	}
+	if c, ok := changed(b2bv1alpha1.ConditionInvited, metav1.ConditionTrue); ok {
+		switch c.Reason {
+		case b2bv1alpha1.ReasonAdopted:
+			r.event(pinv, corev1.EventTypeNormal, eventAdopted, "Adopt", c.Message)
+		case b2bv1alpha1.ReasonReinvited:
+			r.event(pinv, corev1.EventTypeWarning, eventReinvited, "Invite", c.Message)
+		default:
+			r.event(pinv, corev1.EventTypeNormal, eventInvited, "Invite", c.Message)
+		}
+	}
+	if c, ok := changed(b2bv1alpha1.ConditionRedeemed, metav1.ConditionTrue); ok {
+		r.event(pinv, corev1.EventTypeNormal, eventRedeemed, "Redeem", c.Message)
+	}
+	if c, ok := changed(b2bv1alpha1.ConditionStalled, metav1.ConditionTrue); ok {
+		reason := eventStalled
+		if c.Reason == b2bv1alpha1.ReasonConflict {
+			reason = eventConflict
+		}
+		r.event(pinv, corev1.EventTypeWarning, reason, "Reconcile", c.Message)
+	}
+	if c, ok := changed(b2bv1alpha1.ConditionReady, metav1.ConditionFalse); ok {
+		switch c.Reason {
+		case b2bv1alpha1.ReasonGraphError:
+			r.event(pinv, corev1.EventTypeWarning, eventGraphError, "Reconcile", c.Message)
+		case b2bv1alpha1.ReasonThrottled:
+			r.event(pinv, corev1.EventTypeWarning, eventThrottled, "Reconcile", c.Message)
+		}
+	}
 }
 
 func isTerminal(err error) bool {
@@ -66,11 +119,7 @@ func (r *PartnerInvitationReconciler) markInSync(pinv *b2bv1alpha1.PartnerInvita
 }
 
 func (r *PartnerInvitationReconciler) markNotReady(pinv *b2bv1alpha1.PartnerInvitation, reason, message string) {
-	prev := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionReady)
 	setCondition(pinv, b2bv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
-	if reason == b2bv1alpha1.ReasonGraphError && (prev == nil || prev.Reason != reason) {
-		r.event(pinv, corev1.EventTypeWarning, eventGraphError, "Reconcile", message)
-	}
 	if meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionInvited) == nil {
 		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonNotInvited, "No invitation has been sent yet")
 	}
@@ -78,27 +127,19 @@ func (r *PartnerInvitationReconciler) markNotReady(pinv *b2bv1alpha1.PartnerInvi
 
 // markStalled reports an error that retrying cannot fix: kstatus reads Stalled=True as Failed.
 func (r *PartnerInvitationReconciler) markStalled(pinv *b2bv1alpha1.PartnerInvitation, reason, message string) {
-	prev := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionStalled)
 	setCondition(pinv, b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
 	setCondition(pinv, b2bv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
 	if meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionInvited) == nil {
 		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonNotInvited, "No invitation has been sent yet")
-	}
-	if prev == nil || prev.Status != metav1.ConditionTrue || prev.Reason != reason || prev.Message != message {
-		r.event(pinv, corev1.EventTypeWarning, eventStalled, "Reconcile", message)
 	}
 }
 
 // markConflict reports that another object or a member account holds the address. It is a
 // settled answer until that changes, so it stalls rather than retries.
 func (r *PartnerInvitationReconciler) markConflict(pinv *b2bv1alpha1.PartnerInvitation, message string) {
-	prev := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionReady)
 	setCondition(pinv, b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonConflict, message)
 	setCondition(pinv, b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, b2bv1alpha1.ReasonConflict, message)
 	setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonConflict, message)
-	if prev == nil || prev.Reason != b2bv1alpha1.ReasonConflict || prev.Message != message {
-		r.event(pinv, corev1.EventTypeWarning, eventConflict, "Claim", message)
-	}
 }
 
 func (r *PartnerInvitationReconciler) recordInvited(pinv *b2bv1alpha1.PartnerInvitation) {
@@ -108,7 +149,6 @@ func (r *PartnerInvitationReconciler) recordInvited(pinv *b2bv1alpha1.PartnerInv
 	}
 	setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, reason, msg)
 	setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionFalse, b2bv1alpha1.ReasonPendingAcceptance, "The partner has not redeemed the invitation yet")
-	r.event(pinv, corev1.EventTypeNormal, eventInvited, "Invite", msg)
 }
 
 // recordReinvite notes that the guest vanished; recordInvited then words its condition so.
@@ -117,14 +157,12 @@ func (r *PartnerInvitationReconciler) recordReinvite(pinv *b2bv1alpha1.PartnerIn
 	setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonReinvited, msg)
 	pinv.Status.State = ""
 	pinv.Status.RedeemedAt = nil
-	r.event(pinv, corev1.EventTypeWarning, eventReinvited, "Reinvite", msg)
 }
 
 func (r *PartnerInvitationReconciler) recordAdoption(pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User) {
 	pinv.Status.Adopted = true
 	msg := fmt.Sprintf("Adopted existing guest %s; no invitation was sent", guest.ID)
 	setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, b2bv1alpha1.ReasonAdopted, msg)
-	r.event(pinv, corev1.EventTypeNormal, eventAdopted, "Adopt", msg)
 }
 
 func (r *PartnerInvitationReconciler) recordUpdated(pinv *b2bv1alpha1.PartnerInvitation) {
@@ -140,16 +178,12 @@ func (r *PartnerInvitationReconciler) observeRedemption(pinv *b2bv1alpha1.Partne
 	pinv.Status.UserID = guest.ID
 	switch guest.ExternalUserState {
 	case string(b2bv1alpha1.StateAccepted):
-		wasAccepted := pinv.Status.State == b2bv1alpha1.StateAccepted
 		pinv.Status.State = b2bv1alpha1.StateAccepted
 		if !guest.ExternalUserStateChangedAt.IsZero() {
 			t := metav1.NewTime(guest.ExternalUserStateChangedAt)
 			pinv.Status.RedeemedAt = &t
 		}
 		setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionTrue, b2bv1alpha1.ReasonAccepted, "The partner redeemed the invitation")
-		if !wasAccepted {
-			r.event(pinv, corev1.EventTypeNormal, eventRedeemed, "Redeem", "The partner redeemed the invitation")
-		}
 	case string(b2bv1alpha1.StatePendingAcceptance):
 		pinv.Status.State = b2bv1alpha1.StatePendingAcceptance
 		pinv.Status.RedeemedAt = nil

@@ -81,7 +81,6 @@ uninstall: ## Remove the CRDs (and every PartnerInvitation) from the current clu
 
 .PHONY: deploy
 deploy: manifests ## Deploy the operator to the current cluster (image $(IMG)).
-	cd config/manager && $(KUBECTL) kustomize . >/dev/null
 	$(KUBECTL) kustomize config/default | sed 's|image: partner-operator:latest|image: $(IMG)|' | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy

@@ -82,9 +82,11 @@ uninstall: ## Remove the CRDs (and every PartnerInvitation) from the current clu
 .PHONY: deploy
 deploy: manifests ## Deploy the operator to the current cluster (image $(IMG)).
 	$(KUBECTL) kustomize config/default | sed 's|image: partner-operator:latest|image: $(IMG)|' | $(KUBECTL) apply --server-side -f -
+	$(KUBECTL) apply --server-side -k config/policy
 
 .PHONY: undeploy
 undeploy: ## Remove the operator from the current cluster.
+	$(KUBECTL) delete -k config/policy --ignore-not-found
 	$(KUBECTL) delete -k config/default
 
 ##@ Tools

@@ -20,9 +20,11 @@ import (
 
 	"github.com/partnerops/partner-operator/controllers"
 	"github.com/partnerops/partner-operator/internal/demo"
+	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/operator"
+	"github.com/partnerops/partner-operator/internal/policy"
 )
 
 func main() {
@@ -62,6 +64,9 @@ func runOperator(ctx context.Context, args []string) error {
 		pendingPoll time.Duration
 		resync      time.Duration
 		workers     int
+		posture     string
+		tenantSize  string
+		deltaEvery  time.Duration
 	)
 	fs.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
 	fs.StringVar(&cfg.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of the health and readiness probes")
@@ -69,12 +74,18 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.StringVar(&endpoint, "graph-endpoint", msgraph.DefaultEndpoint, "Microsoft Graph base URL without /v1.0 (point it at the emulator for local work)")
 	fs.StringVar(&authority, "azure-authority-host", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra ID authority host; empty means Azure's public cloud")
 	fs.StringVar(&authorityCA, "azure-authority-ca-file", "", "PEM CA to trust for the authority host (the emulator's)")
-	fs.DurationVar(&pendingPoll, "pending-poll-interval", 5*time.Minute, "how often an unredeemed invitation is checked")
-	fs.DurationVar(&resync, "resync-interval", time.Hour, "how often a settled guest is checked for drift or deletion")
-	fs.IntVar(&workers, "max-concurrent-reconciles", 4, "parallel reconciles; Graph throttles per tenant")
+	fs.DurationVar(&deltaEvery, "redemption-watch-interval", 30*time.Second, "how often the tenant-wide users delta is read to learn of redemptions (0: poll each object instead)")
+	fs.DurationVar(&pendingPoll, "pending-poll-interval", 0, "how often each unredeemed invitation is read (default 5m without the watcher, 168h with it)")
+	fs.DurationVar(&resync, "resync-interval", 0, "how often each settled guest is read for drift or deletion (default 1h without the watcher, 168h with it)")
+	fs.IntVar(&workers, "max-concurrent-reconciles", 16, "parallel reconciles; a shared budget keeps them under Graph's quotas")
+	fs.StringVar(&tenantSize, "tenant-size", graph.TenantSmall, "Graph throttling tier for the request budget: small, medium or large")
+	fs.StringVar(&posture, "policy-posture", string(policy.AllowUnselected), "for namespaces no PartnerAccessPolicy selects: Allow, or Deny invitations")
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if posture != string(policy.AllowUnselected) && posture != string(policy.DenyUnselected) {
+		return fmt.Errorf("--policy-posture must be Allow or Deny, not %q", posture)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
@@ -87,7 +98,15 @@ func runOperator(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Directory = dir
-	cfg.Controller = controllers.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync, MaxConcurrentReconciles: workers}
+	switch tenantSize {
+	case graph.TenantSmall, graph.TenantMedium, graph.TenantLarge:
+	default:
+		return fmt.Errorf("--tenant-size must be small, medium or large, not %q", tenantSize)
+	}
+	budget := graph.BudgetFor(tenantSize)
+	cfg.Budget = &budget
+	cfg.Controller = controllers.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync,
+		MaxConcurrentReconciles: workers, PolicyPosture: policy.Posture(posture), DeltaInterval: deltaEvery}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("kubernetes config: %w", err)
@@ -105,6 +124,7 @@ func runDemo(ctx context.Context, args []string) error {
 	fs.StringVar(&opts.AssetsDir, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory with kube-apiserver, etcd and kubectl (hack/envtest.sh prints one)")
 	fs.StringVar(&opts.SamplesDir, "samples", "config/samples", "manifests to apply")
 	fs.StringVar(&opts.CRDDir, "crds", "config/crd/bases", "CRDs to install")
+	fs.StringVar(&opts.PolicyDir, "policy", "config/policy", "admission policy to apply")
 	fs.DurationVar(&opts.Step, "step", 2*time.Second, "pause between the demo's steps")
 	fs.BoolVar(&opts.Verbose, "v", false, "show the operator's logs")
 	if err := fs.Parse(args); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -17,12 +18,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph"
+	"github.com/partnerops/partner-operator/internal/policy"
 )
 
 // EmailIndex is the field index that maps a lower-cased invitee address to its objects.
@@ -39,14 +43,30 @@ type Options struct {
 	CreateGracePeriod time.Duration
 	// MaxConcurrentReconciles bounds parallel Graph work; Graph throttles per tenant.
 	MaxConcurrentReconciles int
+	// PolicyPosture applies to namespaces no PartnerAccessPolicy selects.
+	PolicyPosture policy.Posture
+	// DeltaInterval is how often the tenant-wide users delta is read to learn of redemptions;
+	// 0 turns the watcher off and leaves redemption to per-object polls.
+	DeltaInterval time.Duration
+	// FullRoundInterval restarts the users delta from scratch as a safety net.
+	FullRoundInterval time.Duration
 }
 
 func (o Options) withDefaults() Options {
+	// With the delta watcher, per-object reads are only a slow safety net: 10,000 guests
+	// read once a week cost 60 requests an hour.
+	poll, resync := 5*time.Minute, time.Hour
+	if o.DeltaInterval > 0 {
+		poll, resync = 7*24*time.Hour, 7*24*time.Hour
+	}
 	if o.PendingPollInterval <= 0 {
-		o.PendingPollInterval = 5 * time.Minute
+		o.PendingPollInterval = poll
 	}
 	if o.ResyncInterval <= 0 {
-		o.ResyncInterval = time.Hour
+		o.ResyncInterval = resync
+	}
+	if o.FullRoundInterval <= 0 {
+		o.FullRoundInterval = 24 * time.Hour
 	}
 	if o.CreateGracePeriod <= 0 {
 		o.CreateGracePeriod = 5 * time.Minute
@@ -54,12 +74,17 @@ func (o Options) withDefaults() Options {
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = 4
 	}
+	if o.PolicyPosture == "" {
+		o.PolicyPosture = policy.AllowUnselected
+	}
 	return o
 }
 
 // PartnerInvitationReconciler invites partners through Microsoft Graph and tracks redemption.
 type PartnerInvitationReconciler struct {
 	client.Client
+	// APIReader reads around the cache when an optimistic-lock write meets a conflict.
+	APIReader client.Reader
 	Directory graph.Directory
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
@@ -69,6 +94,8 @@ type PartnerInvitationReconciler struct {
 // +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerinvitations,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerinvitations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerinvitations/finalizers,verbs=update
+// +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partneraccesspolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -105,8 +132,8 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	return r.reconcileNormal(ctx, pinv)
 }
 
-// reconcileNormal follows Crossplane's managed-resource order: validate, claim, observe,
-// create if absent, update what drifted, report and poll.
+// reconcileNormal follows Crossplane's managed-resource order: validate, claim, check policy,
+// observe, create if absent, update what drifted, grant access, report and poll.
 func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (ctrl.Result, error) {
 	if err := validateSpec(pinv); err != nil {
 		r.markStalled(pinv, b2bv1alpha1.ReasonInvalidSpec, err.Error())
@@ -122,6 +149,16 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 		return ctrl.Result{}, nil
 	}
 
+	selecting, violation, err := r.evaluatePolicy(ctx, pinv)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if violation != nil {
+		// No new Graph writes; what this object granted earlier is taken back.
+		r.markPolicyDenied(pinv, violation)
+		return r.handleGraphError(pinv, ctrl.Result{}, r.revokeAllAccess(ctx, pinv))
+	}
+
 	guest, res, err := r.observe(ctx, pinv)
 	if conflict := (*conflictError)(nil); errors.As(err, &conflict) {
 		r.markConflict(pinv, conflict.Error())
@@ -130,19 +167,35 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 	if err != nil || !res.IsZero() {
 		return r.handleGraphError(pinv, res, err)
 	}
-
 	if guest == nil {
 		if res, err := r.createInvitation(ctx, pinv); err != nil || !res.IsZero() {
 			return r.handleGraphError(pinv, res, err)
 		}
-		r.markInSync(pinv)
-		return ctrl.Result{RequeueAfter: jitter(r.opts().PendingPollInterval)}, nil
+	} else {
+		if err := r.updateDrift(ctx, pinv, guest); err != nil {
+			return r.handleGraphError(pinv, ctrl.Result{}, err)
+		}
+		r.observeRedemption(pinv, guest)
 	}
 
-	if err := r.updateDrift(ctx, pinv, guest); err != nil {
+	access, err := r.reconcileAccess(ctx, pinv, pinv.Status.UserID, selecting)
+	if err != nil {
 		return r.handleGraphError(pinv, ctrl.Result{}, err)
 	}
-	r.observeRedemption(pinv, guest)
+	return r.report(pinv, access)
+}
+
+// report settles Ready from the access outcome and picks the next poll.
+func (r *PartnerInvitationReconciler) report(pinv *b2bv1alpha1.PartnerInvitation, access accessOutcome) (ctrl.Result, error) {
+	switch {
+	case len(access.problems) > 0:
+		r.markNotReady(pinv, access.problems[0].reason, "spec.access cannot be granted in full: "+access.problems[0].message)
+		// A missing group may be created, a policy relaxed: look again now and then.
+		return ctrl.Result{RequeueAfter: jitter(min(r.opts().PendingPollInterval, 5*time.Minute))}, nil
+	case access.pending != nil:
+		r.markNotReady(pinv, b2bv1alpha1.ReasonAccessPending, "Waiting for Microsoft Graph to make the new guest visible to groups and applications")
+		return ctrl.Result{}, fmt.Errorf("grant access: %w", access.pending)
+	}
 	r.markInSync(pinv)
 	if pinv.Status.State == b2bv1alpha1.StateAccepted {
 		return ctrl.Result{RequeueAfter: jitter(r.opts().ResyncInterval)}, nil
@@ -200,14 +253,34 @@ func (r *PartnerInvitationReconciler) SetupWithManager(ctx context.Context, mgr 
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &b2bv1alpha1.PartnerInvitation{}, EmailIndex, indexEmail); err != nil {
 		return fmt.Errorf("index %s: %w", EmailIndex, err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &b2bv1alpha1.PartnerInvitation{}, GuestIndex, indexGuest); err != nil {
+		return fmt.Errorf("index %s: %w", GuestIndex, err)
+	}
 	opts := r.opts()
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if opts.DeltaInterval > 0 {
+		changed := make(chan event.GenericEvent, 1024)
+		watcher := &RedemptionWatcher{
+			Reader: mgr.GetClient(), Directory: r.Directory, Events: changed,
+			Interval: opts.DeltaInterval, FullRoundInterval: opts.FullRoundInterval,
+			Log: mgr.GetLogger().WithName("redemption-watcher"),
+		}
+		if err := mgr.Add(watcher); err != nil {
+			return fmt.Errorf("add redemption watcher: %w", err)
+		}
+		b = b.WatchesRawSource(source.Channel(changed, &handler.EnqueueRequestForObject{}))
+	}
+	return b.
 		For(&b2bv1alpha1.PartnerInvitation{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, userAnnotationsChanged()))).
 		// When an object claiming an address changes or goes away, the others with that
 		// address may now hold the claim.
 		Watches(&b2bv1alpha1.PartnerInvitation{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),
 			builder.WithPredicates(claimChanged())).
+		Watches(&b2bv1alpha1.PartnerAccessPolicy{}, handler.EnqueueRequestsFromMapFunc(r.policyRequests),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceRequests),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			RateLimiter: workqueue.NewTypedMaxOfRateLimiter(

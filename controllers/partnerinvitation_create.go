@@ -222,11 +222,17 @@ func (r *PartnerInvitationReconciler) forgetGuest(ctx context.Context, pinv *b2b
 // updateAnnotations applies mutate to the live object, retrying on conflicts, and copies the
 // result (annotations and resourceVersion) into pinv. Status in pinv is left as computed.
 func (r *PartnerInvitationReconciler) updateAnnotations(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, mutate func(map[string]string)) error {
+	// The first attempt builds on the copy this reconcile holds (usually current: it just
+	// wrote it); after a conflict, the live object is read around the cache.
+	first := true
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		live := &b2bv1alpha1.PartnerInvitation{}
-		if err := r.Get(ctx, client.ObjectKeyFromObject(pinv), live); err != nil {
-			return err
+		live := pinv.DeepCopy()
+		if !first {
+			if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(pinv), live); err != nil {
+				return err
+			}
 		}
+		first = false
 		patch := client.MergeFromWithOptions(live.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		if live.Annotations == nil {
 			live.Annotations = map[string]string{}
@@ -243,6 +249,13 @@ func (r *PartnerInvitationReconciler) updateAnnotations(ctx context.Context, pin
 		return fmt.Errorf("%s: %w", errRecordCreate, err)
 	}
 	return nil
+}
+
+func (r *PartnerInvitationReconciler) apiReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }
 
 // storeRedeemURL keeps the redemption URL, which Graph returns only once, in a Secret the

@@ -94,6 +94,16 @@ func requestsMentioning(email string) int {
 	return n
 }
 
+func requestsWithStatus(method, path string, status int) int {
+	n := 0
+	for _, r := range emu.Requests() {
+		if r.Method == method && r.Path == path && r.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
 func requestsTo(method, path string) int {
 	n := 0
 	for _, r := range emu.Requests() {
@@ -325,10 +335,20 @@ var _ = Describe("PartnerInvitation", func() {
 		Expect(k8s.Create(suiteCtx, p)).To(Succeed())
 		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
 			haveCondition(b2bv1alpha1.ConditionRedeemed, metav1.ConditionFalse, b2bv1alpha1.ReasonPendingAcceptance))
-		// Polls inside the visibility window see 404s; none may turn into a second invitation.
+		// A user's annotation change makes the operator look again inside the visibility
+		// window: Graph answers 404 for the new guest, which must not become a second invitation.
+		got := fetch(p)(Default)
+		base := got.DeepCopy()
+		got.Annotations["example.com/touched"] = "yes"
+		Expect(k8s.Patch(suiteCtx, got, client.MergeFrom(base))).To(Succeed())
+		Eventually(func() int { return requestsWithStatus("GET", "/users/"+got.Status.UserID, 404) }).
+			WithTimeout(timeout).WithPolling(interval).Should(BeNumerically(">=", 1))
 		Consistently(func() int { return invitationsFor(email) }).
 			WithTimeout(3 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal(1))
+		Eventually(func() int { return requestsWithStatus("GET", "/users/"+got.Status.UserID, 200) }).
+			WithTimeout(timeout).WithPolling(interval).Should(BeNumerically(">=", 1))
 		Expect(fetch(p)(Default)).To(haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync))
+		Expect(invitationsFor(email)).To(Equal(1))
 	})
 
 	It("re-invites a guest deleted outside the operator and says so", func() {

@@ -6,19 +6,21 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/yaml"
 
 	"github.com/partnerops/partner-operator/controllers"
 	"github.com/partnerops/partner-operator/internal/graph"
@@ -75,15 +77,18 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	crash = &crashingDirectory{Directory: dir}
 
+	budget := graph.BudgetFor(graph.TenantSmall)
 	mgr, err := operator.NewManager(suiteCtx, restCfg, operator.Config{
 		Directory:              crash,
 		MetricsBindAddress:     "0",
 		HealthProbeBindAddress: "0",
+		// The production shape: redemption and out-of-band deletion come from the users delta
+		// watcher; per-object polls are left at their (weekly) safety-net default.
 		Controller: controllers.Options{
-			PendingPollInterval: 500 * time.Millisecond,
-			ResyncInterval:      time.Second,
-			CreateGracePeriod:   createGrace,
+			DeltaInterval:     300 * time.Millisecond,
+			CreateGracePeriod: createGrace,
 		},
+		Budget: &budget,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	// Assertions read straight from the API server, not from the manager's cache.
@@ -93,8 +98,23 @@ var _ = BeforeSuite(func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(suiteCtx)).To(Succeed())
 	}()
-	_ = ctrl.Log
+	// The admission policy users install with the operator (config/policy).
+	applyManifests(filepath.Join("..", "config", "policy", "admission_policy.yaml"))
 })
+
+// applyManifests creates every object of a multi-document YAML file.
+func applyManifests(path string) {
+	raw, err := os.ReadFile(path)
+	Expect(err).NotTo(HaveOccurred())
+	for _, doc := range strings.Split(string(raw), "\n---\n") {
+		obj := &unstructured.Unstructured{}
+		Expect(yaml.Unmarshal([]byte(doc), &obj.Object)).To(Succeed())
+		if len(obj.Object) == 0 {
+			continue
+		}
+		Expect(k8s.Create(suiteCtx, obj)).To(Succeed(), "create %s %s", obj.GetKind(), obj.GetName())
+	}
+}
 
 var _ = AfterSuite(func() {
 	if stopSuite != nil {

@@ -9,6 +9,8 @@ const (
 	ConditionInvited = "Invited"
 	// ConditionRedeemed is True once the partner has accepted the invitation.
 	ConditionRedeemed = "Redeemed"
+	// ConditionAccessGranted is True when every group and app role in spec.access is granted.
+	ConditionAccessGranted = "AccessGranted"
 	// ConditionStalled is True when reconciling hit an error that retrying cannot fix.
 	ConditionStalled = "Stalled"
 )
@@ -29,6 +31,13 @@ const (
 	ReasonInvalidSpec       = "InvalidSpec"
 	ReasonPaused            = "Paused"
 	ReasonDeleting          = "Deleting"
+	ReasonPolicyDenied      = "PolicyDenied"
+	ReasonGranted           = "Granted"
+	ReasonAccessPending     = "AccessPending"
+	ReasonGroupNotFound     = "GroupNotFound"
+	ReasonAmbiguousGroup    = "AmbiguousGroup"
+	ReasonAppNotFound       = "ApplicationNotFound"
+	ReasonRoleNotFound      = "RoleNotFound"
 )
 
 // Annotations and finalizer owned by the operator.
@@ -43,8 +52,6 @@ const (
 	AnnotationCreateSucceeded = "b2b.partnerops.io/external-create-succeeded"
 	// AnnotationExternalName holds the guest's user ID, the fact that cannot be recomputed.
 	AnnotationExternalName = "b2b.partnerops.io/external-name"
-	// AnnotationResend, when its value changes, asks for the invitation mail to be sent again.
-	AnnotationResend = "b2b.partnerops.io/resend"
 	// LabelInvitation marks Secrets that belong to a PartnerInvitation (also a cache selector).
 	LabelInvitation = "b2b.partnerops.io/invitation"
 )

@@ -56,6 +56,38 @@ type InvitationMessage struct {
 	CCRecipients []string `json:"ccRecipients,omitempty"`
 }
 
+// PartnerAccess is what the partner is invited to.
+type PartnerAccess struct {
+	// groups the guest becomes a member of: group object IDs, or display names that resolve to
+	// exactly one group.
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=set
+	// +optional
+	Groups []string `json:"groups,omitempty"`
+
+	// applications the guest is assigned to, with an app role.
+	// +kubebuilder:validation:MaxItems=50
+	// +listType=atomic
+	// +optional
+	Applications []ApplicationAccess `json:"applications,omitempty"`
+}
+
+// ApplicationAccess assigns the guest an app role of an application.
+type ApplicationAccess struct {
+	// app is the application's appId (client ID) or its service principal's object ID.
+	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
+	// +required
+	App string `json:"app"`
+
+	// role is the app role's ID or its value (for example "Partner.Read"). Leave it empty for
+	// default access to an application that defines no roles.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Role string `json:"role,omitempty"`
+}
+
 // PartnerInvitationSpec is the partner to invite and how.
 type PartnerInvitationSpec struct {
 	// email is the partner's mail address: the invitation goes there, and it identifies the
@@ -97,6 +129,12 @@ type PartnerInvitationSpec struct {
 	// +optional
 	Message *InvitationMessage `json:"message,omitempty"`
 
+	// access lists the groups and applications the guest is granted. The operator grants them
+	// after the invitation, without waiting for redemption, and revokes what it granted when an
+	// entry leaves this list.
+	// +optional
+	Access *PartnerAccess `json:"access,omitempty"`
+
 	// deletionPolicy says what happens to the guest account when this object is deleted:
 	// Delete (the default) removes it from the directory, Orphan leaves it there.
 	// +kubebuilder:default=Delete
@@ -137,10 +175,56 @@ type PartnerInvitationStatus struct {
 	// +optional
 	Adopted bool `json:"adopted,omitempty"`
 
+	// access lists the grants in effect for the guest.
+	// +optional
+	Access *AccessStatus `json:"access,omitempty"`
+
 	// redeemURLSecretName names the Secret, owned by this object, that holds the redemption URL
 	// under the key "redeemURL". Graph returns the URL only once, when it creates the invitation.
 	// +optional
 	RedeemURLSecretName string `json:"redeemURLSecretName,omitempty"`
+}
+
+// AccessStatus lists the grants in effect for the guest.
+type AccessStatus struct {
+	// groups the guest is a member of because the spec asks for it.
+	// +listType=atomic
+	// +optional
+	Groups []GroupGrant `json:"groups,omitempty"`
+	// applications the guest is assigned to because the spec asks for it.
+	// +listType=atomic
+	// +optional
+	Applications []AppRoleGrant `json:"applications,omitempty"`
+}
+
+// GroupGrant is one group membership.
+type GroupGrant struct {
+	// ref is the entry of spec.access.groups this grant satisfies.
+	Ref string `json:"ref"`
+	// id is the group's object ID.
+	ID string `json:"id"`
+	// managed is true when this object added the membership (and so removes it when the entry
+	// leaves the spec); false when the guest was already a member.
+	Managed bool `json:"managed"`
+}
+
+// AppRoleGrant is one app role assignment.
+type AppRoleGrant struct {
+	// app is the entry's app as written in the spec.
+	App string `json:"app"`
+	// role is the entry's role as written in the spec (empty for default access).
+	// +optional
+	Role string `json:"role,omitempty"`
+	// servicePrincipalID is the application's service principal.
+	ServicePrincipalID string `json:"servicePrincipalID"`
+	// appRoleID is the resolved role ID.
+	AppRoleID string `json:"appRoleID"`
+	// assignmentID is the app role assignment's ID, when this object created it.
+	// +optional
+	AssignmentID string `json:"assignmentID,omitempty"`
+	// managed is true when this object created the assignment (and so removes it when the
+	// entry leaves the spec); false when it already existed.
+	Managed bool `json:"managed"`
 }
 
 // PartnerInvitation invites an external partner into the Entra ID tenant as a B2B guest and

@@ -32,6 +32,7 @@ type Options struct {
 	AssetsDir  string // kube-apiserver, etcd, kubectl
 	CRDDir     string
 	SamplesDir string
+	PolicyDir  string
 	Step       time.Duration
 	Verbose    bool
 	Out        io.Writer
@@ -80,6 +81,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer emu.Close()
 	d.say("  Graph at %s/v1.0, token endpoint at %s", emu.URL(), emu.AuthorityURL())
+	// The application the seed's CSV row invites the partner to.
+	sp := emu.AddServicePrincipal(emulator.ServicePrincipal{AppID: "cd3ed3de-93ee-400b-8b19-b61ef44a0f29", DisplayName: "Contoso Partner Portal"})
+	d.say("  tenant has application %q (appId %s)", sp.DisplayName, sp.AppID)
 
 	cred, err := msgraph.NewClientSecretCredential(emu.TenantID(), "partner-operator-demo", "demo-secret", emu.AuthorityURL(), emu.TLSClient())
 	if err != nil {
@@ -107,7 +111,7 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 	d.say("Operator started")
 
-	return d.lifecycle(ctx, mgr.GetClient(), emu)
+	return d.lifecycle(ctx, mgr.GetClient(), emu, sp.ID)
 }
 
 type demo struct {
@@ -116,7 +120,11 @@ type demo struct {
 	kubectl func(args ...string) ([]byte, error)
 }
 
-func (d *demo) lifecycle(ctx context.Context, c client.Client, emu *emulator.Emulator) error {
+func (d *demo) lifecycle(ctx context.Context, c client.Client, emu *emulator.Emulator, spID string) error {
+	d.say("\n$ kubectl apply -k %s   # the admission policy for PartnerAccessPolicy", d.opts.PolicyDir)
+	if err := d.run("apply", "-k", d.opts.PolicyDir); err != nil {
+		return err
+	}
 	d.say("\n$ kubectl apply -k %s", d.opts.SamplesDir)
 	if err := d.run("apply", "-k", d.opts.SamplesDir); err != nil {
 		return err
@@ -130,7 +138,8 @@ func (d *demo) lifecycle(ctx context.Context, c client.Client, emu *emulator.Emu
 	if err := d.get(); err != nil {
 		return err
 	}
-	d.say("\nGraph received %d invitation request(s); the redemption URL is in a Secret, not in status:", emu.Count("POST", "/invitations"))
+	d.say("\nGraph received %d invitation request(s) and %d app role assignment(s); the redemption URL is in a Secret, not in status:",
+		emu.Count("POST", "/invitations"), len(emu.AppRoleAssignments(spID)))
 	_ = d.run("get", "secrets", "-l", b2bv1alpha1.LabelInvitation)
 	d.pause(ctx)
 

@@ -20,8 +20,68 @@ type Directory interface {
 	Invite(ctx context.Context, req InvitationRequest) (*Invitation, error)
 	// UpdateUser changes the properties set in the update.
 	UpdateUser(ctx context.Context, id string, update UserUpdate) error
-	// DeleteUser removes a user; a user already gone is reported as ErrNotFound.
+	// DeleteUser removes a user; a user already gone is reported as a NotFound error.
 	DeleteUser(ctx context.Context, id string) error
+
+	// GetGroup reads a group by object ID.
+	GetGroup(ctx context.Context, id string) (*Group, error)
+	// FindGroupsByName lists the groups whose displayName equals name.
+	FindGroupsByName(ctx context.Context, name string) ([]Group, error)
+	// AddGroupMember adds the user; an existing membership is an AlreadyExists error.
+	AddGroupMember(ctx context.Context, groupID, userID string) error
+	// RemoveGroupMember removes the user; a membership already gone is a NotFound error.
+	RemoveGroupMember(ctx context.Context, groupID, userID string) error
+
+	// GetServicePrincipal reads a service principal by object ID.
+	GetServicePrincipal(ctx context.Context, id string) (*ServicePrincipal, error)
+	// FindServicePrincipalByAppID returns the tenant's service principal of an application.
+	FindServicePrincipalByAppID(ctx context.Context, appID string) (*ServicePrincipal, error)
+	// AssignAppRole grants the role and returns the assignment's ID; a duplicate is an
+	// AlreadyExists error.
+	AssignAppRole(ctx context.Context, a AppRoleAssignment) (string, error)
+	// RemoveAppRoleAssignment revokes an assignment; one already gone is a NotFound error.
+	RemoveAppRoleAssignment(ctx context.Context, servicePrincipalID, assignmentID string) error
+
+	// UserChanges returns the users changed since the link (empty: a full initial round),
+	// following every page, and the delta link to pass next time.
+	UserChanges(ctx context.Context, deltaLink string) ([]UserChange, string, error)
+}
+
+// Group is a security or Microsoft 365 group.
+type Group struct {
+	ID          string
+	DisplayName string
+}
+
+// DefaultAppRoleID is the role Graph uses for "default access" to an app that defines none.
+const DefaultAppRoleID = "00000000-0000-0000-0000-000000000000"
+
+// ServicePrincipal is an application's identity in the tenant, with the roles it offers.
+type ServicePrincipal struct {
+	ID          string
+	AppID       string
+	DisplayName string
+	AppRoles    []AppRole
+}
+
+// AppRole is one role an application defines for users.
+type AppRole struct {
+	ID    string
+	Value string
+}
+
+// AppRoleAssignment grants PrincipalID the role AppRoleID on the ResourceID service principal.
+type AppRoleAssignment struct {
+	PrincipalID string
+	ResourceID  string
+	AppRoleID   string
+}
+
+// UserChange is one entry of a users delta round.
+type UserChange struct {
+	User
+	// Removed is true when the user was deleted (the entry then carries only the ID).
+	Removed bool
 }
 
 // Guest and member user types as Graph spells them.

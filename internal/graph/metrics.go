@@ -83,3 +83,48 @@ func (i *instrumented) DeleteUser(ctx context.Context, id string) (err error) {
 	defer func(start time.Time) { i.observe("delete_user", start, err, 204) }(time.Now())
 	return i.next.DeleteUser(ctx, id)
 }
+
+func (i *instrumented) GetGroup(ctx context.Context, id string) (_ *Group, err error) {
+	defer func(start time.Time) { i.observe("get_group", start, err, 200) }(time.Now())
+	return i.next.GetGroup(ctx, id)
+}
+
+func (i *instrumented) FindGroupsByName(ctx context.Context, name string) (_ []Group, err error) {
+	defer func(start time.Time) { i.observe("find_groups", start, err, 200) }(time.Now())
+	return i.next.FindGroupsByName(ctx, name)
+}
+
+func (i *instrumented) AddGroupMember(ctx context.Context, groupID, userID string) (err error) {
+	defer func(start time.Time) { i.observe("add_group_member", start, err, 204) }(time.Now())
+	return i.next.AddGroupMember(ctx, groupID, userID)
+}
+
+func (i *instrumented) RemoveGroupMember(ctx context.Context, groupID, userID string) (err error) {
+	defer func(start time.Time) { i.observe("remove_group_member", start, err, 204) }(time.Now())
+	return i.next.RemoveGroupMember(ctx, groupID, userID)
+}
+
+func (i *instrumented) GetServicePrincipal(ctx context.Context, id string) (_ *ServicePrincipal, err error) {
+	defer func(start time.Time) { i.observe("get_service_principal", start, err, 200) }(time.Now())
+	return i.next.GetServicePrincipal(ctx, id)
+}
+
+func (i *instrumented) FindServicePrincipalByAppID(ctx context.Context, appID string) (_ *ServicePrincipal, err error) {
+	defer func(start time.Time) { i.observe("find_service_principal", start, err, 200) }(time.Now())
+	return i.next.FindServicePrincipalByAppID(ctx, appID)
+}
+
+func (i *instrumented) AssignAppRole(ctx context.Context, a AppRoleAssignment) (_ string, err error) {
+	defer func(start time.Time) { i.observe("assign_app_role", start, err, 201) }(time.Now())
+	return i.next.AssignAppRole(ctx, a)
+}
+
+func (i *instrumented) RemoveAppRoleAssignment(ctx context.Context, spID, assignmentID string) (err error) {
+	defer func(start time.Time) { i.observe("remove_app_role_assignment", start, err, 204) }(time.Now())
+	return i.next.RemoveAppRoleAssignment(ctx, spID, assignmentID)
+}
+
+func (i *instrumented) UserChanges(ctx context.Context, deltaLink string) (_ []UserChange, _ string, err error) {
+	defer func(start time.Time) { i.observe("user_changes", start, err, 200) }(time.Now())
+	return i.next.UserChanges(ctx, deltaLink)
+}

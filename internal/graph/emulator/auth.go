@@ -80,34 +80,45 @@ func (t *tlsMaterial) client() *http.Client {
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
+// tokenRec is what the emulator remembers about an access token it issued.
+type tokenRec struct {
+	expiry   time.Time
+	clientID string // the app the token was issued to; per-app quotas are keyed on it
+}
+
 // IssueToken mints an access token the Graph endpoints accept when RequireAuth is on, for
-// tests that use Handler directly and have no token server.
-func (e *Emulator) IssueToken() string {
+// tests that use Handler directly and have no token server. Its app (for quotas) is "".
+func (e *Emulator) IssueToken() string { return e.IssueTokenFor("") }
+
+// IssueTokenFor is IssueToken for the app clientID, whose per-app quotas the token's
+// requests draw on.
+func (e *Emulator) IssueTokenFor(clientID string) string {
 	tok := randToken(32)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.tokens[tok] = e.now().Add(tokenLifetime)
+	e.tokens[tok] = tokenRec{expiry: e.now().Add(tokenLifetime), clientID: clientID}
 	return tok
 }
 
-// authorized checks the bearer token; the message is Graph's for the failure.
-func (e *Emulator) authorized(r *http.Request) (string, bool) {
+// authorized checks the bearer token and returns the app it was issued to; the message is
+// Graph's for the failure.
+func (e *Emulator) authorized(r *http.Request) (clientID, msg string, ok bool) {
 	h := r.Header.Get("Authorization")
 	scheme, tok, _ := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
 	if h == "" || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return "Access token is empty.", false
+		return "", "Access token is empty.", false
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	exp, ok := e.tokens[tok]
-	if !ok {
-		return "Access token validation failure. Invalid audience.", false
+	rec, found := e.tokens[tok]
+	if !found {
+		return "", "Access token validation failure. Invalid audience.", false
 	}
-	if !e.now().Before(exp) {
-		return "Lifetime validation failed, the token is expired.", false
+	if !e.now().Before(rec.expiry) {
+		return "", "Lifetime validation failed, the token is expired.", false
 	}
-	return "", true
+	return rec.clientID, "", true
 }
 
 // authHandler serves the Entra ID endpoints MSAL (inside azidentity) calls for a
@@ -186,7 +197,7 @@ func (e *Emulator) token(w http.ResponseWriter, r *http.Request) {
 			"token_type":     "Bearer",
 			"expires_in":     int(tokenLifetime / time.Second),
 			"ext_expires_in": int(tokenLifetime / time.Second),
-			"access_token":   e.IssueToken(),
+			"access_token":   e.IssueTokenFor(f.Get("client_id")),
 		})
 	}
 }

@@ -26,8 +26,9 @@ import (
 //	DELETE /_emulator/faults              clear faults
 //	GET    /_emulator/requests            the request log (method, path, status, time)
 //	DELETE /_emulator/requests            reset the request log
-//	POST   /_emulator/settings            {"visibilityDelay":"30s","latency":"50ms"}
-//	GET    /_emulator/stats               counters
+//	POST   /_emulator/settings            {"visibilityDelay":"30s","latency":"50ms","latencyJitter":"100ms",
+//	                                       "quotas":"small"|"medium"|"large"|"off"}
+//	GET    /_emulator/stats               counters, throttling and quota usage included
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/_emulator/"), "/"), "/")
 	body, err := readBody(r)
@@ -231,21 +232,40 @@ func (e *Emulator) controlSettings(w http.ResponseWriter, r *http.Request, body 
 	var in struct {
 		VisibilityDelay json.RawMessage `json:"visibilityDelay"`
 		Latency         json.RawMessage `json:"latency"`
+		LatencyJitter   json.RawMessage `json:"latencyJitter"`
+		Quotas          *string         `json:"quotas"`
 	}
 	if !controlDecode(w, r, body, &in) {
 		return
 	}
 	vd, err1 := parseWireDuration(in.VisibilityDelay, time.Second)
 	lat, err2 := parseWireDuration(in.Latency, time.Millisecond)
-	if err1 != nil || err2 != nil {
+	jit, err3 := parseWireDuration(in.LatencyJitter, time.Millisecond)
+	if err1 != nil || err2 != nil || err3 != nil {
 		writeError(w, r, http.StatusBadRequest, codeBadRequest, "durations must be numbers or duration strings")
 		return
+	}
+	var quotas *Quotas
+	if in.Quotas != nil {
+		q, ok := quotasForSize(*in.Quotas)
+		if !ok {
+			writeError(w, r, http.StatusBadRequest, codeBadRequest,
+				fmt.Sprintf("quotas must be small, medium, large or off, not %q", *in.Quotas))
+			return
+		}
+		quotas = q
 	}
 	if len(in.VisibilityDelay) > 0 {
 		e.SetVisibilityDelay(vd)
 	}
 	if len(in.Latency) > 0 {
 		e.SetLatency(lat)
+	}
+	if len(in.LatencyJitter) > 0 {
+		e.SetLatencyJitter(jit)
+	}
+	if in.Quotas != nil {
+		e.SetQuotas(quotas)
 	}
 	writeNoContent(w)
 }
@@ -255,7 +275,7 @@ func (e *Emulator) controlListRequests(w http.ResponseWriter) {
 	for _, r := range e.Requests() {
 		out = append(out, map[string]any{
 			"method": r.Method, "path": r.Path, "query": r.RawQuery, "status": r.Status,
-			"time": r.Time.UTC().Format(time.RFC3339Nano),
+			"time": r.Time.UTC().Format(time.RFC3339Nano), "lowPriority": r.LowPriority,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -265,10 +285,15 @@ func (e *Emulator) controlListRequests(w http.ResponseWriter) {
 func (e *Emulator) stats() map[string]any {
 	byRoute := map[string]int{}
 	reqs := e.Requests()
+	lowPriority := 0
 	for _, r := range reqs {
 		byRoute[r.Method+" /"+firstSegment(r.Path)]++
+		if r.LowPriority {
+			lowPriority++
+		}
 	}
 	pending := len(e.pendingFaults())
+	quotas := e.quotaStats()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.now()
@@ -283,16 +308,19 @@ func (e *Emulator) stats() map[string]any {
 		mails[k] = v
 	}
 	return map[string]any{
-		"users":              len(e.dir.users),
-		"visibleUsers":       visible,
-		"deletedUsers":       len(e.dir.deleted),
-		"groups":             len(e.dir.groups),
-		"servicePrincipals":  len(e.dir.sps),
-		"appRoleAssignments": len(e.dir.assignments),
-		"invitations":        e.dir.invitations,
-		"mailsSent":          mails,
-		"requests":           len(reqs),
-		"requestsByRoute":    byRoute,
-		"pendingFaults":      pending,
+		"users":               len(e.dir.users),
+		"visibleUsers":        visible,
+		"deletedUsers":        len(e.dir.deleted),
+		"groups":              len(e.dir.groups),
+		"servicePrincipals":   len(e.dir.sps),
+		"appRoleAssignments":  len(e.dir.assignments),
+		"invitations":         e.dir.invitations,
+		"mailsSent":           mails,
+		"requests":            len(reqs),
+		"requestsByRoute":     byRoute,
+		"lowPriorityRequests": lowPriority,
+		"pendingFaults":       pending,
+		"throttled":           e.ThrottledCount(),
+		"quotas":              quotas,
 	}
 }

@@ -13,10 +13,12 @@ package emulator
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +50,12 @@ type Options struct {
 	// Latency is added to every Graph request (0 = none), to make timing-sensitive code
 	// paths (timeouts, concurrency) observable.
 	Latency time.Duration
+	// LatencyJitter adds a uniformly random [0, LatencyJitter) on top of Latency to each
+	// request, e.g. Latency 50ms + LatencyJitter 100ms for Graph's usual 50-150 ms.
+	LatencyJitter time.Duration
+	// Quotas, when set, enforces Graph's published throttling limits (see Quotas and
+	// DefaultQuotas); nil means no throttling beyond injected faults.
+	Quotas *Quotas
 	// DeltaPageSize is the maximum number of entries per users/delta page; default 100.
 	DeltaPageSize int
 	// CACertFile, when set, is where Run writes the TLS server's certificate (PEM) so
@@ -66,13 +74,18 @@ type Emulator struct {
 	tenantID string
 	now      func() time.Time
 
+	// Lock-free knobs and counters, read on every Graph request.
+	latency   atomic.Int64 // time.Duration
+	jitter    atomic.Int64 // time.Duration
+	quotas    atomic.Pointer[quotaState]
+	throttled atomic.Int64 // 429s from quotas and faults
+
 	// mu guards the directory state and the knobs below it.
 	mu              sync.Mutex
 	visibilityDelay time.Duration
-	latency         time.Duration
 	dir             directory
 	faults          []*faultRec
-	tokens          map[string]time.Time // access token -> expiry
+	tokens          map[string]tokenRec // access token -> expiry and app
 
 	// logMu guards the request log separately so logging never waits on a slow handler.
 	logMu sync.Mutex
@@ -113,10 +126,12 @@ func New(opts Options) *Emulator {
 		tenantID:        opts.TenantID,
 		now:             now,
 		visibilityDelay: opts.VisibilityDelay,
-		latency:         opts.Latency,
 		dir:             newDirectory(),
-		tokens:          map[string]time.Time{},
+		tokens:          map[string]tokenRec{},
 	}
+	e.latency.Store(int64(opts.Latency))
+	e.jitter.Store(int64(opts.LatencyJitter))
+	e.SetQuotas(opts.Quotas)
 	e.handler = e.buildHandler()
 	return e
 }
@@ -226,10 +241,19 @@ func (e *Emulator) SetVisibilityDelay(d time.Duration) {
 }
 
 // SetLatency changes the latency added to every subsequent Graph request.
-func (e *Emulator) SetLatency(d time.Duration) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.latency = d
+func (e *Emulator) SetLatency(d time.Duration) { e.latency.Store(int64(d)) }
+
+// SetLatencyJitter changes the random extra latency, uniform in [0, d), of every subsequent
+// Graph request.
+func (e *Emulator) SetLatencyJitter(d time.Duration) { e.jitter.Store(int64(d)) }
+
+// requestLatency is how long the next request waits: Latency + uniform[0, LatencyJitter).
+func (e *Emulator) requestLatency() time.Duration {
+	d := time.Duration(e.latency.Load())
+	if j := e.jitter.Load(); j > 0 {
+		d += time.Duration(rand.Int64N(j))
+	}
+	return d
 }
 
 func (e *Emulator) logf(format string, args ...any) {

@@ -9,7 +9,7 @@ import (
 )
 
 // serveGraph is the pipeline every Graph request goes through, in the order Graph itself
-// would apply it: latency, authentication, throttling/faults, then the resource. The request
+// would apply it: latency, authentication, faults, quotas, then the resource. The request
 // is logged whatever the outcome, so tests can count retries of faulted requests too.
 func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 	arrived := e.now()
@@ -30,6 +30,8 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 		Body:     body,
 		Header:   r.Header.Clone(),
 		Time:     arrived,
+		// Graph throttles low-priority requests first; the emulator only records the hint.
+		LowPriority: strings.EqualFold(strings.TrimSpace(r.Header.Get("x-ms-throttle-priority")), "low"),
 	}
 	// The entry is appended when the status is known but before any byte reaches the client,
 	// so a test that reads the log right after its call returns always finds the request.
@@ -40,10 +42,8 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 	}}
 	defer rec.finish()
 
-	e.mu.Lock()
-	latency := e.latency
-	e.mu.Unlock()
-	if latency > 0 {
+	// Latency holds no lock: concurrent requests wait side by side, as they do on Graph.
+	if latency := e.requestLatency(); latency > 0 {
 		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
@@ -52,15 +52,24 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	app := "" // the calling app, for per-app quotas; "" when auth is off
 	if e.opts.RequireAuth {
-		if msg, ok := e.authorized(r); !ok {
+		clientID, msg, ok := e.authorized(r)
+		if !ok {
 			rec.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
 			writeError(rec, r, http.StatusUnauthorized, codeInvalidToken, msg)
 			return
 		}
+		app = clientID
 	}
 	if f, ok := e.takeFault(r.Method, path); ok {
+		if f.Status == http.StatusTooManyRequests {
+			e.throttled.Add(1)
+		}
 		writeFault(rec, r, f)
+		return
+	}
+	if !e.enforceQuotas(rec, r, path, app) {
 		return
 	}
 	if bodyErr != nil {

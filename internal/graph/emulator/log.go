@@ -13,9 +13,11 @@ type Request struct {
 	Path     string // after "/v1.0", e.g. "/invitations", "/users/abc"
 	RawQuery string
 	Status   int
-	Body     []byte // decoded (gunzipped) body
-	Header   http.Header
+	Body     []byte      // decoded (gunzipped) body
+	Header   http.Header // every request header, x-ms-throttle-priority included
 	Time     time.Time
+	// LowPriority is true when the request carried "x-ms-throttle-priority: low".
+	LowPriority bool
 }
 
 func (e *Emulator) record(r Request) {

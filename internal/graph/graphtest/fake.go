@@ -22,6 +22,16 @@ type Fake struct {
 	UpdateUserFn       func(ctx context.Context, id string, u graph.UserUpdate) error
 	DeleteUserFn       func(ctx context.Context, id string) error
 
+	GetGroupFn                    func(ctx context.Context, id string) (*graph.Group, error)
+	FindGroupsByNameFn            func(ctx context.Context, name string) ([]graph.Group, error)
+	AddGroupMemberFn              func(ctx context.Context, groupID, userID string) error
+	RemoveGroupMemberFn           func(ctx context.Context, groupID, userID string) error
+	GetServicePrincipalFn         func(ctx context.Context, id string) (*graph.ServicePrincipal, error)
+	FindServicePrincipalByAppIDFn func(ctx context.Context, appID string) (*graph.ServicePrincipal, error)
+	AssignAppRoleFn               func(ctx context.Context, a graph.AppRoleAssignment) (string, error)
+	RemoveAppRoleAssignmentFn     func(ctx context.Context, spID, assignmentID string) error
+	UserChangesFn                 func(ctx context.Context, deltaLink string) ([]graph.UserChange, string, error)
+
 	mu    sync.Mutex
 	calls []string
 }
@@ -79,4 +89,76 @@ func (f *Fake) DeleteUser(ctx context.Context, id string) error {
 		return ErrNotImplemented
 	}
 	return f.DeleteUserFn(ctx, id)
+}
+
+func (f *Fake) GetGroup(ctx context.Context, id string) (*graph.Group, error) {
+	f.record("GetGroup")
+	if f.GetGroupFn == nil {
+		return nil, ErrNotImplemented
+	}
+	return f.GetGroupFn(ctx, id)
+}
+
+func (f *Fake) FindGroupsByName(ctx context.Context, name string) ([]graph.Group, error) {
+	f.record("FindGroupsByName")
+	if f.FindGroupsByNameFn == nil {
+		return nil, ErrNotImplemented
+	}
+	return f.FindGroupsByNameFn(ctx, name)
+}
+
+func (f *Fake) AddGroupMember(ctx context.Context, groupID, userID string) error {
+	f.record("AddGroupMember")
+	if f.AddGroupMemberFn == nil {
+		return ErrNotImplemented
+	}
+	return f.AddGroupMemberFn(ctx, groupID, userID)
+}
+
+func (f *Fake) RemoveGroupMember(ctx context.Context, groupID, userID string) error {
+	f.record("RemoveGroupMember")
+	if f.RemoveGroupMemberFn == nil {
+		return ErrNotImplemented
+	}
+	return f.RemoveGroupMemberFn(ctx, groupID, userID)
+}
+
+func (f *Fake) GetServicePrincipal(ctx context.Context, id string) (*graph.ServicePrincipal, error) {
+	f.record("GetServicePrincipal")
+	if f.GetServicePrincipalFn == nil {
+		return nil, ErrNotImplemented
+	}
+	return f.GetServicePrincipalFn(ctx, id)
+}
+
+func (f *Fake) FindServicePrincipalByAppID(ctx context.Context, appID string) (*graph.ServicePrincipal, error) {
+	f.record("FindServicePrincipalByAppID")
+	if f.FindServicePrincipalByAppIDFn == nil {
+		return nil, ErrNotImplemented
+	}
+	return f.FindServicePrincipalByAppIDFn(ctx, appID)
+}
+
+func (f *Fake) AssignAppRole(ctx context.Context, a graph.AppRoleAssignment) (string, error) {
+	f.record("AssignAppRole")
+	if f.AssignAppRoleFn == nil {
+		return "", ErrNotImplemented
+	}
+	return f.AssignAppRoleFn(ctx, a)
+}
+
+func (f *Fake) RemoveAppRoleAssignment(ctx context.Context, spID, assignmentID string) error {
+	f.record("RemoveAppRoleAssignment")
+	if f.RemoveAppRoleAssignmentFn == nil {
+		return ErrNotImplemented
+	}
+	return f.RemoveAppRoleAssignmentFn(ctx, spID, assignmentID)
+}
+
+func (f *Fake) UserChanges(ctx context.Context, deltaLink string) ([]graph.UserChange, string, error) {
+	f.record("UserChanges")
+	if f.UserChangesFn == nil {
+		return nil, "", ErrNotImplemented
+	}
+	return f.UserChangesFn(ctx, deltaLink)
 }

@@ -1,0 +1,96 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ApplicationRule allows granting roles of one application.
+type ApplicationRule struct {
+	// app is the application's appId or service principal object ID, as written in
+	// spec.access.applications[].app, or "*" for any application.
+	// +kubebuilder:validation:MinLength=1
+	// +required
+	App string `json:"app"`
+	// roles that may be granted, by ID or value as written in spec.access.applications[].role;
+	// omitted or "*" allows any role, including default access.
+	// +listType=set
+	// +optional
+	Roles []string `json:"roles,omitempty"`
+}
+
+// PartnerAccessPolicySpec bounds what PartnerInvitations in the selected namespaces may ask for.
+// Every policy that selects a namespace applies: an invitation must satisfy all of them.
+type PartnerAccessPolicySpec struct {
+	// namespaceSelector selects the namespaces the policy governs by label; an empty selector
+	// selects every namespace.
+	// +required
+	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
+
+	// allowedDomains lists the invitee email domains that may be invited: "contoso.com" (that
+	// domain), "*.contoso.com" (its subdomains), or "*". Omitted: any domain not denied.
+	// +listType=set
+	// +optional
+	AllowedDomains []string `json:"allowedDomains,omitempty"`
+
+	// deniedDomains lists domains that may never be invited, in the same forms; a denial wins
+	// over an allowance. A list of consumer mail domains is in config/samples.
+	// +listType=set
+	// +optional
+	DeniedDomains []string `json:"deniedDomains,omitempty"`
+
+	// allowedGroups lists the groups that may be granted, as written in spec.access.groups (object
+	// ID or display name), or "*". Groups not listed may not be granted.
+	// +listType=set
+	// +optional
+	AllowedGroups []string `json:"allowedGroups,omitempty"`
+
+	// allowedApplications lists the applications, and their roles, that may be granted.
+	// Applications not listed may not be granted.
+	// +listType=atomic
+	// +optional
+	AllowedApplications []ApplicationRule `json:"allowedApplications,omitempty"`
+
+	// allowMemberUserType lets invitations ask for userType Member.
+	// +optional
+	AllowMemberUserType bool `json:"allowMemberUserType,omitempty"`
+
+	// allowCustomMessage lets invitations set spec.message.body.
+	// +optional
+	AllowCustomMessage bool `json:"allowCustomMessage,omitempty"`
+
+	// maxInvitationsPerNamespace caps the PartnerInvitations of each selected namespace; the
+	// oldest objects keep their place.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MaxInvitationsPerNamespace *int32 `json:"maxInvitationsPerNamespace,omitempty"`
+}
+
+// PartnerAccessPolicy bounds, for the namespaces it selects, which partners may be invited and
+// which groups and applications they may be granted. It is enforced at admission (a
+// ValidatingAdmissionPolicy with this kind as its parameter) and by the controller for objects
+// admitted before the policy changed.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=pap,categories=partnerops
+// +kubebuilder:printcolumn:name="Max",type=integer,JSONPath=`.spec.maxInvitationsPerNamespace`
+// +kubebuilder:printcolumn:name="Member",type=boolean,JSONPath=`.spec.allowMemberUserType`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type PartnerAccessPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the bound.
+	// +required
+	Spec PartnerAccessPolicySpec `json:"spec"`
+}
+
+// PartnerAccessPolicyList is a list of PartnerAccessPolicies.
+// +kubebuilder:object:root=true
+type PartnerAccessPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PartnerAccessPolicy `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&PartnerAccessPolicy{}, &PartnerAccessPolicyList{})
+}

@@ -1,0 +1,172 @@
+// Package policy evaluates PartnerAccessPolicies against PartnerInvitations. It is pure logic:
+// the controller feeds it the objects, and the admission-time ValidatingAdmissionPolicy in
+// config/policy expresses the same rules in CEL.
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+)
+
+// Posture is what applies to a namespace that no policy selects.
+type Posture string
+
+const (
+	// AllowUnselected lets namespaces without a policy invite anyone and grant anything.
+	AllowUnselected Posture = "Allow"
+	// DenyUnselected refuses invitations from namespaces no policy selects.
+	DenyUnselected Posture = "Deny"
+)
+
+// Violation names the policy and rule an invitation breaks.
+type Violation struct {
+	Policy string
+	Rule   string
+	Detail string
+}
+
+func (v Violation) String() string {
+	if v.Policy == "" {
+		return v.Detail
+	}
+	return fmt.Sprintf("PartnerAccessPolicy %s: rule %s: %s", v.Policy, v.Rule, v.Detail)
+}
+
+// Selecting returns the policies whose namespace selector matches the namespace's labels.
+func Selecting(policies []b2bv1alpha1.PartnerAccessPolicy, nsLabels map[string]string) ([]*b2bv1alpha1.PartnerAccessPolicy, error) {
+	var out []*b2bv1alpha1.PartnerAccessPolicy
+	for i := range policies {
+		sel, err := metav1.LabelSelectorAsSelector(&policies[i].Spec.NamespaceSelector)
+		if err != nil {
+			return nil, fmt.Errorf("PartnerAccessPolicy %s has an invalid namespaceSelector: %w", policies[i].Name, err)
+		}
+		if sel.Matches(labels.Set(nsLabels)) {
+			out = append(out, &policies[i])
+		}
+	}
+	return out, nil
+}
+
+// Invitation checks what the invitation itself asks for: domain, user type, message, and the
+// namespace's count (index is the object's 0-based place among its namespace's invitations,
+// oldest first). It returns nil when every selecting policy allows it.
+func Invitation(selecting []*b2bv1alpha1.PartnerAccessPolicy, posture Posture, namespace string, pinv *b2bv1alpha1.PartnerInvitation, index int) *Violation {
+	if len(selecting) == 0 {
+		if posture == DenyUnselected {
+			return &Violation{Detail: fmt.Sprintf("no PartnerAccessPolicy selects namespace %s, and the operator denies invitations by default", namespace)}
+		}
+		return nil
+	}
+	domain := Domain(pinv.Spec.Email)
+	for _, p := range selecting {
+		s := p.Spec
+		for _, pattern := range s.DeniedDomains {
+			if DomainMatches(pattern, domain) {
+				return &Violation{p.Name, "deniedDomains", fmt.Sprintf("invitations to @%s are denied (%s)", domain, pattern)}
+			}
+		}
+		if len(s.AllowedDomains) > 0 && !anyDomain(s.AllowedDomains, domain) {
+			return &Violation{p.Name, "allowedDomains", fmt.Sprintf("@%s is not an allowed domain", domain)}
+		}
+		if pinv.Spec.UserType == b2bv1alpha1.UserTypeMember && !s.AllowMemberUserType {
+			return &Violation{p.Name, "allowMemberUserType", "userType Member is not allowed"}
+		}
+		if pinv.Spec.Message != nil && pinv.Spec.Message.Body != "" && !s.AllowCustomMessage {
+			return &Violation{p.Name, "allowCustomMessage", "a customised invitation message is not allowed"}
+		}
+		if s.MaxInvitationsPerNamespace != nil && index >= int(*s.MaxInvitationsPerNamespace) {
+			return &Violation{p.Name, "maxInvitationsPerNamespace", fmt.Sprintf("namespace %s may hold at most %d invitations", namespace, *s.MaxInvitationsPerNamespace)}
+		}
+	}
+	return nil
+}
+
+// Group checks one group grant; ref is the entry as written, id the resolved object ID.
+func Group(selecting []*b2bv1alpha1.PartnerAccessPolicy, ref, id string) *Violation {
+	for _, p := range selecting {
+		if !anyEqualFold(p.Spec.AllowedGroups, ref, id) {
+			return &Violation{p.Name, "allowedGroups", fmt.Sprintf("group %s may not be granted", ref)}
+		}
+	}
+	return nil
+}
+
+// Application checks one app role grant. app and role are as written in the spec; the
+// resolved service principal ID, appId and role ID also match.
+func Application(selecting []*b2bv1alpha1.PartnerAccessPolicy, app, role string, also ...string) *Violation {
+	for _, p := range selecting {
+		if !appAllowed(p.Spec.AllowedApplications, app, role, also) {
+			what := "default access"
+			if role != "" {
+				what = "role " + role
+			}
+			return &Violation{p.Name, "allowedApplications", fmt.Sprintf("application %s (%s) may not be granted", app, what)}
+		}
+	}
+	return nil
+}
+
+func appAllowed(rules []b2bv1alpha1.ApplicationRule, app, role string, also []string) bool {
+	for _, r := range rules {
+		if r.App != "*" && !anyEqualFold([]string{r.App}, append([]string{app}, also...)...) {
+			continue
+		}
+		if len(r.Roles) == 0 {
+			return true
+		}
+		for _, allowed := range r.Roles {
+			if allowed == "*" || (role != "" && strings.EqualFold(allowed, role)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Domain returns the lower-cased domain of an address.
+func Domain(email string) string {
+	at := strings.LastIndex(email, "@")
+	return strings.ToLower(email[at+1:])
+}
+
+// DomainMatches reports whether the domain matches "*", "*.suffix" (subdomains only) or an
+// exact domain.
+func DomainMatches(pattern, domain string) bool {
+	pattern = strings.ToLower(strings.TrimSpace(pattern))
+	switch {
+	case pattern == "*":
+		return true
+	case strings.HasPrefix(pattern, "*."):
+		return strings.HasSuffix(domain, pattern[1:])
+	default:
+		return pattern == domain
+	}
+}
+
+func anyDomain(patterns []string, domain string) bool {
+	for _, p := range patterns {
+		if DomainMatches(p, domain) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyEqualFold(allowed []string, candidates ...string) bool {
+	for _, a := range allowed {
+		if a == "*" {
+			return true
+		}
+		for _, c := range candidates {
+			if c != "" && strings.EqualFold(a, c) {
+				return true
+			}
+		}
+	}
+	return false
+}

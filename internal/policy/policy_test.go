@@ -1,0 +1,137 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+)
+
+func TestDomainMatches(t *testing.T) {
+	cases := []struct {
+		pattern, domain string
+		want            bool
+	}{
+		{"*", "contoso.com", true},
+		{"contoso.com", "contoso.com", true},
+		{"Contoso.COM", "contoso.com", true},
+		{"contoso.com", "eu.contoso.com", false},
+		{"*.contoso.com", "eu.contoso.com", true},
+		{"*.contoso.com", "contoso.com", false},
+		{"*.contoso.com", "notcontoso.com", false},
+		{"gmail.com", "googlemail.com", false},
+	}
+	for _, c := range cases {
+		if got := DomainMatches(c.pattern, c.domain); got != c.want {
+			t.Errorf("DomainMatches(%q, %q) = %v, want %v", c.pattern, c.domain, got, c.want)
+		}
+	}
+}
+
+func int32p(v int32) *int32 { return &v }
+
+func TestInvitation(t *testing.T) {
+	strict := b2bv1alpha1.PartnerAccessPolicy{ObjectMeta: metav1.ObjectMeta{Name: "partners"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{
+		AllowedDomains:             []string{"*.contoso.com", "fabrikam.com"},
+		DeniedDomains:              []string{"gmail.com", "outlook.com", "bad.contoso.com"},
+		MaxInvitationsPerNamespace: int32p(2),
+	}}
+	pinv := func(email string, mutate ...func(*b2bv1alpha1.PartnerInvitation)) *b2bv1alpha1.PartnerInvitation {
+		p := &b2bv1alpha1.PartnerInvitation{Spec: b2bv1alpha1.PartnerInvitationSpec{Email: email}}
+		for _, m := range mutate {
+			m(p)
+		}
+		return p
+	}
+	cases := map[string]struct {
+		policies []*b2bv1alpha1.PartnerAccessPolicy
+		posture  Posture
+		pinv     *b2bv1alpha1.PartnerInvitation
+		index    int
+		wantRule string
+	}{
+		"AllowedDomain":           {policies: []*b2bv1alpha1.PartnerAccessPolicy{&strict}, pinv: pinv("a@fabrikam.com")},
+		"AllowedSubdomain":        {policies: []*b2bv1alpha1.PartnerAccessPolicy{&strict}, pinv: pinv("a@eu.contoso.com")},
+		"DeniedWinsOverAllowed":   {policies: []*b2bv1alpha1.PartnerAccessPolicy{&strict}, pinv: pinv("a@bad.contoso.com"), wantRule: "deniedDomains"},
+		"ConsumerDomainDenied":    {policies: []*b2bv1alpha1.PartnerAccessPolicy{&strict}, pinv: pinv("a@GMAIL.com"), wantRule: "deniedDomains"},
+		"DomainNotAllowed":        {policies: []*b2bv1alpha1.PartnerAccessPolicy{&strict}, pinv: pinv("a@tailspin.com"), wantRule: "allowedDomains"},
+		"MemberNotAllowed":        {policies: []*b2bv1alpha1.PartnerAccessPolicy{&strict}, pinv: pinv("a@fabrikam.com", func(p *b2bv1alpha1.PartnerInvitation) { p.Spec.UserType = b2bv1alpha1.UserTypeMember }), wantRule: "allowMemberUserType"},
+		"CustomMessageNotAllowed": {policies: []*b2bv1alpha1.PartnerAccessPolicy{&strict}, pinv: pinv("a@fabrikam.com", func(p *b2bv1alpha1.PartnerInvitation) { p.Spec.Message = &b2bv1alpha1.InvitationMessage{Body: "hi"} }), wantRule: "allowCustomMessage"},
+		"LanguageOnlyIsNoCustomMessage": {policies: []*b2bv1alpha1.PartnerAccessPolicy{&strict}, pinv: pinv("a@fabrikam.com", func(p *b2bv1alpha1.PartnerInvitation) {
+			p.Spec.Message = &b2bv1alpha1.InvitationMessage{Language: "de-DE"}
+		})},
+		"CountWithinCap":         {policies: []*b2bv1alpha1.PartnerAccessPolicy{&strict}, pinv: pinv("a@fabrikam.com"), index: 1},
+		"CountBeyondCap":         {policies: []*b2bv1alpha1.PartnerAccessPolicy{&strict}, pinv: pinv("a@fabrikam.com"), index: 2, wantRule: "maxInvitationsPerNamespace"},
+		"NoPolicyAllowByDefault": {posture: AllowUnselected, pinv: pinv("a@gmail.com")},
+		"NoPolicyDenyByDefault":  {posture: DenyUnselected, pinv: pinv("a@fabrikam.com"), wantRule: "no PartnerAccessPolicy selects"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			v := Invitation(c.policies, c.posture, "team-a", c.pinv, c.index)
+			switch {
+			case c.wantRule == "" && v != nil:
+				t.Errorf("want allowed, got %s", v)
+			case c.wantRule != "" && (v == nil || !strings.Contains(v.String(), c.wantRule)):
+				t.Errorf("want a violation of %s, got %v", c.wantRule, v)
+			case v != nil && v.Policy != "" && !strings.Contains(v.String(), "PartnerAccessPolicy partners"):
+				t.Errorf("violation must name the policy: %s", v)
+			}
+		})
+	}
+}
+
+func TestGrants(t *testing.T) {
+	p := &b2bv1alpha1.PartnerAccessPolicy{ObjectMeta: metav1.ObjectMeta{Name: "apps"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{
+		AllowedGroups: []string{"Partners", "22222222-2222-2222-2222-222222222222"},
+		AllowedApplications: []b2bv1alpha1.ApplicationRule{
+			{App: "cd3ed3de-93ee-400b-8b19-b61ef44a0f29", Roles: []string{"Partner.Read"}},
+			{App: "44444444-4444-4444-4444-444444444444"},
+		},
+	}}
+	sel := []*b2bv1alpha1.PartnerAccessPolicy{p}
+	if v := Group(sel, "partners", "g1"); v != nil {
+		t.Errorf("group by name (case-insensitive): %s", v)
+	}
+	if v := Group(sel, "Partner Portal", "22222222-2222-2222-2222-222222222222"); v != nil {
+		t.Errorf("group whose resolved ID is allowed: %s", v)
+	}
+	if v := Group(sel, "Domain Admins", "g9"); v == nil || v.Rule != "allowedGroups" {
+		t.Errorf("want allowedGroups violation, got %v", v)
+	}
+	if v := Application(sel, "cd3ed3de-93ee-400b-8b19-b61ef44a0f29", "Partner.Read"); v != nil {
+		t.Errorf("allowed role: %s", v)
+	}
+	if v := Application(sel, "cd3ed3de-93ee-400b-8b19-b61ef44a0f29", "Admin"); v == nil || v.Rule != "allowedApplications" {
+		t.Errorf("want a violation for role Admin, got %v", v)
+	}
+	if v := Application(sel, "cd3ed3de-93ee-400b-8b19-b61ef44a0f29", ""); v == nil {
+		t.Error("default access is not among the listed roles")
+	}
+	if v := Application(sel, "44444444-4444-4444-4444-444444444444", "Anything"); v != nil {
+		t.Errorf("rule without roles allows any role: %s", v)
+	}
+	if v := Application(sel, "55555555-5555-5555-5555-555555555555", ""); v == nil {
+		t.Error("unlisted application must be denied")
+	}
+}
+
+func TestSelecting(t *testing.T) {
+	policies := []b2bv1alpha1.PartnerAccessPolicy{
+		{ObjectMeta: metav1.ObjectMeta{Name: "all"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "partners"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "partner"}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "not-prod"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{NamespaceSelector: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "env", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"prod"}}}}}},
+	}
+	got, err := Selecting(policies, map[string]string{"tier": "partner", "env": "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range got {
+		names = append(names, p.Name)
+	}
+	if strings.Join(names, ",") != "all,partners" {
+		t.Errorf("selected %v, want [all partners]", names)
+	}
+}

@@ -1,0 +1,306 @@
+// Package bench measures the operator end to end: a real kube-apiserver and etcd (envtest), the
+// Graph emulator enforcing Graph's published quotas with realistic latency, and the operator
+// binary as its own process (so its memory is its own). It prints a table; it asserts nothing
+// about speed.
+//
+//	make bench BENCH_N=1000
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/graph/emulator"
+	"github.com/partnerops/partner-operator/internal/operator"
+)
+
+type result struct {
+	n                    int
+	converge             time.Duration
+	quotaMinimum         time.Duration
+	graphRequests        int
+	throttled            int
+	steadyPerHour        float64
+	steadyWindow         time.Duration
+	redeemP50, redeemP95 time.Duration
+	redeemed             int
+	peakRSS, peakHeap    uint64
+	apiWrites            float64
+	watchInterval        time.Duration
+}
+
+func BenchmarkConverge(b *testing.B) {
+	n := envInt("BENCH_N", 100)
+	watch := envDuration("BENCH_WATCH_INTERVAL", 30*time.Second)
+	steady := envDuration("BENCH_STEADY_WINDOW", 60*time.Second)
+	for range b.N {
+		res := run(b, n, watch, steady)
+		res.print(os.Stdout)
+		b.ReportMetric(res.converge.Seconds(), "s-to-invited")
+		b.ReportMetric(float64(res.graphRequests)/float64(n), "graph-req/invitation")
+		b.ReportMetric(float64(res.peakRSS)/(1<<20), "operator-peak-RSS-MiB")
+	}
+}
+
+func run(b *testing.B, n int, watch, steady time.Duration) result {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		b.Fatal("KUBEBUILDER_ASSETS is not set: run 'make bench'")
+	}
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+	cfg.QPS, cfg.Burst = 500, 1000
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		b.Fatal(err)
+	}
+	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+
+	emu := emulator.New(emulator.Options{RequireAuth: true, Quotas: emulator.DefaultQuotas(),
+		Latency: 50 * time.Millisecond, LatencyJitter: 100 * time.Millisecond})
+	if err := emu.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer emu.Close()
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), emu.CACertPEM(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+
+	op := startOperator(b, ctx, env, dir, emu, watch)
+	defer op.stop()
+	heap := op.sampleHeap(ctx)
+
+	res := result{n: n, watchInterval: watch, quotaMinimum: time.Duration(float64(n) / 30 * float64(time.Second))}
+	writesBefore := apiWrites(b, cfg)
+
+	// Create N objects, the way a GitOps sync applies a directory.
+	start := time.Now()
+	createAll(b, ctx, k8s, n)
+	waitFor(b, ctx, k8s, n, func(p *b2bv1alpha1.PartnerInvitation) bool {
+		return meta.IsStatusConditionTrue(p.Status.Conditions, b2bv1alpha1.ConditionInvited)
+	})
+	res.converge = time.Since(start)
+	res.graphRequests = len(emu.Requests())
+	res.throttled = emu.ThrottledCount()
+	res.apiWrites = (apiWrites(b, cfg) - writesBefore - float64(n)) / float64(n)
+
+	// Steady state: every guest pending, nothing changing.
+	time.Sleep(2 * time.Second) // let the last status writes and requeues settle
+	emu.ResetRequests()
+	time.Sleep(steady)
+	res.steadyWindow = steady
+	res.steadyPerHour = float64(len(emu.Requests())) * float64(time.Hour) / float64(steady)
+
+	// 1 % of the partners accept, at random moments over one watch interval.
+	res.redeemP50, res.redeemP95, res.redeemed = redemptions(b, ctx, k8s, emu, n, watch)
+
+	res.peakRSS = op.peakRSS()
+	res.peakHeap = heap()
+	return res
+}
+
+func createAll(b *testing.B, ctx context.Context, k8s client.Client, n int) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				p := &b2bv1alpha1.PartnerInvitation{
+					ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("partner-%05d", i)},
+					Spec:       b2bv1alpha1.PartnerInvitationSpec{Email: fmt.Sprintf("partner-%05d@bench.example", i), DisplayName: fmt.Sprintf("Partner %d", i)},
+				}
+				if err := k8s.Create(ctx, p); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// waitFor polls until every object satisfies done.
+func waitFor(b *testing.B, ctx context.Context, k8s client.Client, n int, done func(*b2bv1alpha1.PartnerInvitation) bool) {
+	deadline := time.Now().Add(time.Duration(n)*100*time.Millisecond + 5*time.Minute)
+	for time.Now().Before(deadline) {
+		var list b2bv1alpha1.PartnerInvitationList
+		if err := k8s.List(ctx, &list); err != nil {
+			b.Fatal(err)
+		}
+		count := 0
+		for i := range list.Items {
+			if done(&list.Items[i]) {
+				count++
+			}
+		}
+		if count >= n {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	b.Fatalf("not all %d objects converged in time", n)
+}
+
+func redemptions(b *testing.B, ctx context.Context, k8s client.Client, emu *emulator.Emulator, n int, spread time.Duration) (time.Duration, time.Duration, int) {
+	var list b2bv1alpha1.PartnerInvitationList
+	if err := k8s.List(ctx, &list); err != nil {
+		b.Fatal(err)
+	}
+	picks := max(n/100, 1)
+	rand.Shuffle(len(list.Items), func(i, j int) { list.Items[i], list.Items[j] = list.Items[j], list.Items[i] })
+	accepted := map[string]time.Time{} // object name -> acceptance time
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range list.Items[:picks] {
+		wg.Add(1)
+		go func(name, userID string) {
+			defer wg.Done()
+			time.Sleep(rand.N(spread))
+			mu.Lock()
+			defer mu.Unlock()
+			if err := emu.AcceptInvitation(userID); err != nil {
+				b.Error(err)
+				return
+			}
+			accepted[name] = time.Now()
+		}(p.Name, p.Status.UserID)
+	}
+	detected := map[string]time.Duration{}
+	deadline := time.Now().Add(spread + 3*time.Minute)
+	for len(detected) < picks && time.Now().Before(deadline) {
+		time.Sleep(250 * time.Millisecond)
+		var cur b2bv1alpha1.PartnerInvitationList
+		if err := k8s.List(ctx, &cur); err != nil {
+			b.Fatal(err)
+		}
+		now := time.Now()
+		mu.Lock()
+		for i := range cur.Items {
+			p := &cur.Items[i]
+			at, ok := accepted[p.Name]
+			if _, seen := detected[p.Name]; ok && !seen && meta.IsStatusConditionTrue(p.Status.Conditions, b2bv1alpha1.ConditionRedeemed) {
+				detected[p.Name] = now.Sub(at)
+			}
+		}
+		mu.Unlock()
+	}
+	wg.Wait()
+	var ds []time.Duration
+	for _, d := range detected {
+		ds = append(ds, d)
+	}
+	if len(ds) == 0 {
+		return 0, 0, 0
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2], ds[min(len(ds)-1, (len(ds)*95+99)/100-1)], len(ds)
+}
+
+// apiWrites sums the API server's mutating requests on the operator's resources.
+func apiWrites(b *testing.B, cfg *rest.Config) float64 {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := 0.0
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		if !strings.Contains(line, `resource="partnerinvitations"`) && !strings.Contains(line, `resource="secrets"`) {
+			continue
+		}
+		mutating := false
+		for _, verb := range []string{`verb="POST"`, `verb="PUT"`, `verb="PATCH"`, `verb="DELETE"`} {
+			mutating = mutating || strings.Contains(line, verb)
+		}
+		if !mutating {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64); err == nil {
+			total += v
+		}
+	}
+	return total
+}
+
+func (r result) print(w *os.File) {
+	fmt.Fprintf(w, "\npartner-operator benchmark: N=%d, Graph emulator with small-tenant quotas and 50-150 ms latency\n", r.n)
+	row := func(k, v string) { fmt.Fprintf(w, "| %-52s | %-28s |\n", k, v) }
+	fmt.Fprintf(w, "| %-52s | %-28s |\n|%s|%s|\n", "figure", "value", strings.Repeat("-", 54), strings.Repeat("-", 30))
+	row("time until all Invited", fmt.Sprintf("%.1f s", r.converge.Seconds()))
+	row("quota-bound minimum (N / 30 per s)", fmt.Sprintf("%.1f s (ratio %.2f)", r.quotaMinimum.Seconds(), r.converge.Seconds()/r.quotaMinimum.Seconds()))
+	row("Graph requests per invitation", fmt.Sprintf("%.2f", float64(r.graphRequests)/float64(r.n)))
+	row("requests answered 429", fmt.Sprintf("%d (%.2f %%)", r.throttled, 100*float64(r.throttled)/float64(max(r.graphRequests, 1))))
+	row("steady state, all pending: Graph requests per hour", fmt.Sprintf("%.0f (over %s)", r.steadyPerHour, r.steadyWindow))
+	row(fmt.Sprintf("acceptance to Redeemed=True, p50 / p95 (%d guests)", r.redeemed), fmt.Sprintf("%.1f s / %.1f s", r.redeemP50.Seconds(), r.redeemP95.Seconds()))
+	row("operator peak RSS", fmt.Sprintf("%.0f MiB", float64(r.peakRSS)/(1<<20)))
+	row("operator peak heap in use", fmt.Sprintf("%.0f MiB", float64(r.peakHeap)/(1<<20)))
+	row("API server writes per object (operator)", fmt.Sprintf("%.1f", r.apiWrites))
+	fmt.Fprintln(w)
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(key)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func freePort(b *testing.B) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

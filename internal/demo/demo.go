@@ -97,7 +97,8 @@ func Run(ctx context.Context, opts Options) error {
 		Directory:              dir,
 		MetricsBindAddress:     "0",
 		HealthProbeBindAddress: "0",
-		Controller:             controllers.Options{PendingPollInterval: time.Second, ResyncInterval: 10 * time.Second},
+		// Redemption is learned from the users delta, as in production, read every second here.
+		Controller: controllers.Options{DeltaInterval: time.Second},
 	})
 	if err != nil {
 		return err

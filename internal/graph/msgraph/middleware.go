@@ -6,6 +6,8 @@ import (
 	"time"
 
 	khttp "github.com/microsoft/kiota-http-go"
+
+	"github.com/partnerops/partner-operator/internal/graph"
 )
 
 // RetryOptions bounds the retries the HTTP pipeline makes on its own. Longer waits are
@@ -42,7 +44,19 @@ func middlewareChain(opts RetryOptions) []khttp.Middleware {
 		khttp.NewRedirectHandler(),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
+		lowPriority{},
 	}
+}
+
+// lowPriority labels background calls (graph.WithLowPriority) so Graph serves them last when
+// the tenant is under pressure.
+type lowPriority struct{}
+
+func (lowPriority) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	if graph.IsLowPriority(req.Context()) && req.Header.Get("x-ms-throttle-priority") == "" {
+		req.Header.Set("x-ms-throttle-priority", "low")
+	}
+	return p.Next(req, i)
 }
 
 // parseRetryAfter reads Retry-After in seconds (Graph's form) or as an HTTP date.

@@ -130,8 +130,10 @@ func (p *paced) GetUser(ctx context.Context, id string) (*User, error) {
 	return u, p.observe(err)
 }
 
+// Invite draws on the invitation manager's budget only: it is a separate service whose quota
+// identity-and-access units and writes do not include.
 func (p *paced) Invite(ctx context.Context, req InvitationRequest) (*Invitation, error) {
-	if err := p.wait(ctx, costWrite, true, true); err != nil {
+	if err := p.wait(ctx, 0, false, true); err != nil {
 		return nil, err
 	}
 	inv, err := p.next.Invite(ctx, req)

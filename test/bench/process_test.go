@@ -59,6 +59,7 @@ func startOperator(b *testing.B, ctx context.Context, env *envtest.Environment, 
 		"--metrics-bind-address", metrics,
 		"--health-probe-bind-address", "0",
 		"--redemption-watch-interval", watch.String(),
+		"--max-concurrent-reconciles", strconv.Itoa(envInt("BENCH_WORKERS", 16)),
 	)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kcPath,
 		"AZURE_TENANT_ID="+emu.TenantID(), "AZURE_CLIENT_ID=partner-operator-bench", "AZURE_CLIENT_SECRET=bench-secret")

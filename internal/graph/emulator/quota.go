@@ -226,8 +226,8 @@ type requestCost struct {
 }
 
 // costOf prices a request as graph.md says: a GET of one item 1 RU, a list, $filter or delta
-// 2 RU, $select one less (minimum 1); any other method 1 RU and one write. POST /invitations
-// is also an invitation-manager request.
+// 2 RU, $select one less (minimum 1); any other method 1 RU and one write, except POST
+// /invitations, which only the invitation manager's quota counts.
 func costOf(method, path string, r *http.Request) requestCost {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	switch method {
@@ -241,11 +241,13 @@ func costOf(method, path string, r *http.Request) requestCost {
 		}
 		return requestCost{units: units}
 	default:
-		return requestCost{
-			units:  1,
-			write:  true,
-			invite: method == http.MethodPost && len(segs) == 1 && strings.EqualFold(segs[0], "invitations"),
+		if method == http.MethodPost && len(segs) == 1 && strings.EqualFold(segs[0], "invitations") {
+			// The invitation manager is its own service with its own limit (150 per 5 s per
+			// tenant); identity-and-access units and writes do not apply to it. Otherwise
+			// 10,000 invitations would be bound by 20 writes/s, not the documented 30/s.
+			return requestCost{invite: true}
 		}
+		return requestCost{units: 1, write: true}
 	}
 }
 
@@ -295,7 +297,7 @@ func (q *quotaState) admit(now time.Time, app string, c requestCost) quotaVerdic
 		charges[n] = charge{quotaInvitations, q.invitations, 1}
 		n++
 	}
-	if q.cfg.ResourceUnitsPerWindow > 0 {
+	if c.units > 0 && q.cfg.ResourceUnitsPerWindow > 0 {
 		charges[n] = charge{quotaResourceUnits, perApp(q.units, app, q.cfg.ResourceUnitsPerWindow, q.cfg.ResourceUnitWindow), c.units}
 		n++
 	}
@@ -405,7 +407,9 @@ func (e *Emulator) enforceQuotas(w http.ResponseWriter, r *http.Request, path, a
 			v.kind.describe(), v.limit, v.window, secs))
 		return false
 	}
-	w.Header().Set("x-ms-resource-unit", strconv.Itoa(c.units))
+	if c.units > 0 { // identity-and-access requests only, not the invitation manager's
+		w.Header().Set("x-ms-resource-unit", strconv.Itoa(c.units))
+	}
 	if v.hundredths > throttleWarnHundredths {
 		w.Header().Set("x-ms-throttle-limit-percentage", formatLimitFraction(v.hundredths))
 	}

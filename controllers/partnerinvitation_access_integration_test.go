@@ -7,7 +7,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -266,9 +265,7 @@ var _ = Describe("PartnerInvitation access", func() {
 
 			By("deleting the object still cleans up")
 			Expect(k8s.Delete(suiteCtx, p)).To(Succeed())
-			Eventually(func() bool {
-				return apierrors.IsNotFound(k8s.Get(suiteCtx, client.ObjectKeyFromObject(p), &b2bv1alpha1.PartnerInvitation{}))
-			}).WithTimeout(timeout).WithPolling(interval).Should(BeTrue())
+			eventuallyGone(p)
 		})
 	})
 })

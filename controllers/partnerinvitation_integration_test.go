@@ -94,6 +94,13 @@ func requestsMentioning(email string) int {
 	return n
 }
 
+// eventuallyGone waits until the object has left the API server (its finalizer removed).
+func eventuallyGone(p *b2bv1alpha1.PartnerInvitation) {
+	Eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(suiteCtx, client.ObjectKeyFromObject(p), &b2bv1alpha1.PartnerInvitation{}))
+	}).WithTimeout(timeout).WithPolling(interval).Should(BeTrue())
+}
+
 func requestsWithStatus(method, path string, status int) int {
 	n := 0
 	for _, r := range emu.Requests() {
@@ -186,10 +193,7 @@ var _ = Describe("PartnerInvitation", func() {
 		By("deleting the guest with the object")
 		userID := got.Status.UserID
 		Expect(k8s.Delete(suiteCtx, got)).To(Succeed())
-		Eventually(func() bool {
-			err := k8s.Get(suiteCtx, client.ObjectKeyFromObject(p), &b2bv1alpha1.PartnerInvitation{})
-			return apierrors.IsNotFound(err)
-		}).WithTimeout(timeout).WithPolling(interval).Should(BeTrue())
+		eventuallyGone(p)
 		_, exists := emu.User(userID)
 		Expect(exists).To(BeFalse(), "the guest must be gone from the directory")
 	})
@@ -207,9 +211,7 @@ var _ = Describe("PartnerInvitation", func() {
 		deletesBefore := requestsTo("DELETE", "/users/"+userID)
 
 		Expect(k8s.Delete(suiteCtx, p)).To(Succeed())
-		Eventually(func() bool {
-			return apierrors.IsNotFound(k8s.Get(suiteCtx, client.ObjectKeyFromObject(p), &b2bv1alpha1.PartnerInvitation{}))
-		}).WithTimeout(timeout).WithPolling(interval).Should(BeTrue())
+		eventuallyGone(p)
 		_, exists := emu.User(userID)
 		Expect(exists).To(BeTrue())
 		Expect(requestsTo("DELETE", "/users/"+userID)).To(Equal(deletesBefore))
@@ -252,9 +254,7 @@ var _ = Describe("PartnerInvitation", func() {
 
 		By("deleting the object leaves the member alone")
 		Expect(k8s.Delete(suiteCtx, p)).To(Succeed())
-		Eventually(func() bool {
-			return apierrors.IsNotFound(k8s.Get(suiteCtx, client.ObjectKeyFromObject(p), &b2bv1alpha1.PartnerInvitation{}))
-		}).WithTimeout(timeout).WithPolling(interval).Should(BeTrue())
+		eventuallyGone(p)
 		u, exists := emu.User(member.ID)
 		Expect(exists).To(BeTrue())
 		Expect(u.DisplayName).To(Equal("Mia (employee)"))
@@ -279,9 +279,7 @@ var _ = Describe("PartnerInvitation", func() {
 		By("deleting the conflicting object leaves the holder's guest alone")
 		holderID := fetch(first)(Default).Status.UserID
 		Expect(k8s.Delete(suiteCtx, second)).To(Succeed())
-		Eventually(func() bool {
-			return apierrors.IsNotFound(k8s.Get(suiteCtx, client.ObjectKeyFromObject(second), &b2bv1alpha1.PartnerInvitation{}))
-		}).WithTimeout(timeout).WithPolling(interval).Should(BeTrue())
+		eventuallyGone(second)
 		_, exists := emu.User(holderID)
 		Expect(exists).To(BeTrue())
 	})

@@ -67,6 +67,7 @@ func runOperator(ctx context.Context, args []string) error {
 		posture     string
 		tenantSize  string
 		deltaEvery  time.Duration
+		createGrace time.Duration
 	)
 	fs.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
 	fs.StringVar(&cfg.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of the health and readiness probes")
@@ -77,6 +78,7 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.DurationVar(&deltaEvery, "redemption-watch-interval", 30*time.Second, "how often the tenant-wide users delta is read to learn of redemptions (0: poll each object instead)")
 	fs.DurationVar(&pendingPoll, "pending-poll-interval", 0, "how often each unredeemed invitation is read (default 5m without the watcher, 168h with it)")
 	fs.DurationVar(&resync, "resync-interval", 0, "how often each settled guest is read for drift or deletion (default 1h without the watcher, 168h with it)")
+	fs.DurationVar(&createGrace, "create-grace-period", 5*time.Minute, "how long after an invitation attempt a guest Graph does not list yet is waited for before inviting again")
 	fs.IntVar(&workers, "max-concurrent-reconciles", 16, "parallel reconciles; a shared budget keeps them under Graph's quotas")
 	fs.StringVar(&tenantSize, "tenant-size", graph.TenantSmall, "Graph throttling tier for the request budget: small, medium or large")
 	fs.StringVar(&posture, "policy-posture", string(policy.AllowUnselected), "for namespaces no PartnerAccessPolicy selects: Allow, or Deny invitations")
@@ -106,7 +108,8 @@ func runOperator(ctx context.Context, args []string) error {
 	budget := graph.BudgetFor(tenantSize)
 	cfg.Budget = &budget
 	cfg.Controller = controllers.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync,
-		MaxConcurrentReconciles: workers, PolicyPosture: policy.Posture(posture), DeltaInterval: deltaEvery}
+		MaxConcurrentReconciles: workers, PolicyPosture: policy.Posture(posture), DeltaInterval: deltaEvery,
+		CreateGracePeriod: createGrace}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("kubernetes config: %w", err)

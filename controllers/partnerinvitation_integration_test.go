@@ -305,7 +305,7 @@ var _ = Describe("PartnerInvitation", func() {
 		Expect(throttled).To(BeNumerically(">=", 2))
 	})
 
-	It("sends one invitation even when the process dies between Graph's answer and the status write", func() {
+	It("sends one invitation when Graph's answer to it is lost (test/e2e kills the process instead)", func() {
 		ns := newNamespace()
 		email := "carl@crash.example"
 		crash.loseNextInviteAnswer.Store(true)

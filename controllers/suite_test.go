@@ -128,8 +128,9 @@ var _ = AfterSuite(func() {
 	}
 })
 
-// crashingDirectory simulates the process dying between Graph's answer to an invitation and
-// the write that records it: Graph creates the guest, the operator never learns its ID.
+// crashingDirectory loses Graph's answer to an invitation, as a connection reset after the
+// request was sent would: Graph creates the guest, the operator never learns its ID. The
+// SIGKILL version of this, with a restarted process, is in test/e2e.
 type crashingDirectory struct {
 	graph.Directory
 	loseNextInviteAnswer atomic.Bool

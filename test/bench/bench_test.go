@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -32,6 +31,7 @@ import (
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/operator"
+	"github.com/partnerops/partner-operator/test/internal/operatorproc"
 )
 
 type result struct {
@@ -86,6 +86,7 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
+	bin := operatorproc.Build(b, filepath.Join("..", ".."), dir)
 
 	emu := emulator.New(emulator.Options{RequireAuth: true, Quotas: emulator.DefaultQuotas(),
 		Latency: 50 * time.Millisecond, LatencyJitter: 100 * time.Millisecond})
@@ -93,15 +94,14 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 		b.Fatal(err)
 	}
 	defer emu.Close()
-	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), emu.CACertPEM(), 0o600); err != nil {
-		b.Fatal(err)
-	}
-
-	op := startOperator(b, ctx, env, dir, emu, watch)
-	defer op.stop()
-	heap := op.sampleHeap(ctx)
 
 	res := result{n: n, watchInterval: watch, workers: envInt("BENCH_WORKERS", 16), quotaMinimum: time.Duration(float64(n) / 30 * float64(time.Second))}
+	op := operatorproc.NewEnvironment(b, bin, dir, env, emu).Start(b, ctx, "operator.log",
+		"--redemption-watch-interval", watch.String(),
+		"--max-concurrent-reconciles", strconv.Itoa(res.workers))
+	defer op.Stop()
+	heap := op.SampleHeap(ctx)
+
 	writesBefore := apiWrites(b, cfg)
 
 	// Create N objects, the way a GitOps sync applies a directory.
@@ -137,7 +137,7 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	// 1 % of the partners accept, at random moments over one watch interval.
 	res.redeemP50, res.redeemP95, res.redeemed = redemptions(b, ctx, k8s, emu, n, watch)
 
-	res.peakRSS = op.peakRSS()
+	res.peakRSS = op.PeakRSS()
 	res.peakHeap = heap()
 	return res
 }
@@ -309,13 +309,4 @@ func envDuration(key string, def time.Duration) time.Duration {
 		return v
 	}
 	return def
-}
-
-func freePort(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

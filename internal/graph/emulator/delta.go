@@ -41,13 +41,11 @@ type deltaState struct {
 
 func (e *Emulator) usersDelta(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	rawSelect := q.Get("$select")
-	sel, err := parseSelect(rawSelect, userProps, "user", defaultUserSelect)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
+	sel, ok := selectUsers(w, r)
+	if !ok {
 		return
 	}
-	selected := strings.TrimSpace(rawSelect) != ""
+	selected := strings.TrimSpace(q.Get("$select")) != ""
 
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -79,6 +79,7 @@ type Emulator struct {
 	jitter    atomic.Int64 // time.Duration
 	quotas    atomic.Pointer[quotaState]
 	throttled atomic.Int64 // 429s from quotas and faults
+	onInvite  atomic.Pointer[func(email, userID string)]
 
 	// mu guards the directory state and the knobs below it.
 	mu              sync.Mutex
@@ -238,6 +239,17 @@ func (e *Emulator) SetVisibilityDelay(d time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.visibilityDelay = d
+}
+
+// SetInvitationHook sets a func called after an invitation has changed the directory and
+// before Graph's answer is written, or removes it (nil). Tests use it to kill the operator at
+// the one moment that matters for "invite once": Graph has acted, the caller has not heard.
+func (e *Emulator) SetInvitationHook(hook func(email, userID string)) {
+	if hook == nil {
+		e.onInvite.Store(nil)
+		return
+	}
+	e.onInvite.Store(&hook)
 }
 
 // SetLatency changes the latency added to every subsequent Graph request.

@@ -137,6 +137,9 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 	}
 	userID := u.ID
 	e.mu.Unlock()
+	if hook := e.onInvite.Load(); hook != nil {
+		(*hook)(email, userID)
+	}
 
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"@odata.context":          baseURL(r) + "/v1.0/$metadata#invitations/$entity",

@@ -197,3 +197,25 @@ func TestInvitationsMethodNotAllowed(t *testing.T) {
 	h := newHarness(t, Options{})
 	wantError(t, h.graph(http.MethodGet, "/invitations", nil), http.StatusMethodNotAllowed, codeRequestBadRequest, "not allowed")
 }
+
+func TestInvitationHookRunsAfterTheDirectoryChanged(t *testing.T) {
+	h := newHarness(t, Options{})
+	var hooked []string
+	h.e.SetInvitationHook(func(email, userID string) {
+		// The guest exists before the caller hears Graph's answer.
+		if _, ok := h.e.User(userID); !ok {
+			t.Errorf("hook for %s ran before user %s existed", email, userID)
+		}
+		hooked = append(hooked, email)
+	})
+	rep := h.invite("jane@fabrikam.com", nil)
+	h.invite("bad address", nil)
+	h.e.SetInvitationHook(nil)
+	h.invite("joe@fabrikam.com", nil)
+	if rep.status != http.StatusCreated {
+		t.Fatalf("status %d: %s", rep.status, rep.raw)
+	}
+	if len(hooked) != 1 || hooked[0] != "jane@fabrikam.com" {
+		t.Errorf("hook saw %v, want only the valid invitation made while it was set", hooked)
+	}
+}

@@ -45,9 +45,11 @@ func (e *Emulator) routeUsers(w http.ResponseWriter, r *http.Request, segs []str
 	}
 }
 
-func userContext(r *http.Request, sel []string, rawSelect string, entity bool) string {
+// userContext is the @odata.context of a users answer; it names the properties only when the
+// request chose them.
+func userContext(r *http.Request, sel []string, entity bool) string {
 	c := baseURL(r) + "/v1.0/$metadata#users"
-	if strings.TrimSpace(rawSelect) != "" {
+	if strings.TrimSpace(r.URL.Query().Get("$select")) != "" {
 		c += "(" + strings.Join(sel, ",") + ")"
 	}
 	if entity {
@@ -56,11 +58,20 @@ func userContext(r *http.Request, sel []string, rawSelect string, entity bool) s
 	return c
 }
 
-func (e *Emulator) getUser(w http.ResponseWriter, r *http.Request, id string) {
-	rawSelect := r.URL.Query().Get("$select")
-	sel, err := parseSelect(rawSelect, userProps, "user", defaultUserSelect)
+// selectUsers parses a users request's $select; when it is invalid it answers 400 itself
+// and returns false.
+func selectUsers(w http.ResponseWriter, r *http.Request) ([]string, bool) {
+	sel, err := parseSelect(r.URL.Query().Get("$select"), userProps, "user", defaultUserSelect)
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
+		return nil, false
+	}
+	return sel, true
+}
+
+func (e *Emulator) getUser(w http.ResponseWriter, r *http.Request, id string) {
+	sel, ok := selectUsers(w, r)
+	if !ok {
 		return
 	}
 	e.mu.Lock()
@@ -74,22 +85,20 @@ func (e *Emulator) getUser(w http.ResponseWriter, r *http.Request, id string) {
 		writeNotFound(w, r, id)
 		return
 	}
-	out["@odata.context"] = userContext(r, sel, rawSelect, true)
+	out["@odata.context"] = userContext(r, sel, true)
 	writeJSON(w, http.StatusOK, out)
 }
 
 // listUsers serves GET /users with an optional $filter; users not yet replicated are absent,
 // which is how an eventually consistent lookup by email misses a fresh guest.
 func (e *Emulator) listUsers(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	rawSelect := q.Get("$select")
-	sel, err := parseSelect(rawSelect, userProps, "user", defaultUserSelect)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
+	sel, ok := selectUsers(w, r)
+	if !ok {
 		return
 	}
 	var filter filterNode
-	if f := strings.TrimSpace(q.Get("$filter")); f != "" {
+	if f := strings.TrimSpace(r.URL.Query().Get("$filter")); f != "" {
+		var err error
 		if filter, err = parseFilter(f, userFilterSchema); err != nil {
 			writeError(w, r, http.StatusBadRequest, codeUnsupportedQuery, "Unsupported Query. "+err.Error())
 			return
@@ -110,7 +119,7 @@ func (e *Emulator) listUsers(w http.ResponseWriter, r *http.Request) {
 	e.mu.Unlock()
 	// $top is accepted and ignored: the emulated tenants are small enough for one page.
 	writeJSON(w, http.StatusOK, map[string]any{
-		"@odata.context": userContext(r, sel, rawSelect, false),
+		"@odata.context": userContext(r, sel, false),
 		"value":          value,
 	})
 }

@@ -1,0 +1,203 @@
+// Package operatorproc runs the operator binary as its own process against an envtest control
+// plane and the Graph emulator, the way a cluster runs it: flags, AZURE_* variables for
+// azidentity's client-secret credential, a kubeconfig. The benchmark measures that process's
+// memory; the end-to-end tests kill it.
+package operatorproc
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/partnerops/partner-operator/internal/graph/emulator"
+)
+
+// Build compiles the operator (the module at moduleRoot) into dir and returns the binary's path.
+func Build(tb testing.TB, moduleRoot, dir string) string {
+	tb.Helper()
+	bin := filepath.Join(dir, "partner-operator")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = moduleRoot
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		tb.Fatalf("build operator: %v", err)
+	}
+	return bin
+}
+
+// Environment is what every run of the binary shares: the control plane's credentials and the
+// emulator's CA, written once into Dir.
+type Environment struct {
+	Binary     string
+	Dir        string
+	Kubeconfig string
+	Emulator   *emulator.Emulator
+}
+
+// NewEnvironment writes a kubeconfig for a privileged envtest user and the emulator's CA
+// certificate into dir.
+func NewEnvironment(tb testing.TB, bin, dir string, env *envtest.Environment, emu *emulator.Emulator) *Environment {
+	tb.Helper()
+	user, err := env.AddUser(envtest.User{Name: "partner-operator", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kcPath := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), emu.CACertPEM(), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return &Environment{Binary: bin, Dir: dir, Kubeconfig: kcPath, Emulator: emu}
+}
+
+// Process is one running operator.
+type Process struct {
+	cmd     *exec.Cmd
+	Metrics string // host:port of its metrics endpoint
+	done    chan struct{}
+}
+
+// Start runs the operator with extra flags appended to the ones that connect it. Its output
+// goes to Dir/<logName>.
+func (e *Environment) Start(tb testing.TB, ctx context.Context, logName string, flags ...string) *Process {
+	tb.Helper()
+	logFile, err := os.Create(filepath.Join(e.Dir, logName))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	metrics := FreePort(tb)
+	args := append([]string{"run",
+		"--graph-endpoint", e.Emulator.URL(),
+		"--azure-authority-host", e.Emulator.AuthorityURL(),
+		"--azure-authority-ca-file", filepath.Join(e.Dir, "ca.pem"),
+		"--metrics-bind-address", metrics,
+		"--health-probe-bind-address", "0",
+	}, flags...)
+	cmd := exec.CommandContext(ctx, e.Binary, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig,
+		"AZURE_TENANT_ID="+e.Emulator.TenantID(), "AZURE_CLIENT_ID=partner-operator-test", "AZURE_CLIENT_SECRET=test-secret")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	p := &Process{cmd: cmd, Metrics: metrics, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		_ = logFile.Close()
+		close(p.done)
+	}()
+	return p
+}
+
+// Stop asks the operator to shut down and kills it if it has not within 15 s.
+func (p *Process) Stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.Kill()
+	}
+}
+
+// Kill ends the process with SIGKILL, as an OOM kill or a node failure would, and returns once
+// it is gone: nothing it held in memory reaches the API server afterwards.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// PeakRSS is the process's high-water mark of resident memory (VmHWM).
+func (p *Process) PeakRSS() uint64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// SampleHeap scrapes go_memstats_heap_inuse_bytes every second and returns a func giving the
+// largest value seen.
+func (p *Process) SampleHeap(ctx context.Context) func() uint64 {
+	var mu sync.Mutex
+	var peak uint64
+	go func() {
+		for ctx.Err() == nil {
+			if v := p.Scrape("go_memstats_heap_inuse_bytes"); v > 0 {
+				mu.Lock()
+				peak = max(peak, uint64(v))
+				mu.Unlock()
+			}
+			time.Sleep(time.Second)
+		}
+	}()
+	return func() uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+// Scrape returns the value of an unlabelled metric, or 0 when it is absent.
+func (p *Process) Scrape(name string) float64 {
+	resp, err := http.Get("http://" + p.Metrics + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			v, _ := strconv.ParseFloat(rest, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// FreePort returns a loopback address nothing listens on right now.
+func FreePort(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

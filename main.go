@@ -79,7 +79,9 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.DurationVar(&pendingPoll, "pending-poll-interval", 0, "how often each unredeemed invitation is read (default 5m without the watcher, 168h with it)")
 	fs.DurationVar(&resync, "resync-interval", 0, "how often each settled guest is read for drift or deletion (default 1h without the watcher, 168h with it)")
 	fs.DurationVar(&createGrace, "create-grace-period", 5*time.Minute, "how long after an invitation attempt a guest Graph does not list yet is waited for before inviting again")
-	fs.IntVar(&workers, "max-concurrent-reconciles", 16, "parallel reconciles; a shared budget keeps them under Graph's quotas")
+	// A first invitation spends about a second in round trips (two Graph calls, five API
+	// writes), so reaching Graph's 30 invitations/s takes about 30 in flight.
+	fs.IntVar(&workers, "max-concurrent-reconciles", 32, "parallel reconciles; a shared budget keeps them under Graph's quotas")
 	fs.StringVar(&tenantSize, "tenant-size", graph.TenantSmall, "Graph throttling tier for the request budget: small, medium or large")
 	fs.StringVar(&posture, "policy-posture", string(policy.AllowUnselected), "for namespaces no PartnerAccessPolicy selects: Allow, or Deny invitations")
 	zapOpts.BindFlags(fs)

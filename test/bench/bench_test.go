@@ -95,7 +95,7 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	}
 	defer emu.Close()
 
-	res := result{n: n, watchInterval: watch, workers: envInt("BENCH_WORKERS", 16), quotaMinimum: time.Duration(float64(n) / 30 * float64(time.Second))}
+	res := result{n: n, watchInterval: watch, workers: envInt("BENCH_WORKERS", 32), quotaMinimum: time.Duration(float64(n) / 30 * float64(time.Second))}
 	op := operatorproc.NewEnvironment(b, bin, dir, env, emu).Start(b, ctx, "operator.log",
 		"--redemption-watch-interval", watch.String(),
 		"--max-concurrent-reconciles", strconv.Itoa(res.workers))

@@ -26,11 +26,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
-	"github.com/partnerops/partner-operator/internal/operator"
 	"github.com/partnerops/partner-operator/test/internal/operatorproc"
 )
 
@@ -67,26 +65,11 @@ func BenchmarkConverge(b *testing.B) {
 func run(b *testing.B, n int, watch, steady time.Duration) result {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		b.Fatal("KUBEBUILDER_ASSETS is not set: run 'make bench'")
-	}
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = env.Stop() }()
-	cfg.QPS, cfg.Burst = 500, 1000
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		b.Fatal(err)
-	}
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		b.Fatal(err)
-	}
+	root := filepath.Join("..", "..")
+	cp := operatorproc.StartControlPlane(b, root)
+	cfg, k8s := cp.Config, cp.Client
 	dir := b.TempDir()
-	bin := operatorproc.Build(b, filepath.Join("..", ".."), dir)
+	bin := operatorproc.Build(b, root, dir)
 
 	emu := emulator.New(emulator.Options{RequireAuth: true, Quotas: emulator.DefaultQuotas(),
 		Latency: 50 * time.Millisecond, LatencyJitter: 100 * time.Millisecond})
@@ -96,7 +79,7 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	defer emu.Close()
 
 	res := result{n: n, watchInterval: watch, workers: envInt("BENCH_WORKERS", 32), quotaMinimum: time.Duration(float64(n) / 30 * float64(time.Second))}
-	op := operatorproc.NewEnvironment(b, bin, dir, env, emu).Start(b, ctx, "operator.log",
+	op := operatorproc.NewEnvironment(b, bin, dir, cp.Env, emu).Start(b, ctx, "operator.log",
 		"--redemption-watch-interval", watch.String(),
 		"--max-concurrent-reconciles", strconv.Itoa(res.workers))
 	defer op.Stop()

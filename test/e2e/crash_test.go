@@ -18,11 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
-	"github.com/partnerops/partner-operator/internal/operator"
 	"github.com/partnerops/partner-operator/test/internal/operatorproc"
 )
 
@@ -64,34 +62,18 @@ type harness struct {
 }
 
 func TestOperatorKilled(t *testing.T) {
-	// Never skip: without the binaries this test fails and says how to get them.
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal("KUBEBUILDER_ASSETS is not set: run 'make test', which provides kube-apiserver and etcd via hack/envtest.sh")
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	testEnv := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	cfg, err := testEnv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = testEnv.Stop() }()
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := filepath.Join("..", "..")
+	cp := operatorproc.StartControlPlane(t, root)
 	emu := emulator.New(emulator.Options{RequireAuth: true})
 	if err := emu.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer emu.Close()
 	dir := t.TempDir()
-	bin := operatorproc.Build(t, filepath.Join("..", ".."), dir)
-	h := &harness{ctx: ctx, k8s: k8s, emu: emu, env: operatorproc.NewEnvironment(t, bin, dir, testEnv, emu),
+	bin := operatorproc.Build(t, root, dir)
+	h := &harness{ctx: ctx, k8s: cp.Client, emu: emu, env: operatorproc.NewEnvironment(t, bin, dir, cp.Env, emu),
 		ledger: &invitationLedger{counts: map[string]int{}}}
 	defer func() {
 		if t.Failed() {

@@ -62,7 +62,6 @@ func (r *PartnerInvitationReconciler) reconcileAccess(ctx context.Context, pinv 
 	if err := r.syncApps(ctx, pinv, userID, apps, &out); err != nil {
 		return out, err
 	}
-	r.reportAccess(pinv, out)
 	return out, nil
 }
 
@@ -322,7 +321,7 @@ func (r *PartnerInvitationReconciler) syncApps(ctx context.Context, pinv *b2bv1a
 }
 
 // reportAccess sets AccessGranted from the outcome.
-func (r *PartnerInvitationReconciler) reportAccess(pinv *b2bv1alpha1.PartnerInvitation, out accessOutcome) {
+func reportAccess(pinv *b2bv1alpha1.PartnerInvitation, out accessOutcome) {
 	access := ensureAccessStatus(pinv)
 	switch {
 	case len(out.problems) > 0:

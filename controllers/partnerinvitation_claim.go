@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -10,6 +12,10 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -18,36 +24,193 @@ import (
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 )
 
-// claim decides whether this object may manage the guest for its address. One address is
-// managed by one object cluster-wide: the oldest, deletion included, so a newcomer never
-// adopts a guest that an object on its way out is about to delete. It returns the holder's
-// namespace/name when the claim is someone else's.
-func (r *PartnerInvitationReconciler) claim(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (bool, string, error) {
+// DefaultClaimNamespace is where address claims live when no namespace is configured: the
+// namespace config/default installs the operator in.
+const DefaultClaimNamespace = "partner-operator-system"
+
+// One address is managed by one PartnerInvitation cluster-wide. The API server decides which:
+// the claim is a Lease, named after a hash of the lower-cased address, in the operator's
+// namespace. Whoever creates it holds the address; a create that finds it taken loses,
+// whatever any cache says. The Lease never expires; it changes hands only when its holder
+// hands it over on deletion, or when the holder no longer exists.
+
+// claimName is the Lease name for an address. The hash keeps the address itself (personal
+// data) out of object names.
+func claimName(email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return "address-" + hex.EncodeToString(sum[:16])
+}
+
+func holderIdentity(pinv *b2bv1alpha1.PartnerInvitation) string {
+	return pinv.Namespace + "/" + pinv.Name
+}
+
+func heldBy(lease *coordinationv1.Lease, pinv *b2bv1alpha1.PartnerInvitation) bool {
+	return lease.Annotations[b2bv1alpha1.AnnotationClaimHolderUID] == string(pinv.UID)
+}
+
+// claimAddress makes sure this object holds the claim on its address. It returns the claim
+// when it does, and a Conflict blocker naming the holder when another live object does.
+func (r *PartnerInvitationReconciler) claimAddress(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*coordinationv1.Lease, error) {
+	lease, err := r.getClaim(ctx, pinv)
+	if apierrors.IsNotFound(err) {
+		if holder, err := r.unclaimedManager(ctx, pinv); err != nil || holder != "" {
+			if err != nil {
+				return nil, err
+			}
+			return nil, &blockedError{reason: b2bv1alpha1.ReasonConflict, stalled: true, retryAfter: time.Minute, message: fmt.Sprintf(
+				"spec.email %q is already managed by PartnerInvitation %s", pinv.Spec.Email, holder)}
+		}
+		lease, err = r.createClaim(ctx, pinv)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if heldBy(lease, pinv) {
+		return lease, nil
+	}
+	holder := ptr.Deref(lease.Spec.HolderIdentity, "")
+	alive, err := r.holderExists(ctx, lease)
+	if err != nil {
+		return nil, err
+	}
+	if alive {
+		return nil, &blockedError{reason: b2bv1alpha1.ReasonConflict, stalled: true, message: fmt.Sprintf(
+			"spec.email %q is already claimed by PartnerInvitation %s", pinv.Spec.Email, holder)}
+	}
+	// The holder was removed without handing over (its finalizer taken off by hand, say). The
+	// resourceVersion makes this a race the API server decides.
+	return r.transferClaim(ctx, lease, pinv, "")
+}
+
+// unclaimedManager names another object that already manages a guest for the address without
+// a claim (it was invited before claims existed); it will take the claim on its next
+// reconcile. The cache can only make this object wait, never let it claim.
+func (r *PartnerInvitationReconciler) unclaimedManager(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (string, error) {
+	if managedUserID(pinv) != "" {
+		return "", nil
+	}
 	var peers b2bv1alpha1.PartnerInvitationList
 	if err := r.List(ctx, &peers, client.MatchingFields{EmailIndex: strings.ToLower(pinv.Spec.Email)}); err != nil {
-		return false, "", fmt.Errorf("%s: %w", errListPeers, err)
+		return "", fmt.Errorf("%s: %w", errListPeers, err)
 	}
-	if len(peers.Items) == 0 {
-		return true, "", nil
+	for i := range peers.Items {
+		p := &peers.Items[i]
+		if p.UID != pinv.UID && p.Annotations[b2bv1alpha1.AnnotationExternalName] != "" {
+			return holderIdentity(p), nil
+		}
+	}
+	return "", nil
+}
+
+// releaseClaim drops this object's claim; preconditions make sure it is still this object's.
+func (r *PartnerInvitationReconciler) releaseClaim(ctx context.Context, lease *coordinationv1.Lease) error {
+	err := r.Delete(ctx, lease, client.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("release the claim on the address: %w", err)
+	}
+	return nil
+}
+
+// transferClaim gives the claim to next. guestID, when set, travels with it so next manages
+// the same guest without an invitation or an adoption.
+func (r *PartnerInvitationReconciler) transferClaim(ctx context.Context, lease *coordinationv1.Lease, next *b2bv1alpha1.PartnerInvitation, guestID string) (*coordinationv1.Lease, error) {
+	lease = lease.DeepCopy()
+	lease.Spec.HolderIdentity = ptr.To(holderIdentity(next))
+	lease.Spec.AcquireTime = &metav1.MicroTime{Time: r.now()}
+	lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(lease.Spec.LeaseTransitions, 0) + 1)
+	lease.Annotations[b2bv1alpha1.AnnotationClaimHolderUID] = string(next.UID)
+	delete(lease.Annotations, b2bv1alpha1.AnnotationClaimGuest)
+	if guestID != "" {
+		lease.Annotations[b2bv1alpha1.AnnotationClaimGuest] = guestID
+	}
+	if err := r.Update(ctx, lease); err != nil {
+		return nil, fmt.Errorf("transfer the claim on the address: %w", err)
+	}
+	return lease, nil
+}
+
+func (r *PartnerInvitationReconciler) getClaim(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*coordinationv1.Lease, error) {
+	lease := &coordinationv1.Lease{}
+	key := client.ObjectKey{Namespace: r.opts().ClaimNamespace, Name: claimName(pinv.Spec.Email)}
+	if err := r.apiReader().Get(ctx, key, lease); err != nil {
+		return nil, err
+	}
+	if lease.Annotations == nil {
+		lease.Annotations = map[string]string{}
+	}
+	return lease, nil
+}
+
+// createClaim is create-if-absent: AlreadyExists means another object was first, and the
+// stored claim is read back to say which.
+func (r *PartnerInvitationReconciler) createClaim(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*coordinationv1.Lease, error) {
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        claimName(pinv.Spec.Email),
+			Namespace:   r.opts().ClaimNamespace,
+			Labels:      map[string]string{b2bv1alpha1.LabelClaim: "true", "app.kubernetes.io/managed-by": "partner-operator"},
+			Annotations: map[string]string{b2bv1alpha1.AnnotationClaimHolderUID: string(pinv.UID)},
+		},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity: ptr.To(holderIdentity(pinv)),
+			AcquireTime:    &metav1.MicroTime{Time: r.now()},
+		},
+	}
+	err := r.Create(ctx, lease)
+	if apierrors.IsAlreadyExists(err) {
+		return r.getClaim(ctx, pinv)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim the address: %w", err)
+	}
+	return lease, nil
+}
+
+// holderExists reads the holder around the cache: a claim is never taken from a live object
+// because an informer has not seen it yet.
+func (r *PartnerInvitationReconciler) holderExists(ctx context.Context, lease *coordinationv1.Lease) (bool, error) {
+	ns, name, ok := strings.Cut(ptr.Deref(lease.Spec.HolderIdentity, ""), "/")
+	if !ok {
+		return false, nil
+	}
+	holder := &b2bv1alpha1.PartnerInvitation{}
+	err := r.apiReader().Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, holder)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read the holder of the address claim: %w", err)
+	}
+	return string(holder.UID) == lease.Annotations[b2bv1alpha1.AnnotationClaimHolderUID], nil
+}
+
+// successor is the oldest other live object that asks for the same address, read around the
+// cache, or nil. The cache only proposes candidates; each is confirmed with a live read.
+func (r *PartnerInvitationReconciler) successor(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*b2bv1alpha1.PartnerInvitation, error) {
+	var peers b2bv1alpha1.PartnerInvitationList
+	if err := r.List(ctx, &peers, client.MatchingFields{EmailIndex: strings.ToLower(pinv.Spec.Email)}); err != nil {
+		return nil, fmt.Errorf("%s: %w", errListPeers, err)
 	}
 	items := peers.Items
 	sort.Slice(items, func(i, j int) bool { return olderThan(&items[i], &items[j]) })
-	holder := &items[0]
 	for i := range items {
-		// An object that already manages the guest keeps it, whatever the ages say.
-		if items[i].Annotations[b2bv1alpha1.AnnotationExternalName] != "" {
-			holder = &items[i]
-			break
+		if items[i].UID == pinv.UID || !items[i].DeletionTimestamp.IsZero() {
+			continue
+		}
+		live := &b2bv1alpha1.PartnerInvitation{}
+		err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(&items[i]), live)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read a successor for the address: %w", err)
+		}
+		if live.UID == items[i].UID && live.DeletionTimestamp.IsZero() {
+			return live, nil
 		}
 	}
-	if holder.UID == pinv.UID {
-		return true, "", nil
-	}
-	if olderThan(pinv, holder) && holder.Annotations[b2bv1alpha1.AnnotationExternalName] == "" {
-		// The cache may not have this object yet; the object itself is authoritative.
-		return true, "", nil
-	}
-	return false, holder.Namespace + "/" + holder.Name, nil
+	return nil, nil
 }
 
 func olderThan(a, b *b2bv1alpha1.PartnerInvitation) bool {
@@ -58,7 +221,8 @@ func olderThan(a, b *b2bv1alpha1.PartnerInvitation) bool {
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 }
 
-// peersOf maps an object to the other objects that name the same address.
+// peersOf maps an object to the other objects that name the same address: when one goes
+// away, a waiting one may now hold the claim.
 func (r *PartnerInvitationReconciler) peersOf(ctx context.Context, o client.Object) []reconcile.Request {
 	pinv, ok := o.(*b2bv1alpha1.PartnerInvitation)
 	if !ok || pinv.Spec.Email == "" {
@@ -80,14 +244,13 @@ func (r *PartnerInvitationReconciler) peersOf(ctx context.Context, o client.Obje
 }
 
 // claimChanged passes the events that can move a claim: an object going away (or starting
-// to), or taking the guest on.
+// to).
 func claimChanged() predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc: func(event.CreateEvent) bool { return false },
 		DeleteFunc: func(event.DeleteEvent) bool { return true },
 		UpdateFunc: func(e event.UpdateEvent) bool {
-			return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero() ||
-				e.ObjectOld.GetAnnotations()[b2bv1alpha1.AnnotationExternalName] != e.ObjectNew.GetAnnotations()[b2bv1alpha1.AnnotationExternalName]
+			return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
@@ -113,15 +276,16 @@ var bookkeepingAnnotations = []string{
 	b2bv1alpha1.AnnotationCreatePending,
 	b2bv1alpha1.AnnotationCreateSucceeded,
 	b2bv1alpha1.AnnotationExternalName,
+	b2bv1alpha1.AnnotationGuestOrigin,
 }
 
 // userAnnotationsChanged passes updates whose annotations changed other than by the
 // reconciler's own bookkeeping: pause, and whatever later annotations ask for.
 func userAnnotationsChanged() predicate.Predicate {
 	strip := func(a map[string]string) map[string]string {
-		out := make(map[string]string, len(a))
-		for k, v := range a {
-			out[k] = v
+		out := maps.Clone(a)
+		if out == nil {
+			out = map[string]string{}
 		}
 		for _, k := range bookkeepingAnnotations {
 			delete(out, k)

@@ -3,7 +3,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -50,6 +49,8 @@ type Options struct {
 	DeltaInterval time.Duration
 	// FullRoundInterval restarts the users delta from scratch as a safety net.
 	FullRoundInterval time.Duration
+	// ClaimNamespace holds the Leases that give one object the claim on one address.
+	ClaimNamespace string
 }
 
 func (o Options) withDefaults() Options {
@@ -75,7 +76,10 @@ func (o Options) withDefaults() Options {
 		o.MaxConcurrentReconciles = 4
 	}
 	if o.PolicyPosture == "" {
-		o.PolicyPosture = policy.AllowUnselected
+		o.PolicyPosture = policy.DenyUnselected
+	}
+	if o.ClaimNamespace == "" {
+		o.ClaimNamespace = DefaultClaimNamespace
 	}
 	return o
 }
@@ -91,13 +95,23 @@ type PartnerInvitationReconciler struct {
 	Options   Options
 }
 
-// +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerinvitations,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerinvitations/status,verbs=get;update;patch
+// RBAC, least privilege: each rule names what needs it.
+// The objects it reconciles; writes are patches (finalizer, bookkeeping annotations).
+// +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerinvitations,verbs=get;list;watch;patch
+// Status is written once per reconcile with a patch.
+// +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerinvitations/status,verbs=patch
+// The redemption-URL Secret is owned with blockOwnerDeletion, which needs update on finalizers.
 // +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerinvitations/finalizers,verbs=update
+// Policies bound what namespaces may ask for; they are watched.
 // +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partneraccesspolicies,verbs=get;list;watch
+// Policies select namespaces by label; label changes are watched.
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// Only the Secrets it owns, by name: never listed or watched, so no other Secret is readable in bulk.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;patch
+// Events on transitions.
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Address claims: one Lease per address in the operator's namespace, created if absent.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete,namespace=system
 
 // Reconcile moves one PartnerInvitation toward its spec: see the reconcile contract in the README.
 func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
@@ -126,102 +140,74 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		}
 	}()
 
-	if !pinv.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, pinv)
+	var f findings
+	var res ctrl.Result
+	var err error
+	if pinv.DeletionTimestamp.IsZero() {
+		res, err = r.reconcileNormal(ctx, pinv, &f)
+	} else {
+		f.deleting = true
+		res, err = r.reconcileDelete(ctx, pinv)
 	}
-	return r.reconcileNormal(ctx, pinv)
+	if apierrors.IsConflict(err) {
+		// A newer copy of the object is on its way; its reconcile reports.
+		pinv.Status = *before.Status.DeepCopy()
+		return quietOnConflict(err)
+	}
+	return r.report(pinv, &f, res, err)
 }
 
 // reconcileNormal follows Crossplane's managed-resource order: validate, claim, check policy,
-// observe, create if absent, update what drifted, grant access, report and poll.
-func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (ctrl.Result, error) {
+// observe, create if absent, update what drifted, grant access, then poll. Each step returns
+// what it found; report derives the conditions from it.
+func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, f *findings) (ctrl.Result, error) {
 	if err := validateSpec(pinv); err != nil {
-		r.markStalled(pinv, b2bv1alpha1.ReasonInvalidSpec, err.Error())
-		return ctrl.Result{}, reconcile.TerminalError(err)
+		return ctrl.Result{}, &blockedError{reason: b2bv1alpha1.ReasonInvalidSpec, message: err.Error(), stalled: true, terminal: true}
 	}
-
-	claimed, holder, err := r.claim(ctx, pinv)
+	claim, err := r.claimAddress(ctx, pinv)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !claimed {
-		r.markConflict(pinv, fmt.Sprintf("spec.email %q is already claimed by PartnerInvitation %s", pinv.Spec.Email, holder))
-		return ctrl.Result{}, nil
-	}
-
-	selecting, violation, err := r.evaluatePolicy(ctx, pinv)
+	selecting, err := r.enforcePolicy(ctx, pinv, f)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if violation != nil {
-		// No new Graph writes; what this object granted earlier is taken back.
-		r.markPolicyDenied(pinv, violation)
-		return r.handleGraphError(pinv, ctrl.Result{}, r.revokeAllAccess(ctx, pinv))
-	}
-
-	guest, res, err := r.observe(ctx, pinv)
-	if conflict := (*conflictError)(nil); errors.As(err, &conflict) {
-		r.markConflict(pinv, conflict.Error())
-		return ctrl.Result{}, nil
-	}
-	if err != nil || !res.IsZero() {
-		return r.handleGraphError(pinv, res, err)
+	guest, err := r.observe(ctx, pinv, claim, selecting, f)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	if guest == nil {
-		if res, err := r.createInvitation(ctx, pinv); err != nil || !res.IsZero() {
-			return r.handleGraphError(pinv, res, err)
+		if err := r.createInvitation(ctx, pinv, f); err != nil {
+			return ctrl.Result{}, err
 		}
 	} else {
-		if err := r.updateDrift(ctx, pinv, guest); err != nil {
-			return r.handleGraphError(pinv, ctrl.Result{}, err)
+		observeRedemption(pinv, guest)
+		if err := r.updateDrift(ctx, pinv, guest, selecting); err != nil {
+			return ctrl.Result{}, err
 		}
-		r.observeRedemption(pinv, guest)
 	}
-
 	access, err := r.reconcileAccess(ctx, pinv, pinv.Status.UserID, selecting)
+	f.access = &access
 	if err != nil {
-		return r.handleGraphError(pinv, ctrl.Result{}, err)
+		return ctrl.Result{}, err
 	}
-	return r.report(pinv, access)
+	return r.nextPoll(pinv, access)
 }
 
-// report settles Ready from the access outcome and picks the next poll.
-func (r *PartnerInvitationReconciler) report(pinv *b2bv1alpha1.PartnerInvitation, access accessOutcome) (ctrl.Result, error) {
+// nextPoll picks when to look again: soon while access is incomplete, else at the poll or
+// resync interval.
+func (r *PartnerInvitationReconciler) nextPoll(pinv *b2bv1alpha1.PartnerInvitation, access accessOutcome) (ctrl.Result, error) {
 	switch {
 	case len(access.problems) > 0:
-		r.markNotReady(pinv, access.problems[0].reason, "spec.access cannot be granted in full: "+access.problems[0].message)
 		// A missing group may be created, a policy relaxed: look again now and then.
 		return ctrl.Result{RequeueAfter: jitter(min(r.opts().PendingPollInterval, 5*time.Minute))}, nil
 	case access.pending != nil:
-		r.markNotReady(pinv, b2bv1alpha1.ReasonAccessPending, "Waiting for Microsoft Graph to make the new guest visible to groups and applications")
-		return ctrl.Result{}, fmt.Errorf("grant access: %w", access.pending)
-	}
-	r.markInSync(pinv)
-	if pinv.Status.State == b2bv1alpha1.StateAccepted {
+		return ctrl.Result{}, &blockedError{reason: b2bv1alpha1.ReasonAccessPending, backoff: true,
+			message: fmt.Sprintf("grant access: %v", access.pending)}
+	case pinv.Status.State == b2bv1alpha1.StateAccepted:
 		return ctrl.Result{RequeueAfter: jitter(r.opts().ResyncInterval)}, nil
 	}
 	return ctrl.Result{RequeueAfter: jitter(r.opts().PendingPollInterval)}, nil
-}
-
-// handleGraphError reports a failed step and picks the requeue: throttling waits for
-// Retry-After, terminal errors stall until the spec changes, the rest back off.
-func (r *PartnerInvitationReconciler) handleGraphError(pinv *b2bv1alpha1.PartnerInvitation, res ctrl.Result, err error) (ctrl.Result, error) {
-	if err == nil {
-		return res, nil
-	}
-	if apierrors.IsConflict(err) {
-		return quietOnConflict(err)
-	}
-	if wait, ok := graph.RetryAfter(err); ok {
-		r.markNotReady(pinv, b2bv1alpha1.ReasonThrottled, "Microsoft Graph is throttling requests; retrying after "+wait.String())
-		return ctrl.Result{RequeueAfter: wait}, nil
-	}
-	if graph.IsTerminal(err) {
-		r.markStalled(pinv, b2bv1alpha1.ReasonGraphError, err.Error())
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	}
-	r.markNotReady(pinv, b2bv1alpha1.ReasonGraphError, err.Error())
-	return ctrl.Result{}, err
 }
 
 func (r *PartnerInvitationReconciler) addFinalizer(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
@@ -309,3 +295,10 @@ const (
 	errRecordCreate    = "cannot record the invitation on the object"
 	errWriteSecret     = "cannot store the redemption URL"
 )
+
+func (r *PartnerInvitationReconciler) apiReader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
+}

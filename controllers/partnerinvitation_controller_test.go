@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +18,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -25,6 +28,7 @@ import (
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/graphtest"
+	"github.com/partnerops/partner-operator/internal/policy"
 )
 
 var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -81,6 +85,7 @@ func newHarness(t *testing.T, dir *graphtest.Fake, funcs *interceptor.Funcs, obj
 	if err := b2bv1alpha1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
+	objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
 	b := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
 		WithStatusSubresource(&b2bv1alpha1.PartnerInvitation{}).
 		WithIndex(&b2bv1alpha1.PartnerInvitation{}, EmailIndex, indexEmail)
@@ -91,8 +96,9 @@ func newHarness(t *testing.T, dir *graphtest.Fake, funcs *interceptor.Funcs, obj
 	rec := events.NewFakeRecorder(50)
 	return &harness{
 		r: &PartnerInvitationReconciler{Client: c, Directory: dir, Recorder: rec,
-			Clock:   clocktesting.NewFakePassiveClock(testNow),
-			Options: Options{PendingPollInterval: time.Minute, CreateGracePeriod: 5 * time.Minute}},
+			Clock: clocktesting.NewFakePassiveClock(testNow),
+			// Posture Allow keeps these tests about reconcile logic; the policy cases add a policy.
+			Options: Options{PendingPollInterval: time.Minute, CreateGracePeriod: 5 * time.Minute, PolicyPosture: policy.AllowUnselected}},
 		c: c, dir: dir, events: rec,
 	}
 }
@@ -133,6 +139,8 @@ func TestReconcile(t *testing.T) {
 		wantResult ctrl.Result
 		wantErr    func(error) bool
 		check      func(t *testing.T, h *harness)
+		// policy, when set, governs team-a (else no policy selects it and posture Allow applies).
+		policy *b2bv1alpha1.PartnerAccessPolicySpec
 	}{
 		"FirstReconcileInvitesOnce": {
 			reason: "No guest exists: one lookup, one invitation, recorded on the object.",
@@ -162,17 +170,26 @@ func TestReconcile(t *testing.T) {
 			},
 		},
 		"CrashAfterInviteIsResolvedByLookup": {
-			reason: "A pending mark without a recorded guest means Graph may have answered; the lookup finds the guest and nothing is re-sent.",
+			reason: "A pending mark without a recorded guest means Graph may have answered; the lookup finds the guest, and the lost redemption URL is recovered without a second mail.",
 			obj:    invitation(withAnnotation(b2bv1alpha1.AnnotationCreatePending, recent)),
 			dir: &graphtest.Fake{
 				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return []graph.User{*pendingGuest(guestID)}, nil },
+				InviteFn: func(_ context.Context, req graph.InvitationRequest) (*graph.Invitation, error) {
+					if req.SendInvitationMessage {
+						return nil, errors.New("the recovery must not mail the partner again")
+					}
+					return &graph.Invitation{UserID: guestID, RedeemURL: "https://redeem.example/recovered"}, nil
+				},
 			},
-			wantCalls:  []string{"FindUsersByEmail"},
+			wantCalls:  []string{"FindUsersByEmail", "Invite"},
 			wantResult: ctrl.Result{RequeueAfter: time.Minute},
 			check: func(t *testing.T, h *harness) {
 				p := h.get(t)
 				if p.Annotations[b2bv1alpha1.AnnotationExternalName] != guestID || p.Status.Adopted {
 					t.Errorf("want own guest recorded, not adopted: %v adopted=%v", p.Annotations, p.Status.Adopted)
+				}
+				if got := redeemURL(t, h); got != "https://redeem.example/recovered" {
+					t.Errorf("Secret holds %q, want the recovered URL", got)
 				}
 			},
 		},
@@ -252,8 +269,9 @@ func TestReconcile(t *testing.T) {
 			},
 		},
 		"AdoptsExistingGuest": {
-			reason: "A guest that already has the address is adopted without an invitation.",
+			reason: "A guest that already has the address is adopted without an invitation where a policy allows it.",
 			obj:    invitation(),
+			policy: &b2bv1alpha1.PartnerAccessPolicySpec{Adoption: b2bv1alpha1.AdoptionAdopt},
 			dir: &graphtest.Fake{
 				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return []graph.User{*pendingGuest(guestID)}, nil },
 			},
@@ -265,6 +283,61 @@ func TestReconcile(t *testing.T) {
 				}
 			},
 		},
+		"AdoptionDeniedWithoutPolicy": {
+			reason: "Without a policy that grants adoption, an existing guest is left alone and nothing is written.",
+			obj:    invitation(),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return []graph.User{*pendingGuest(guestID)}, nil },
+			},
+			wantCalls:  []string{"FindUsersByEmail"},
+			wantResult: ctrl.Result{RequeueAfter: time.Minute},
+			check: func(t *testing.T, h *harness) {
+				p := h.get(t)
+				if got := readyReason(p); got != "False/AdoptionDenied" {
+					t.Errorf("Ready = %s", got)
+				}
+				if p.Status.UserID != "" || p.Annotations[b2bv1alpha1.AnnotationExternalName] != "" {
+					t.Errorf("a refused adoption must record no guest: %+v %v", p.Status, p.Annotations)
+				}
+				if c := meta.FindStatusCondition(p.Status.Conditions, b2bv1alpha1.ConditionStalled); c == nil || c.Status != metav1.ConditionTrue {
+					t.Error("AdoptionDenied needs a person: want Stalled=True")
+				}
+			},
+		},
+		"PromotionOfAdoptedGuestDenied": {
+			reason: "userType Member on an adopted guest is refused unless the policy allows promotion.",
+			obj: invitation(withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID),
+				withAnnotation(b2bv1alpha1.AnnotationGuestOrigin, b2bv1alpha1.GuestOriginAdopted),
+				func(p *b2bv1alpha1.PartnerInvitation) { p.Spec.UserType = b2bv1alpha1.UserTypeMember }),
+			policy: &b2bv1alpha1.PartnerAccessPolicySpec{Adoption: b2bv1alpha1.AdoptionAdopt, AllowMemberUserType: true},
+			dir: &graphtest.Fake{
+				GetUserFn: func(context.Context, string) (*graph.User, error) { return pendingGuest(guestID), nil },
+			},
+			wantCalls: []string{"GetUser"},
+			check: func(t *testing.T, h *harness) {
+				if got := readyReason(h.get(t)); got != "False/PromotionDenied" {
+					t.Errorf("Ready = %s", got)
+				}
+			},
+		},
+		"SecretConflictStopsTheInvitation": {
+			reason: "A Secret of the same name that is not ours stops the invitation before any Graph write.",
+			obj: invitation(func(p *b2bv1alpha1.PartnerInvitation) {
+				p.Annotations = map[string]string{"test/foreign-secret": "true"}
+			}),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
+			},
+			wantCalls:  []string{"FindUsersByEmail"},
+			wantResult: ctrl.Result{RequeueAfter: time.Minute},
+			check: func(t *testing.T, h *harness) {
+				p := h.get(t)
+				c := meta.FindStatusCondition(p.Status.Conditions, b2bv1alpha1.ConditionReady)
+				if c == nil || c.Reason != b2bv1alpha1.ReasonSecretConflict || !strings.Contains(c.Message, "team-a/anna-invitation") {
+					t.Errorf("want SecretConflict naming the Secret, got %+v", c)
+				}
+			},
+		},
 		"MemberAccountIsAConflict": {
 			reason: "A member account with the address is never adopted, invited over, or touched.",
 			obj:    invitation(),
@@ -273,7 +346,8 @@ func TestReconcile(t *testing.T) {
 					return []graph.User{{ID: "member", Mail: "anna@fabrikam.example", UserType: "Member"}}, nil
 				},
 			},
-			wantCalls: []string{"FindUsersByEmail"},
+			wantCalls:  []string{"FindUsersByEmail"},
+			wantResult: ctrl.Result{RequeueAfter: time.Minute},
 			check: func(t *testing.T, h *harness) {
 				if got := readyReason(h.get(t)); got != "False/Conflict" {
 					t.Errorf("Ready = %s", got)
@@ -358,7 +432,14 @@ func TestReconcile(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, tc.dir, tc.funcs, tc.obj)
+			objs := []client.Object{tc.obj}
+			if tc.policy != nil {
+				objs = append(objs, &b2bv1alpha1.PartnerAccessPolicy{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}, Spec: *tc.policy})
+			}
+			if tc.obj.Annotations["test/foreign-secret"] != "" {
+				objs = append(objs, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "anna-invitation"}})
+			}
+			h := newHarness(t, tc.dir, tc.funcs, objs...)
 			res, err := h.reconcile(t)
 			if tc.wantErr != nil {
 				if !tc.wantErr(err) {
@@ -386,6 +467,15 @@ func TestReconcile(t *testing.T) {
 	}
 }
 
+func redeemURL(t *testing.T, h *harness) string {
+	t.Helper()
+	secret := &corev1.Secret{}
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "team-a", Name: "anna-invitation"}, secret); err != nil {
+		t.Fatalf("get the redemption Secret: %v", err)
+	}
+	return string(secret.Data[redeemURLKey])
+}
+
 func expectGone(t *testing.T, h *harness) {
 	t.Helper()
 	err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "team-a", Name: "anna"}, &b2bv1alpha1.PartnerInvitation{})
@@ -411,6 +501,60 @@ func TestSecondObjectForAnAddressIsAConflict(t *testing.T) {
 	c := meta.FindStatusCondition(h.get(t).Status.Conditions, b2bv1alpha1.ConditionReady)
 	if c == nil || c.Reason != b2bv1alpha1.ReasonConflict || !strings.Contains(c.Message, "team-b/anna-first") {
 		t.Errorf("want Conflict naming the holder, got %+v", c)
+	}
+}
+
+func TestClaimHeldByALiveObjectIsAConflict(t *testing.T) {
+	holder := invitation(func(p *b2bv1alpha1.PartnerInvitation) {
+		p.Name, p.Namespace, p.UID = "anna-first", "team-b", "uid-first"
+		// Younger than the loser: the API server's claim decides, not creation time.
+		p.CreationTimestamp = metav1.NewTime(testNow)
+	})
+	claim := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: DefaultClaimNamespace, Name: claimName("anna@fabrikam.example"),
+			Annotations: map[string]string{b2bv1alpha1.AnnotationClaimHolderUID: "uid-first"}},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("team-b/anna-first")},
+	}
+	dir := &graphtest.Fake{}
+	h := newHarness(t, dir, nil, holder, claim, invitation())
+	if _, err := h.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	if len(dir.Calls()) != 0 {
+		t.Errorf("a conflicting object must make no Graph call, made %v", dir.Calls())
+	}
+	if got := readyReason(h.get(t)); got != "False/Conflict" {
+		t.Errorf("Ready = %s", got)
+	}
+
+	// The holder is removed without handing over (its finalizer taken off by hand): the
+	// claim is taken over.
+	holder.Finalizers = nil
+	if err := h.c.Update(context.Background(), holder); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.c.Delete(context.Background(), holder); err != nil {
+		t.Fatal(err)
+	}
+	dir.FindUsersByEmailFn = func(context.Context, string) ([]graph.User, error) { return nil, nil }
+	dir.InviteFn = func(context.Context, graph.InvitationRequest) (*graph.Invitation, error) {
+		return &graph.Invitation{UserID: guestID, RedeemURL: "https://redeem.example/1"}, nil
+	}
+	if _, err := h.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	lease := &coordinationv1.Lease{}
+	if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(claim), lease); err != nil {
+		t.Fatal(err)
+	}
+	if *lease.Spec.HolderIdentity != "team-a/anna" || lease.Annotations[b2bv1alpha1.AnnotationClaimHolderUID] != "uid-anna" {
+		t.Errorf("claim not taken over: %+v", lease)
+	}
+	if got := readyReason(h.get(t)); got != "True/InSync" {
+		t.Errorf("Ready = %s after taking the claim over", got)
+	}
+	if c := meta.FindStatusCondition(h.get(t).Status.Conditions, b2bv1alpha1.ConditionStalled); c != nil {
+		t.Errorf("Stalled must be cleared, got %+v", c)
 	}
 }
 

@@ -6,52 +6,53 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/util/retry"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph"
+	"github.com/partnerops/partner-operator/internal/policy"
 )
 
-// redeemURLKey is the key of the redemption URL in the invitation's Secret.
-const redeemURLKey = "redeemURL"
-
-// observe finds the guest this object manages: the one its annotations name, else one found by
-// email. It returns nil when there is none and an invitation is due. A non-zero result asks the
-// caller to wait (Graph has not caught up with a recent invitation yet). It never writes to Graph.
-func (r *PartnerInvitationReconciler) observe(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*graph.User, ctrl.Result, error) {
+// observe finds the guest this object manages: one handed over with the claim, the one its
+// annotations name, else one found by email. It returns nil when there is none and an
+// invitation is due. It writes to Graph only to recover a lost redemption URL.
+func (r *PartnerInvitationReconciler) observe(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *coordinationv1.Lease, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) (*graph.User, error) {
+	if err := r.takeHandedOverGuest(ctx, pinv, claim, f); err != nil {
+		return nil, err
+	}
 	if id := managedUserID(pinv); id != "" {
 		u, err := r.Directory.GetUser(ctx, id)
 		switch {
 		case err == nil:
-			return u, ctrl.Result{}, nil
+			return u, nil
 		case !graph.IsNotFound(err):
-			return nil, ctrl.Result{}, err
+			return nil, err
 		case r.withinCreateGrace(pinv):
-			return nil, ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+			return nil, awaitingGraph(id)
 		}
 		// Gone although Graph had long caught up: deleted out of band. Forget it; the
 		// caller re-invites and says so.
 		if err := r.forgetGuest(ctx, pinv); err != nil {
-			return nil, ctrl.Result{}, err
+			return nil, err
 		}
-		pinv.Status.UserID = ""
-		r.recordReinvite(pinv, id)
+		f.reinvitedFrom = id
+		pinv.Status.UserID, pinv.Status.State, pinv.Status.RedeemedAt = "", "", nil
 	}
 
 	found, err := r.Directory.FindUsersByEmail(ctx, pinv.Spec.Email)
 	if err != nil {
-		return nil, ctrl.Result{}, err
+		return nil, err
 	}
 	var guest *graph.User
 	for i := range found {
 		if !found[i].IsGuest() {
-			return nil, ctrl.Result{}, &conflictError{msg: fmt.Sprintf(
+			return nil, &blockedError{reason: b2bv1alpha1.ReasonConflict, stalled: true, retryAfter: r.opts().PendingPollInterval, message: fmt.Sprintf(
 				"a member account (%s) already has the address in spec.email; the operator never manages member accounts", found[i].ID)}
 		}
 		if guest == nil {
@@ -60,59 +61,130 @@ func (r *PartnerInvitationReconciler) observe(ctx context.Context, pinv *b2bv1al
 	}
 	pending := pinv.Annotations[b2bv1alpha1.AnnotationCreatePending] != ""
 	switch {
+	case guest != nil && pending:
+		// This object's own invitation, whose answer never reached it.
+		if err := r.recoverRedeemURL(ctx, pinv, guest); err != nil {
+			return nil, err
+		}
+		if err := r.recordGuest(ctx, pinv, guest.ID, b2bv1alpha1.GuestOriginInvited); err != nil {
+			return nil, err
+		}
+		r.establish(pinv, f, guest.ID, false)
+		return guest, nil
 	case guest != nil:
-		// Either our own invitation whose result was lost (pending), or an existing guest.
-		if err := r.recordGuest(ctx, pinv, guest.ID); err != nil {
-			return nil, ctrl.Result{}, err
-		}
-		pinv.Status.UserID = guest.ID
-		if !pending {
-			r.recordAdoption(pinv, guest)
-		}
-		return guest, ctrl.Result{}, nil
+		return guest, r.adopt(ctx, pinv, guest, selecting, f)
 	case pending && r.withinCreateGrace(pinv):
 		// An invitation may have been sent before the process stopped; Graph may not list
 		// the new guest yet. Waiting is cheaper than a duplicate mail.
-		return nil, ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+		return nil, awaitingGraph("")
 	}
-	return nil, ctrl.Result{}, nil
+	return nil, nil
 }
 
-// createInvitation sends the one invitation for this object. The attempt is marked with an
-// optimistic lock first, so a stale copy or a second worker fails instead of inviting twice,
+// takeHandedOverGuest records the guest that came with the claim from the object that held
+// the address before: the same person, so no invitation and no adoption.
+func (r *PartnerInvitationReconciler) takeHandedOverGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *coordinationv1.Lease, f *findings) error {
+	id := claim.Annotations[b2bv1alpha1.AnnotationClaimGuest]
+	if id == "" || managedUserID(pinv) == id {
+		return nil
+	}
+	origin := claim.Annotations[b2bv1alpha1.AnnotationGuestOrigin]
+	if origin != b2bv1alpha1.GuestOriginAdopted {
+		origin = b2bv1alpha1.GuestOriginInvited
+	}
+	if err := r.recordGuest(ctx, pinv, id, origin); err != nil {
+		return err
+	}
+	pinv.Status.UserID = id
+	pinv.Status.Adopted = origin == b2bv1alpha1.GuestOriginAdopted
+	f.established, f.establishedMsg = b2bv1alpha1.ReasonHandedOver,
+		fmt.Sprintf("Took over guest %s from the PartnerInvitation that held %s before; no invitation was sent", id, pinv.Spec.Email)
+	return nil
+}
+
+// adopt takes over a guest the operator did not invite, where the cluster owner's policy lets
+// this namespace; otherwise it touches nothing and says why.
+func (r *PartnerInvitationReconciler) adopt(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) error {
+	if policy.Adoption(selecting) == b2bv1alpha1.AdoptionDeny {
+		return &blockedError{reason: b2bv1alpha1.ReasonAdoptionDenied, stalled: true, retryAfter: r.opts().PendingPollInterval, message: fmt.Sprintf(
+			"guest %s already has the address in spec.email and was not invited by the operator; %s",
+			guest.ID, policy.AdoptionDenied(selecting, pinv.Namespace))}
+	}
+	if err := r.recordGuest(ctx, pinv, guest.ID, b2bv1alpha1.GuestOriginAdopted); err != nil {
+		return err
+	}
+	pinv.Status.UserID = guest.ID
+	pinv.Status.Adopted = true
+	f.established, f.establishedMsg = b2bv1alpha1.ReasonAdopted, fmt.Sprintf("Adopted existing guest %s; no invitation was sent", guest.ID)
+	return nil
+}
+
+func awaitingGraph(id string) error {
+	msg := "Waiting for Microsoft Graph to list the guest invited moments ago"
+	if id != "" {
+		msg = fmt.Sprintf("Waiting for Microsoft Graph to list guest %s, invited moments ago", id)
+	}
+	return &blockedError{reason: b2bv1alpha1.ReasonAwaitingGraph, message: msg, retryAfter: 5 * time.Second}
+}
+
+// createInvitation sends the one invitation for this object. The Secret for the redemption URL
+// is made first, so the URL has a place before Graph hands it out (once). The attempt is marked
+// with an optimistic lock, so a stale copy or a second worker fails instead of inviting twice,
 // and a crash after Graph's answer is resolved by observe's lookup instead of a new invitation.
-func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (ctrl.Result, error) {
+func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, f *findings) error {
+	secret, err := r.ensureRedeemSecret(ctx, pinv)
+	if err != nil {
+		return err
+	}
 	if err := r.markCreatePending(ctx, pinv); err != nil {
-		return ctrl.Result{}, err
+		return err
 	}
 	inv, err := r.Directory.Invite(ctx, invitationRequest(pinv))
 	if err != nil {
 		if graph.IsTerminal(err) || isThrottled(err) {
 			// Graph refused the request outright, so nothing was created.
 			if uerr := r.clearCreatePending(ctx, pinv); uerr != nil {
-				return ctrl.Result{}, uerr
+				return uerr
 			}
 		}
-		return ctrl.Result{}, err
+		return err
 	}
-	if err := r.recordGuest(ctx, pinv, inv.UserID); err != nil {
-		return ctrl.Result{}, err
+	if err := r.fillRedeemSecret(ctx, secret, inv.RedeemURL); err != nil {
+		return err
 	}
-	secretName, err := r.storeRedeemURL(ctx, pinv, inv.RedeemURL)
-	if err != nil {
-		return ctrl.Result{}, err
+	if err := r.recordGuest(ctx, pinv, inv.UserID, b2bv1alpha1.GuestOriginInvited); err != nil {
+		return err
 	}
 	now := metav1.NewTime(r.now())
-	pinv.Status.UserID = inv.UserID
 	pinv.Status.State = b2bv1alpha1.StatePendingAcceptance
 	if inv.Status == "Completed" {
 		pinv.Status.State = b2bv1alpha1.StateAccepted
 	}
 	pinv.Status.InvitedAt = &now
+	pinv.Status.RedeemURLSecretName = secret.Name
+	r.establish(pinv, f, inv.UserID, true)
+	return nil
+}
+
+// establish records that this object invited the guest, as a re-invitation when the previous
+// guest was deleted outside the operator.
+func (r *PartnerInvitationReconciler) establish(pinv *b2bv1alpha1.PartnerInvitation, f *findings, userID string, sent bool) {
+	pinv.Status.UserID = userID
 	pinv.Status.Adopted = false
-	pinv.Status.RedeemURLSecretName = secretName
-	r.recordInvited(pinv)
-	return ctrl.Result{}, nil
+	reinvite := f.reinvitedFrom != ""
+	if c := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionInvited); c != nil && c.Reason == b2bv1alpha1.ReasonReinvited && c.Status == metav1.ConditionFalse {
+		reinvite = true
+	}
+	switch {
+	case reinvite:
+		f.established, f.establishedMsg = b2bv1alpha1.ReasonReinvited,
+			fmt.Sprintf("Re-invited %s as guest %s after the previous guest was deleted outside the operator", pinv.Spec.Email, userID)
+	case sent:
+		f.established, f.establishedMsg = b2bv1alpha1.ReasonInvitationSent, fmt.Sprintf("Invited %s as guest %s", pinv.Spec.Email, userID)
+	default:
+		f.established, f.establishedMsg = b2bv1alpha1.ReasonInvitationSent,
+			fmt.Sprintf("Invited %s as guest %s (the answer to the invitation was recovered by lookup)", pinv.Spec.Email, userID)
+	}
 }
 
 func invitationRequest(pinv *b2bv1alpha1.PartnerInvitation) graph.InvitationRequest {
@@ -131,13 +203,20 @@ func invitationRequest(pinv *b2bv1alpha1.PartnerInvitation) graph.InvitationRequ
 	return req
 }
 
-// updateDrift brings the guest's display name and user type back to the spec.
-func (r *PartnerInvitationReconciler) updateDrift(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User) error {
+// updateDrift brings the guest's display name and user type back to the spec. The user type
+// of an adopted account changes only where a policy allows promotion.
+func (r *PartnerInvitationReconciler) updateDrift(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User, selecting []*b2bv1alpha1.PartnerAccessPolicy) error {
 	var upd graph.UserUpdate
 	if pinv.Spec.DisplayName != "" && pinv.Spec.DisplayName != guest.DisplayName {
 		upd.DisplayName = &pinv.Spec.DisplayName
 	}
 	if want := string(userType(pinv)); !strings.EqualFold(want, guest.UserType) {
+		if guestOrigin(pinv) == b2bv1alpha1.GuestOriginAdopted {
+			if v := policy.Promotion(selecting, pinv.Namespace); v != nil {
+				return &blockedError{reason: b2bv1alpha1.ReasonPromotionDenied, stalled: true, message: fmt.Sprintf(
+					"spec.userType %s would change adopted account %s (userType %s); %s", want, guest.ID, guest.UserType, v)}
+			}
+		}
 		upd.UserType = &want
 	}
 	if upd.DisplayName == nil && upd.UserType == nil {
@@ -152,7 +231,7 @@ func (r *PartnerInvitationReconciler) updateDrift(ctx context.Context, pinv *b2b
 	if upd.UserType != nil {
 		guest.UserType = *upd.UserType
 	}
-	r.recordUpdated(pinv)
+	r.event(pinv, corev1.EventTypeNormal, eventUpdated, "Update", "Updated the guest's display name or user type to match the spec")
 	return nil
 }
 
@@ -163,6 +242,18 @@ func managedUserID(pinv *b2bv1alpha1.PartnerInvitation) string {
 		return id
 	}
 	return pinv.Status.UserID
+}
+
+// guestOrigin says whether the operator invited the guest or adopted it; objects from before
+// the annotation existed fall back to status.adopted.
+func guestOrigin(pinv *b2bv1alpha1.PartnerInvitation) string {
+	switch o := pinv.Annotations[b2bv1alpha1.AnnotationGuestOrigin]; {
+	case o != "":
+		return o
+	case pinv.Status.Adopted:
+		return b2bv1alpha1.GuestOriginAdopted
+	}
+	return b2bv1alpha1.GuestOriginInvited
 }
 
 func (r *PartnerInvitationReconciler) withinCreateGrace(pinv *b2bv1alpha1.PartnerInvitation) bool {
@@ -197,10 +288,10 @@ func (r *PartnerInvitationReconciler) clearCreatePending(ctx context.Context, pi
 	})
 }
 
-// recordGuest writes the guest's ID onto the object: the one fact that cannot be recomputed
-// once a second object could claim the same address. It retries conflicts, because losing it
-// after an invitation would orphan the guest.
-func (r *PartnerInvitationReconciler) recordGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, userID string) error {
+// recordGuest writes the guest's ID and origin onto the object: the facts that cannot be
+// recomputed once a second object could claim the same address. It retries conflicts, because
+// losing them after an invitation would orphan the guest.
+func (r *PartnerInvitationReconciler) recordGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, userID, origin string) error {
 	now := r.now().UTC().Format(time.RFC3339)
 	return r.updateAnnotations(ctx, pinv, func(a map[string]string) {
 		if a[b2bv1alpha1.AnnotationCreatePending] != "" {
@@ -208,6 +299,7 @@ func (r *PartnerInvitationReconciler) recordGuest(ctx context.Context, pinv *b2b
 		}
 		delete(a, b2bv1alpha1.AnnotationCreatePending)
 		a[b2bv1alpha1.AnnotationExternalName] = userID
+		a[b2bv1alpha1.AnnotationGuestOrigin] = origin
 	})
 }
 
@@ -216,6 +308,7 @@ func (r *PartnerInvitationReconciler) forgetGuest(ctx context.Context, pinv *b2b
 	return r.updateAnnotations(ctx, pinv, func(a map[string]string) {
 		delete(a, b2bv1alpha1.AnnotationExternalName)
 		delete(a, b2bv1alpha1.AnnotationCreateSucceeded)
+		delete(a, b2bv1alpha1.AnnotationGuestOrigin)
 	})
 }
 
@@ -251,36 +344,6 @@ func (r *PartnerInvitationReconciler) updateAnnotations(ctx context.Context, pin
 	return nil
 }
 
-func (r *PartnerInvitationReconciler) apiReader() client.Reader {
-	if r.APIReader != nil {
-		return r.APIReader
-	}
-	return r.Client
-}
-
-// storeRedeemURL keeps the redemption URL, which Graph returns only once, in a Secret the
-// object owns; status, events and logs never see it.
-func (r *PartnerInvitationReconciler) storeRedeemURL(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, url string) (string, error) {
-	if url == "" {
-		return "", nil
-	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: pinv.Name + "-invitation", Namespace: pinv.Namespace}}
-	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, secret, func() error {
-		if secret.Labels == nil {
-			secret.Labels = map[string]string{}
-		}
-		secret.Labels[b2bv1alpha1.LabelInvitation] = pinv.Name
-		secret.Type = corev1.SecretTypeOpaque
-		secret.StringData = nil
-		secret.Data = map[string][]byte{redeemURLKey: []byte(url)}
-		return controllerutil.SetControllerReference(pinv, secret, r.Scheme())
-	})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", fmt.Errorf("%s: %w", errWriteSecret, err)
-	}
-	return secret.Name, nil
-}
-
 func setAnnotation(o client.Object, key, value string) {
 	a := o.GetAnnotations()
 	if a == nil {
@@ -305,8 +368,3 @@ func userType(pinv *b2bv1alpha1.PartnerInvitation) b2bv1alpha1.UserType {
 	}
 	return pinv.Spec.UserType
 }
-
-// conflictError says the address belongs to an account the operator must not manage.
-type conflictError struct{ msg string }
-
-func (e *conflictError) Error() string { return e.msg }

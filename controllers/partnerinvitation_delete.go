@@ -3,53 +3,165 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph"
+	"github.com/partnerops/partner-operator/internal/policy"
 )
 
-// reconcileDelete applies the deletion policy, then lets the object go. It deletes only the
-// guest this object invited or adopted, and only while it is still a guest.
+// reconcileDelete lets the object go. Only the holder of the address claim touches Graph: it
+// hands the guest over to the oldest other object that asks for the same address, or else
+// applies the deletion policy and releases the claim.
 func (r *PartnerInvitationReconciler) reconcileDelete(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(pinv, b2bv1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	setCondition(pinv, b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonDeleting, "The object is being deleted")
+	claim, err := r.claimForDeletion(ctx, pinv)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if claim == nil {
+		// Another object holds the address, or this one never reached Graph.
+		return ctrl.Result{}, r.removeFinalizer(ctx, pinv)
+	}
+	next, err := r.successor(ctx, pinv)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if next != nil {
+		return ctrl.Result{}, r.handOver(ctx, pinv, claim, next)
+	}
+	if err := r.applyDeletionPolicy(ctx, pinv); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.releaseClaim(ctx, claim); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.removeFinalizer(ctx, pinv)
+}
 
+// claimForDeletion returns the claim when this object holds it. An object that reached Graph
+// but holds no claim (it predates claims, or stopped between releasing the claim and removing
+// its finalizer) takes it if absent, so the API server still decides who may delete.
+func (r *PartnerInvitationReconciler) claimForDeletion(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*coordinationv1.Lease, error) {
+	lease, err := r.getClaim(ctx, pinv)
+	if apierrors.IsNotFound(err) {
+		if managedUserID(pinv) == "" && pinv.Annotations[b2bv1alpha1.AnnotationCreatePending] == "" {
+			return nil, nil
+		}
+		lease, err = r.createClaim(ctx, pinv)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !heldBy(lease, pinv) {
+		return nil, nil
+	}
+	return lease, nil
+}
+
+// handOver gives the guest to the next object for the same person: the manifest that still
+// asks for the partner keeps them, with no new mail. The grants this object made go; the
+// successor grants what its own spec asks for.
+func (r *PartnerInvitationReconciler) handOver(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *coordinationv1.Lease, next *b2bv1alpha1.PartnerInvitation) error {
+	if err := r.revokeAllAccess(ctx, pinv); err != nil {
+		return err
+	}
+	claim = claim.DeepCopy()
+	delete(claim.Annotations, b2bv1alpha1.AnnotationGuestOrigin)
+	id := managedUserID(pinv)
+	if id != "" {
+		claim.Annotations[b2bv1alpha1.AnnotationGuestOrigin] = guestOrigin(pinv)
+	}
+	if _, err := r.transferClaim(ctx, claim, next, id); err != nil {
+		return err
+	}
+	if id != "" {
+		r.event(pinv, corev1.EventTypeNormal, eventHandedOver, "Delete",
+			fmt.Sprintf("Handed guest %s over to PartnerInvitation %s, which asks for the same address", id, holderIdentity(next)))
+	}
+	return r.removeFinalizer(ctx, pinv)
+}
+
+// applyDeletionPolicy removes the guest when the object's policy says Delete and the guest is
+// the operator's to delete; otherwise it leaves the guest and takes back only this object's
+// grants (with Orphan, the grants stay with the guest).
+func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
 	if pinv.Spec.DeletionPolicy == b2bv1alpha1.DeletionPolicyOrphan {
 		if id := managedUserID(pinv); id != "" {
 			r.event(pinv, corev1.EventTypeNormal, eventGuestOrphaned, "Delete",
 				fmt.Sprintf("Left guest %s in the directory (deletionPolicy Orphan)", id))
 		}
-		return ctrl.Result{}, r.removeFinalizer(ctx, pinv)
+		return nil
 	}
-
 	id, err := r.guestToDelete(ctx, pinv)
+	if err != nil || id == "" {
+		return err
+	}
+	u, err := r.Directory.GetUser(ctx, id)
+	if graph.IsNotFound(err) {
+		return nil
+	}
 	if err != nil {
-		return r.handleGraphError(pinv, ctrl.Result{}, err)
+		return err
 	}
-	if id != "" {
-		if err := r.deleteGuest(ctx, pinv, id); err != nil {
-			return r.handleGraphError(pinv, ctrl.Result{}, err)
+	if why, err := r.keepGuest(ctx, pinv, u); err != nil || why != "" {
+		if err != nil {
+			return err
 		}
+		if err := r.revokeAllAccess(ctx, pinv); err != nil {
+			return err
+		}
+		r.event(pinv, corev1.EventTypeNormal, eventGuestKept, "Delete", fmt.Sprintf("Left user %s in the directory: %s", id, why))
+		return nil
 	}
-	return ctrl.Result{}, r.removeFinalizer(ctx, pinv)
+	if err := r.Directory.DeleteUser(ctx, id); err != nil && !graph.IsNotFound(err) {
+		return err
+	}
+	r.event(pinv, corev1.EventTypeNormal, eventGuestDeleted, "Delete", fmt.Sprintf("Deleted guest %s", id))
+	return nil
+}
+
+// keepGuest says why the account must not be deleted, or "" when it may. The operator deletes
+// a guest it invited; an adopted guest only where a policy says AdoptAndDelete, and only while
+// it is still a guest; a member account never, not even one the operator promoted.
+func (r *PartnerInvitationReconciler) keepGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, u *graph.User) (string, error) {
+	if !u.IsGuest() {
+		return "it is not a guest account", nil
+	}
+	if guestOrigin(pinv) != b2bv1alpha1.GuestOriginAdopted {
+		return "", nil
+	}
+	if !strings.EqualFold(u.UserType, graph.UserTypeGuest) {
+		return fmt.Sprintf("it was adopted and is now a %s account", u.UserType), nil
+	}
+	selecting, err := r.selectingPolicies(ctx, pinv)
+	if err != nil {
+		return "", err
+	}
+	if policy.Adoption(selecting) != b2bv1alpha1.AdoptionAdoptAndDelete {
+		return "it was adopted, and no PartnerAccessPolicy for this namespace says adoption: AdoptAndDelete", nil
+	}
+	return "", nil
 }
 
 // guestToDelete names the guest this object owns, resolving an invitation whose result was
 // never recorded (the process stopped after Graph's answer) by the deterministic email lookup.
+// It runs only for the claim's holder, so the guest found is this object's.
 func (r *PartnerInvitationReconciler) guestToDelete(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (string, error) {
 	if id := managedUserID(pinv); id != "" {
 		return id, nil
 	}
 	if pinv.Annotations[b2bv1alpha1.AnnotationCreatePending] == "" {
-		return "", nil // never invited anyone (a conflict, or deleted before the first call)
+		return "", nil // never invited anyone
 	}
 	found, err := r.Directory.FindUsersByEmail(ctx, pinv.Spec.Email)
 	if err != nil {
@@ -61,29 +173,6 @@ func (r *PartnerInvitationReconciler) guestToDelete(ctx context.Context, pinv *b
 		}
 	}
 	return "", nil
-}
-
-// deleteGuest removes the guest after checking it is still one: an account an administrator
-// turned into a member is no longer the operator's to delete. Graph keeps deleted users
-// restorable for 30 days.
-func (r *PartnerInvitationReconciler) deleteGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, id string) error {
-	u, err := r.Directory.GetUser(ctx, id)
-	if graph.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !u.IsGuest() {
-		r.event(pinv, corev1.EventTypeWarning, eventGuestOrphaned, "Delete",
-			fmt.Sprintf("User %s is no longer a guest account; left it in the directory", id))
-		return nil
-	}
-	if err := r.Directory.DeleteUser(ctx, id); err != nil && !graph.IsNotFound(err) {
-		return err
-	}
-	r.event(pinv, corev1.EventTypeNormal, eventGuestDeleted, "Delete", fmt.Sprintf("Deleted guest %s", id))
-	return nil
 }
 
 func (r *PartnerInvitationReconciler) removeFinalizer(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {

@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -14,31 +13,49 @@ import (
 	"github.com/partnerops/partner-operator/internal/policy"
 )
 
-// evaluatePolicy finds the PartnerAccessPolicies that govern the object's namespace and checks
-// the invitation itself against them. Admission enforces the same rules; this catches objects
-// admitted before a policy changed, and the count cap, which admission cannot see.
-func (r *PartnerInvitationReconciler) evaluatePolicy(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) ([]*b2bv1alpha1.PartnerAccessPolicy, *policy.Violation, error) {
-	var policies b2bv1alpha1.PartnerAccessPolicyList
-	if err := r.List(ctx, &policies); err != nil {
-		return nil, nil, fmt.Errorf("list PartnerAccessPolicies: %w", err)
-	}
-	posture := r.opts().PolicyPosture
-	if len(policies.Items) == 0 && posture != policy.DenyUnselected {
-		return nil, nil, nil // the common case without policies costs no namespace read
-	}
-	ns := &corev1.Namespace{}
-	if err := r.Get(ctx, client.ObjectKey{Name: pinv.Namespace}, ns); err != nil {
-		return nil, nil, fmt.Errorf("get namespace %s: %w", pinv.Namespace, err)
-	}
-	selecting, err := policy.Selecting(policies.Items, ns.Labels)
+// enforcePolicy checks the invitation itself against the policies that govern its namespace.
+// Admission enforces the same rules; this catches objects admitted before a policy changed,
+// and the count cap, which admission cannot see. A refused invitation makes no new Graph
+// writes, and what this object granted earlier is taken back.
+func (r *PartnerInvitationReconciler) enforcePolicy(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, f *findings) ([]*b2bv1alpha1.PartnerAccessPolicy, error) {
+	selecting, err := r.selectingPolicies(ctx, pinv)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	index, err := r.placeInNamespace(ctx, pinv, selecting)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return selecting, policy.Invitation(selecting, posture, pinv.Namespace, pinv, index), nil
+	v := policy.Invitation(selecting, r.opts().PolicyPosture, pinv.Namespace, pinv, index)
+	if v == nil {
+		return selecting, nil
+	}
+	if err := r.revokeAllAccess(ctx, pinv); err != nil {
+		return nil, err
+	}
+	if pinv.Spec.Access != nil || pinv.Status.Access != nil {
+		f.access = &accessOutcome{problems: []accessProblem{{b2bv1alpha1.ReasonPolicyDenied, v.String()}}}
+	}
+	// Stalled: the answer changes only when a person changes the policy, the namespace's
+	// labels or the spec, and each of those requeues the object.
+	return nil, &blockedError{reason: b2bv1alpha1.ReasonPolicyDenied, message: v.String(), stalled: true}
+}
+
+// selectingPolicies returns the PartnerAccessPolicies whose selector matches the object's
+// namespace.
+func (r *PartnerInvitationReconciler) selectingPolicies(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) ([]*b2bv1alpha1.PartnerAccessPolicy, error) {
+	var policies b2bv1alpha1.PartnerAccessPolicyList
+	if err := r.List(ctx, &policies); err != nil {
+		return nil, fmt.Errorf("list PartnerAccessPolicies: %w", err)
+	}
+	if len(policies.Items) == 0 {
+		return nil, nil // no namespace read needed
+	}
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: pinv.Namespace}, ns); err != nil {
+		return nil, fmt.Errorf("get namespace %s: %w", pinv.Namespace, err)
+	}
+	return policy.Selecting(policies.Items, ns.Labels)
 }
 
 // placeInNamespace is the object's 0-based place among its namespace's invitations, oldest
@@ -63,15 +80,6 @@ func (r *PartnerInvitationReconciler) placeInNamespace(ctx context.Context, pinv
 		}
 	}
 	return len(items), nil
-}
-
-// markPolicyDenied reports a refused invitation. It is not Stalled: the answer changes when
-// the policy or the namespace's labels do, and those changes requeue the object.
-func (r *PartnerInvitationReconciler) markPolicyDenied(pinv *b2bv1alpha1.PartnerInvitation, v *policy.Violation) {
-	setCondition(pinv, b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonPolicyDenied, v.String())
-	if pinv.Status.UserID == "" {
-		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonPolicyDenied, v.String())
-	}
 }
 
 // policyRequests maps a policy change to every PartnerInvitation: policies change rarely, and

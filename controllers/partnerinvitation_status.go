@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -22,15 +24,159 @@ const (
 	eventInvited       = "Invited"
 	eventAdopted       = "Adopted"
 	eventReinvited     = "Reinvited"
+	eventHandedOver    = "HandedOver"
 	eventRedeemed      = "Redeemed"
 	eventUpdated       = "Updated"
 	eventGuestDeleted  = "GuestDeleted"
 	eventGuestOrphaned = "GuestOrphaned"
+	eventGuestKept     = "GuestKept"
+	eventURLRecovered  = "RedeemURLRecovered"
 	eventConflict      = "Conflict"
 	eventGraphError    = "GraphError"
 	eventStalled       = "Stalled"
 	eventThrottled     = "Throttled"
 )
+
+// blockedError stops a reconcile for a reason the object reports as Ready=False: stalled when a
+// person has to act (kstatus Failed, Argo CD Degraded), progressing otherwise. It comes back
+// after retryAfter, or when a watched object changes; backoff asks for the rate limiter's
+// exponential backoff instead.
+type blockedError struct {
+	reason     string
+	message    string
+	stalled    bool
+	terminal   bool
+	backoff    bool
+	retryAfter time.Duration
+}
+
+func (e *blockedError) Error() string { return e.message }
+
+// findings is what one reconcile learned besides status fields; the conditions are derived
+// from it, and from status, in one place (report).
+type findings struct {
+	// established says how this reconcile came to manage the guest, when it did.
+	established, establishedMsg string
+	// reinvitedFrom is a guest that was deleted outside the operator.
+	reinvitedFrom string
+	// access is the outcome of the access pass, nil when it did not run.
+	access   *accessOutcome
+	deleting bool
+}
+
+// report turns the reconcile's outcome into the requeue and the conditions. It is the only
+// place conditions are set, so every path sets and clears all of them.
+func (r *PartnerInvitationReconciler) report(pinv *b2bv1alpha1.PartnerInvitation, f *findings, res ctrl.Result, err error) (ctrl.Result, error) {
+	blocker, res, err := classify(res, err)
+	deriveConditions(pinv, f, blocker)
+	return res, err
+}
+
+// classify sorts an error into what the object reports and how the reconcile is retried:
+// throttling waits for Retry-After, terminal errors stall until the spec changes, blocked
+// objects wait for their poll or a watch, the rest back off.
+func classify(res ctrl.Result, err error) (*blockedError, ctrl.Result, error) {
+	var blocked *blockedError
+	switch {
+	case err == nil:
+		return nil, res, nil
+	case errors.As(err, &blocked):
+		switch {
+		case blocked.terminal:
+			return blocked, ctrl.Result{}, reconcile.TerminalError(err)
+		case blocked.backoff:
+			return blocked, ctrl.Result{}, err
+		}
+		return blocked, ctrl.Result{RequeueAfter: jitter(blocked.retryAfter)}, nil
+	}
+	if wait, ok := graph.RetryAfter(err); ok {
+		return &blockedError{reason: b2bv1alpha1.ReasonThrottled, message: "Microsoft Graph is throttling requests; retrying after " + wait.String()},
+			ctrl.Result{RequeueAfter: wait}, nil
+	}
+	reason := b2bv1alpha1.ReasonKubernetesError
+	var gerr *graph.Error
+	if errors.As(err, &gerr) {
+		reason = b2bv1alpha1.ReasonGraphError
+	}
+	if graph.IsTerminal(err) {
+		return &blockedError{reason: reason, message: err.Error(), stalled: true}, ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	return &blockedError{reason: reason, message: err.Error()}, ctrl.Result{}, err
+}
+
+// deriveConditions sets Invited, Redeemed, AccessGranted, Ready and Stalled from the status and
+// the findings, each stamped with the generation.
+func deriveConditions(pinv *b2bv1alpha1.PartnerInvitation, f *findings, blocker *blockedError) {
+	st := &pinv.Status
+	switch invited := meta.FindStatusCondition(st.Conditions, b2bv1alpha1.ConditionInvited); {
+	case st.UserID != "" && f.established != "":
+		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, f.established, f.establishedMsg)
+	case st.UserID != "" && invited != nil && invited.Status == metav1.ConditionTrue:
+		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, invited.Reason, invited.Message)
+	case st.UserID != "":
+		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, b2bv1alpha1.ReasonInvitationSent,
+			fmt.Sprintf("Guest %s exists for %s", st.UserID, pinv.Spec.Email))
+	case f.reinvitedFrom != "":
+		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonReinvited,
+			fmt.Sprintf("Guest %s was deleted outside the operator; sending a new invitation", f.reinvitedFrom))
+	case blocker != nil && blocker.stalled:
+		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, blocker.reason, blocker.message)
+	case invited != nil && invited.Reason == b2bv1alpha1.ReasonReinvited:
+		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, invited.Reason, invited.Message)
+	default:
+		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonNotInvited, "No invitation has been sent yet")
+	}
+
+	switch {
+	case st.UserID == "":
+		meta.RemoveStatusCondition(&st.Conditions, b2bv1alpha1.ConditionRedeemed)
+	case st.State == b2bv1alpha1.StateAccepted:
+		setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionTrue, b2bv1alpha1.ReasonAccepted, "The partner redeemed the invitation")
+	case st.State == b2bv1alpha1.StatePendingAcceptance:
+		setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionFalse, b2bv1alpha1.ReasonPendingAcceptance, "The partner has not redeemed the invitation yet")
+	default:
+		// Graph reports no state for guests created before redemption tracking, or synced
+		// ones: nothing to wait for.
+		setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionUnknown, b2bv1alpha1.ReasonNotReported, "Graph reports no redemption state for this guest")
+	}
+
+	if f.access != nil {
+		reportAccess(pinv, *f.access)
+	}
+
+	ready := readiness(pinv, f, blocker)
+	setCondition(pinv, b2bv1alpha1.ConditionReady, ready.status, ready.reason, ready.message)
+	if ready.stalled {
+		setCondition(pinv, b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, ready.reason, ready.message)
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, b2bv1alpha1.ConditionStalled)
+	}
+}
+
+type verdict struct {
+	status          metav1.ConditionStatus
+	reason, message string
+	stalled         bool
+}
+
+// readiness is Ready's verdict: what blocked the reconcile, else what access still lacks,
+// else in sync.
+func readiness(pinv *b2bv1alpha1.PartnerInvitation, f *findings, blocker *blockedError) verdict {
+	switch {
+	case blocker != nil:
+		return verdict{metav1.ConditionFalse, blocker.reason, blocker.message, blocker.stalled}
+	case f.deleting:
+		return verdict{metav1.ConditionFalse, b2bv1alpha1.ReasonDeleting, "The object is being deleted", false}
+	case f.access != nil && len(f.access.problems) > 0:
+		p := f.access.problems[0]
+		// A group that does not exist or a grant a policy forbids needs a person; the object
+		// looks again now and then, but it is not making progress on its own.
+		return verdict{metav1.ConditionFalse, p.reason, "spec.access cannot be granted in full: " + p.message, true}
+	case f.access != nil && f.access.pending != nil:
+		return verdict{metav1.ConditionFalse, b2bv1alpha1.ReasonAccessPending, "Waiting for Microsoft Graph to make the new guest visible to groups and applications", false}
+	}
+	return verdict{metav1.ConditionTrue, b2bv1alpha1.ReasonInSync, "The invitation exists and the guest matches the spec", false}
+}
 
 // patchStatus writes the status once per reconcile, and only when it changed. The write
 // carries the resourceVersion this reconcile last saw: a reconcile that started from a stale
@@ -75,6 +221,8 @@ func (r *PartnerInvitationReconciler) emitTransitions(pinv *b2bv1alpha1.PartnerI
 		switch c.Reason {
 		case b2bv1alpha1.ReasonAdopted:
 			r.event(pinv, corev1.EventTypeNormal, eventAdopted, "Adopt", c.Message)
+		case b2bv1alpha1.ReasonHandedOver:
+			r.event(pinv, corev1.EventTypeNormal, eventHandedOver, "Adopt", c.Message)
 		case b2bv1alpha1.ReasonReinvited:
 			r.event(pinv, corev1.EventTypeWarning, eventReinvited, "Invite", c.Message)
 		default:
@@ -112,69 +260,8 @@ func setCondition(pinv *b2bv1alpha1.PartnerInvitation, typ string, status metav1
 	})
 }
 
-func (r *PartnerInvitationReconciler) markInSync(pinv *b2bv1alpha1.PartnerInvitation) {
-	meta.RemoveStatusCondition(&pinv.Status.Conditions, b2bv1alpha1.ConditionStalled)
-	setCondition(pinv, b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync,
-		"The invitation exists and the guest matches the spec")
-}
-
-func (r *PartnerInvitationReconciler) markNotReady(pinv *b2bv1alpha1.PartnerInvitation, reason, message string) {
-	setCondition(pinv, b2bv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
-	if meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionInvited) == nil {
-		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonNotInvited, "No invitation has been sent yet")
-	}
-}
-
-// markStalled reports an error that retrying cannot fix: kstatus reads Stalled=True as Failed.
-func (r *PartnerInvitationReconciler) markStalled(pinv *b2bv1alpha1.PartnerInvitation, reason, message string) {
-	setCondition(pinv, b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, reason, message)
-	setCondition(pinv, b2bv1alpha1.ConditionReady, metav1.ConditionFalse, reason, message)
-	if meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionInvited) == nil {
-		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonNotInvited, "No invitation has been sent yet")
-	}
-}
-
-// markConflict reports that another object or a member account holds the address. It is a
-// settled answer until that changes, so it stalls rather than retries.
-func (r *PartnerInvitationReconciler) markConflict(pinv *b2bv1alpha1.PartnerInvitation, message string) {
-	setCondition(pinv, b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonConflict, message)
-	setCondition(pinv, b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, b2bv1alpha1.ReasonConflict, message)
-	setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonConflict, message)
-}
-
-func (r *PartnerInvitationReconciler) recordInvited(pinv *b2bv1alpha1.PartnerInvitation) {
-	reason, msg := b2bv1alpha1.ReasonInvitationSent, fmt.Sprintf("Invited %s as guest %s", pinv.Spec.Email, pinv.Status.UserID)
-	if c := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionInvited); c != nil && c.Reason == b2bv1alpha1.ReasonReinvited {
-		reason, msg = b2bv1alpha1.ReasonReinvited, fmt.Sprintf("Re-invited %s as guest %s after the previous guest was deleted outside the operator", pinv.Spec.Email, pinv.Status.UserID)
-	}
-	setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, reason, msg)
-	setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionFalse, b2bv1alpha1.ReasonPendingAcceptance, "The partner has not redeemed the invitation yet")
-}
-
-// recordReinvite notes that the guest vanished; recordInvited then words its condition so.
-func (r *PartnerInvitationReconciler) recordReinvite(pinv *b2bv1alpha1.PartnerInvitation, oldID string) {
-	msg := fmt.Sprintf("Guest %s was deleted outside the operator; sending a new invitation", oldID)
-	setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonReinvited, msg)
-	pinv.Status.State = ""
-	pinv.Status.RedeemedAt = nil
-}
-
-func (r *PartnerInvitationReconciler) recordAdoption(pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User) {
-	pinv.Status.Adopted = true
-	msg := fmt.Sprintf("Adopted existing guest %s; no invitation was sent", guest.ID)
-	setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, b2bv1alpha1.ReasonAdopted, msg)
-}
-
-func (r *PartnerInvitationReconciler) recordUpdated(pinv *b2bv1alpha1.PartnerInvitation) {
-	r.event(pinv, corev1.EventTypeNormal, eventUpdated, "Update", "Updated the guest's display name or user type to match the spec")
-}
-
-// observeRedemption copies Graph's redemption state into status and reports the transition.
-func (r *PartnerInvitationReconciler) observeRedemption(pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User) {
-	if c := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionInvited); c == nil || c.Status != metav1.ConditionTrue {
-		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, b2bv1alpha1.ReasonInvitationSent,
-			fmt.Sprintf("Guest %s exists for %s", guest.ID, pinv.Spec.Email))
-	}
+// observeRedemption copies Graph's redemption state into status.
+func observeRedemption(pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User) {
 	pinv.Status.UserID = guest.ID
 	switch guest.ExternalUserState {
 	case string(b2bv1alpha1.StateAccepted):
@@ -183,16 +270,11 @@ func (r *PartnerInvitationReconciler) observeRedemption(pinv *b2bv1alpha1.Partne
 			t := metav1.NewTime(guest.ExternalUserStateChangedAt)
 			pinv.Status.RedeemedAt = &t
 		}
-		setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionTrue, b2bv1alpha1.ReasonAccepted, "The partner redeemed the invitation")
 	case string(b2bv1alpha1.StatePendingAcceptance):
 		pinv.Status.State = b2bv1alpha1.StatePendingAcceptance
 		pinv.Status.RedeemedAt = nil
-		setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionFalse, b2bv1alpha1.ReasonPendingAcceptance, "The partner has not redeemed the invitation yet")
 	default:
-		// Graph reports no state for guests created before redemption tracking, or synced
-		// ones: nothing to wait for.
 		pinv.Status.State = ""
-		setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionUnknown, "NotReported", "Graph reports no redemption state for this guest")
 	}
 }
 

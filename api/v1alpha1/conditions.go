@@ -36,6 +36,22 @@ const (
 	ReasonAmbiguousGroup    = "AmbiguousGroup"
 	ReasonAppNotFound       = "ApplicationNotFound"
 	ReasonRoleNotFound      = "RoleNotFound"
+	// ReasonAdoptionDenied: a guest the operator did not invite holds the address and no
+	// PartnerAccessPolicy lets this namespace adopt it.
+	ReasonAdoptionDenied = "AdoptionDenied"
+	// ReasonPromotionDenied: spec.userType would change an adopted account's user type and
+	// no PartnerAccessPolicy allows it.
+	ReasonPromotionDenied = "PromotionDenied"
+	// ReasonSecretConflict: the Secret for the redemption URL exists and is not this object's.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonHandedOver: the guest was handed over by the object that held the address before.
+	ReasonHandedOver = "HandedOver"
+	// ReasonKubernetesError: a read or write of the API server failed; retried with backoff.
+	ReasonKubernetesError = "KubernetesError"
+	// ReasonNotReported: Graph reports no redemption state for the guest.
+	ReasonNotReported = "NotReported"
+	// ReasonAwaitingGraph: Graph does not list a guest invited moments ago yet.
+	ReasonAwaitingGraph = "AwaitingGraph"
 )
 
 // Annotations and finalizer owned by the operator.
@@ -50,6 +66,22 @@ const (
 	AnnotationCreateSucceeded = "b2b.partnerops.io/external-create-succeeded"
 	// AnnotationExternalName holds the guest's user ID, the fact that cannot be recomputed.
 	AnnotationExternalName = "b2b.partnerops.io/external-name"
+	// AnnotationGuestOrigin says how the object came to manage its guest: Invited (the
+	// operator created it) or Adopted (it existed). Only an invited guest is the operator's to
+	// delete without a policy's AdoptAndDelete.
+	AnnotationGuestOrigin = "b2b.partnerops.io/guest-origin"
+	// AnnotationClaimHolderUID, on an address claim (a Lease), is the UID of the holding object.
+	AnnotationClaimHolderUID = "b2b.partnerops.io/holder-uid"
+	// AnnotationClaimGuest, on an address claim being handed over, is the guest's user ID.
+	AnnotationClaimGuest = "b2b.partnerops.io/guest-id"
+	// LabelClaim marks the Leases that are address claims.
+	LabelClaim = "b2b.partnerops.io/address-claim"
 	// LabelInvitation marks Secrets that belong to a PartnerInvitation (also a cache selector).
 	LabelInvitation = "b2b.partnerops.io/invitation"
+)
+
+// Guest origins, the values of AnnotationGuestOrigin.
+const (
+	GuestOriginInvited = "Invited"
+	GuestOriginAdopted = "Adopted"
 )

@@ -18,6 +18,21 @@ type ApplicationRule struct {
 	Roles []string `json:"roles,omitempty"`
 }
 
+// AdoptionMode says what the operator may do with a guest it did not invite.
+// +kubebuilder:validation:Enum=Deny;Adopt;AdoptAndDelete
+type AdoptionMode string
+
+const (
+	// AdoptionDeny leaves an existing guest alone: the object reports AdoptionDenied.
+	AdoptionDeny AdoptionMode = "Deny"
+	// AdoptionAdopt takes an existing guest over (access, display name) but never deletes it;
+	// deleting the object removes only the grants it made.
+	AdoptionAdopt AdoptionMode = "Adopt"
+	// AdoptionAdoptAndDelete also deletes the adopted guest with its object (deletionPolicy
+	// Delete), while it is still a guest.
+	AdoptionAdoptAndDelete AdoptionMode = "AdoptAndDelete"
+)
+
 // PartnerAccessPolicySpec bounds what PartnerInvitations in the selected namespaces may ask for.
 // Every policy that selects a namespace applies: an invitation must satisfy all of them.
 type PartnerAccessPolicySpec struct {
@@ -58,6 +73,19 @@ type PartnerAccessPolicySpec struct {
 	// +optional
 	AllowCustomMessage bool `json:"allowCustomMessage,omitempty"`
 
+	// adoption says whether a PartnerInvitation may take over a guest account the operator did
+	// not invite (one that already holds the address): Deny (the default) refuses and touches
+	// nothing; Adopt manages it but never deletes it; AdoptAndDelete also deletes it with its
+	// object. Member accounts are never adopted, whatever this says.
+	// +kubebuilder:default=Deny
+	// +optional
+	Adoption AdoptionMode `json:"adoption,omitempty"`
+
+	// allowPromotion lets an invitation change the userType of an adopted account (for
+	// example make a guest a Member). Without it an adopted account keeps its userType.
+	// +optional
+	AllowPromotion bool `json:"allowPromotion,omitempty"`
+
 	// maxInvitationsPerNamespace caps the PartnerInvitations of each selected namespace; the
 	// oldest objects keep their place.
 	// +kubebuilder:validation:Minimum=0
@@ -73,6 +101,7 @@ type PartnerAccessPolicySpec struct {
 // +kubebuilder:resource:scope=Cluster,shortName=pap,categories=partnerops
 // +kubebuilder:printcolumn:name="Max",type=integer,JSONPath=`.spec.maxInvitationsPerNamespace`
 // +kubebuilder:printcolumn:name="Member",type=boolean,JSONPath=`.spec.allowMemberUserType`
+// +kubebuilder:printcolumn:name="Adoption",type=string,JSONPath=`.spec.adoption`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type PartnerAccessPolicy struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -11,7 +11,11 @@ if obj.status.observedGeneration ~= nil and obj.metadata.generation ~= nil and o
   hs.message = "The operator has not observed the latest spec yet"
   return hs
 end
+-- Like kstatus: the first of Reconciling=True (in progress) or Stalled=True (failed) decides.
 for _, c in ipairs(obj.status.conditions) do
+  if c.type == "Reconciling" and c.status == "True" then
+    return {status = "Progressing", message = c.message}
+  end
   if c.type == "Stalled" and c.status == "True" then
     return {status = "Degraded", message = c.message}
   end

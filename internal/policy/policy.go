@@ -86,6 +86,50 @@ func Invitation(selecting []*b2bv1alpha1.PartnerAccessPolicy, posture Posture, n
 	return nil
 }
 
+// Adoption is what the selecting policies together allow for a guest the operator did not
+// invite: the most restrictive mode wins, and with no selecting policy adoption is denied.
+// Taking over someone else's account is a grant of the cluster owner's, never a default.
+func Adoption(selecting []*b2bv1alpha1.PartnerAccessPolicy) b2bv1alpha1.AdoptionMode {
+	if len(selecting) == 0 {
+		return b2bv1alpha1.AdoptionDeny
+	}
+	rank := map[b2bv1alpha1.AdoptionMode]int{b2bv1alpha1.AdoptionAdopt: 1, b2bv1alpha1.AdoptionAdoptAndDelete: 2}
+	mode := b2bv1alpha1.AdoptionAdoptAndDelete
+	for _, p := range selecting {
+		if rank[p.Spec.Adoption] < rank[mode] {
+			mode = p.Spec.Adoption
+		}
+	}
+	if rank[mode] == 0 {
+		return b2bv1alpha1.AdoptionDeny
+	}
+	return mode
+}
+
+// AdoptionDenied explains a refused adoption, naming the first policy that refuses it.
+func AdoptionDenied(selecting []*b2bv1alpha1.PartnerAccessPolicy, namespace string) *Violation {
+	for _, p := range selecting {
+		if p.Spec.Adoption != b2bv1alpha1.AdoptionAdopt && p.Spec.Adoption != b2bv1alpha1.AdoptionAdoptAndDelete {
+			return &Violation{p.Name, "adoption", "taking over an existing account is not allowed (adoption: Deny)"}
+		}
+	}
+	return &Violation{Detail: fmt.Sprintf("no PartnerAccessPolicy selects namespace %s, so an existing account may not be taken over", namespace)}
+}
+
+// Promotion checks a change of an adopted account's userType: every selecting policy must set
+// allowPromotion, and with none selecting it is refused.
+func Promotion(selecting []*b2bv1alpha1.PartnerAccessPolicy, namespace string) *Violation {
+	if len(selecting) == 0 {
+		return &Violation{Detail: fmt.Sprintf("no PartnerAccessPolicy selects namespace %s, so the userType of an adopted account may not change", namespace)}
+	}
+	for _, p := range selecting {
+		if !p.Spec.AllowPromotion {
+			return &Violation{p.Name, "allowPromotion", "the userType of an adopted account may not change"}
+		}
+	}
+	return nil
+}
+
 // Group checks one group grant; ref is the entry as written, id the resolved object ID.
 func Group(selecting []*b2bv1alpha1.PartnerAccessPolicy, ref, id string) *Violation {
 	for _, p := range selecting {

@@ -24,6 +24,9 @@ type directory struct {
 
 	invitations int64
 	mails       map[string]int // lower-cased address -> invitation mails sent
+	// redeemTokens maps the token of every redemption URL handed out to its user, so a test
+	// can check that the URL an operator kept still works.
+	redeemTokens map[string]string
 
 	deltaPages  map[string]deltaPage  // $skiptoken -> page position
 	deltaTokens map[string]deltaState // $deltatoken -> state
@@ -31,13 +34,14 @@ type directory struct {
 
 func newDirectory() directory {
 	return directory{
-		users:       map[string]*userRec{},
-		deleted:     map[string]*deletedRec{},
-		groups:      map[string]*groupRec{},
-		sps:         map[string]*spRec{},
-		mails:       map[string]int{},
-		deltaPages:  map[string]deltaPage{},
-		deltaTokens: map[string]deltaState{},
+		users:        map[string]*userRec{},
+		deleted:      map[string]*deletedRec{},
+		groups:       map[string]*groupRec{},
+		sps:          map[string]*spRec{},
+		mails:        map[string]int{},
+		redeemTokens: map[string]string{},
+		deltaPages:   map[string]deltaPage{},
+		deltaTokens:  map[string]deltaState{},
 	}
 }
 

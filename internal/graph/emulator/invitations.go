@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -41,6 +43,25 @@ func (e *Emulator) MailsSent(email string) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.dir.mails[strings.ToLower(email)]
+}
+
+const redeemURLPrefix = "https://login.microsoftonline.com/redeem?rd="
+
+// Redeem plays the partner opening a redemption URL: the user it was issued for accepts the
+// invitation. A URL the emulator never issued, or whose user is gone, is an error. Like
+// Graph, every URL issued for a user stays valid (a re-invitation adds one).
+func (e *Emulator) Redeem(redeemURL string) (userID string, err error) {
+	u, err := url.Parse(redeemURL)
+	if err != nil || !strings.HasPrefix(redeemURL, redeemURLPrefix) {
+		return "", fmt.Errorf("not a redemption URL of this emulator: %q", redeemURL)
+	}
+	e.mu.Lock()
+	id, ok := e.dir.redeemTokens[u.Query().Get("rd")]
+	e.mu.Unlock()
+	if !ok {
+		return "", errors.New("unknown redemption token")
+	}
+	return id, e.AcceptInvitation(id)
 }
 
 // createInvitation serves POST /invitations. Validation happens before any state change so
@@ -136,6 +157,8 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 		status = "Completed"
 	}
 	userID := u.ID
+	token := randToken(24)
+	e.dir.redeemTokens[token] = userID
 	e.mu.Unlock()
 	if hook := e.onInvite.Load(); hook != nil {
 		(*hook)(email, userID)
@@ -144,7 +167,7 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"@odata.context":          baseURL(r) + "/v1.0/$metadata#invitations/$entity",
 		"id":                      newUUID(),
-		"inviteRedeemUrl":         "https://login.microsoftonline.com/redeem?rd=" + randToken(24) + "&tenant=" + url.QueryEscape(e.tenantID),
+		"inviteRedeemUrl":         redeemURLPrefix + token + "&tenant=" + url.QueryEscape(e.tenantID),
 		"invitedUserDisplayName":  req.InvitedUserDisplayName,
 		"invitedUserType":         userType,
 		"invitedUserEmailAddress": email,

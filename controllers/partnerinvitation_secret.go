@@ -1,0 +1,106 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/graph"
+)
+
+// redeemURLKey is the key of the redemption URL in the invitation's Secret.
+const redeemURLKey = "redeemURL"
+
+// Graph returns an invitation's redemption URL once. It goes into a Secret the object owns,
+// never into status, events or logs. The Secret is created (empty) before the invitation, so
+// a name taken by someone else stops the invitation instead of losing the URL, and filled
+// right after Graph's answer, before anything else is written.
+
+func redeemSecretName(pinv *b2bv1alpha1.PartnerInvitation) string { return pinv.Name + "-invitation" }
+
+// ensureRedeemSecret returns this object's Secret for the redemption URL, creating it empty
+// when absent. A Secret of that name that this object does not control is a SecretConflict.
+func (r *PartnerInvitationReconciler) ensureRedeemSecret(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*corev1.Secret, error) {
+	key := client.ObjectKey{Namespace: pinv.Namespace, Name: redeemSecretName(pinv)}
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, key, secret)
+	if apierrors.IsNotFound(err) {
+		secret = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace,
+				Labels: map[string]string{b2bv1alpha1.LabelInvitation: pinv.Name}},
+			Type: corev1.SecretTypeOpaque,
+		}
+		if err := controllerutil.SetControllerReference(pinv, secret, r.Scheme()); err != nil {
+			return nil, fmt.Errorf("%s: %w", errWriteSecret, err)
+		}
+		err = r.Create(ctx, secret)
+		if apierrors.IsAlreadyExists(err) {
+			err = r.Get(ctx, key, secret)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", errWriteSecret, err)
+	}
+	if !metav1.IsControlledBy(secret, pinv) {
+		return nil, &blockedError{reason: b2bv1alpha1.ReasonSecretConflict, stalled: true, retryAfter: time.Minute, message: fmt.Sprintf(
+			"Secret %s/%s, which would hold the redemption URL, exists and is not owned by this PartnerInvitation; "+
+				"no invitation is sent until it is deleted or renamed", key.Namespace, key.Name)}
+	}
+	return secret, nil
+}
+
+// fillRedeemSecret stores the URL, retrying: Graph will not return it again.
+func (r *PartnerInvitationReconciler) fillRedeemSecret(ctx context.Context, secret *corev1.Secret, url string) error {
+	if url == "" {
+		return nil
+	}
+	err := retry.OnError(retry.DefaultBackoff, func(error) bool { return ctx.Err() == nil }, func() error {
+		patch := client.MergeFrom(secret.DeepCopy())
+		secret.Data = map[string][]byte{redeemURLKey: []byte(url)}
+		return r.Patch(ctx, secret, patch)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", errWriteSecret, err)
+	}
+	return nil
+}
+
+// recoverRedeemURL gets a redemption URL for this object's own pending guest whose URL never
+// reached the Secret (the process stopped after the invitation). Inviting the same address
+// again without a mail returns a fresh URL for the same user; the partner gets no second mail.
+func (r *PartnerInvitationReconciler) recoverRedeemURL(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User) error {
+	if guest.ExternalUserState == string(b2bv1alpha1.StateAccepted) {
+		return nil // redeemed: the URL is no longer needed
+	}
+	secret, err := r.ensureRedeemSecret(ctx, pinv)
+	if err != nil {
+		return err
+	}
+	pinv.Status.RedeemURLSecretName = secret.Name
+	if len(secret.Data[redeemURLKey]) > 0 {
+		return nil
+	}
+	req := invitationRequest(pinv)
+	req.SendInvitationMessage = false
+	inv, err := r.Directory.Invite(ctx, req)
+	if err != nil {
+		return err
+	}
+	if inv.UserID != guest.ID {
+		return fmt.Errorf("re-inviting %s for its redemption URL answered with user %s, not guest %s", pinv.Spec.Email, inv.UserID, guest.ID)
+	}
+	if err := r.fillRedeemSecret(ctx, secret, inv.RedeemURL); err != nil {
+		return err
+	}
+	r.event(pinv, corev1.EventTypeNormal, eventURLRecovered, "Invite",
+		fmt.Sprintf("Stored a new redemption URL for guest %s in Secret %s (no mail was sent)", guest.ID, secret.Name))
+	return nil
+}

@@ -207,7 +207,6 @@ var _ = Describe("PartnerInvitation access", func() {
 			Expect(k8s.Create(suiteCtx, first)).To(Succeed())
 			Eventually(fetch(first)).WithTimeout(timeout).WithPolling(interval).Should(
 				haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync))
-			time.Sleep(1100 * time.Millisecond) // distinct creation timestamps (1 s resolution) order the two
 			second := newInvitation(ns, "second", "second@count.example")
 			Expect(k8s.Create(suiteCtx, second)).To(Succeed())
 			Eventually(fetch(second)).WithTimeout(timeout).WithPolling(interval).Should(
@@ -219,6 +218,7 @@ var _ = Describe("PartnerInvitation access", func() {
 
 		It("revokes access and stops Graph writes for objects admitted before the policy changed", func() {
 			ns, labels := labelledNamespace()
+			pol := createPolicy("tighten-"+ns, labels, b2bv1alpha1.PartnerAccessPolicySpec{AllowedGroups: []string{"*"}})
 			group := emu.AddGroup(emulator.Group{DisplayName: "Before Policy"})
 			p := newInvitation(ns, "early", "early@tightened.example", func(p *b2bv1alpha1.PartnerInvitation) {
 				p.Spec.Access = &b2bv1alpha1.PartnerAccess{Groups: []string{group.ID}}
@@ -230,7 +230,9 @@ var _ = Describe("PartnerInvitation access", func() {
 			Expect(members(group.ID)).To(ContainElement(guest))
 
 			By("a policy that no longer allows the group")
-			pol := createPolicy("tighten-"+ns, labels, b2bv1alpha1.PartnerAccessPolicySpec{AllowedGroups: []string{"Some Other Group"}})
+			Expect(k8s.Get(suiteCtx, client.ObjectKeyFromObject(pol), pol)).To(Succeed())
+			pol.Spec.AllowedGroups = []string{"Some Other Group"}
+			Expect(k8s.Update(suiteCtx, pol)).To(Succeed())
 			Eventually(func() []string { return members(group.ID) }).WithTimeout(timeout).WithPolling(interval).ShouldNot(ContainElement(guest))
 			Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(SatisfyAll(
 				haveCondition(b2bv1alpha1.ConditionAccessGranted, metav1.ConditionFalse, b2bv1alpha1.ReasonPolicyDenied),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +23,40 @@ import (
 
 var nsCounter atomic.Int64
 
+// openLabel marks the namespaces of tests that are not about policy; the suite's open policy
+// selects them. The operator denies namespaces that no policy selects, as shipped.
+const openLabel = "partnerops.test/open"
+
+var openPolicyOnce sync.Once
+
+// newNamespace returns a namespace the suite's open policy governs: anyone may be invited, any
+// access granted, existing guests adopted and deleted.
 func newNamespace() string {
+	openPolicyOnce.Do(createOpenPolicy)
 	name := fmt.Sprintf("pinv-test-%d", nsCounter.Add(1))
-	Expect(k8s.Create(suiteCtx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	Expect(k8s.Create(suiteCtx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name,
+		Labels: map[string]string{openLabel: "true"}}})).To(Succeed())
 	return name
+}
+
+func createOpenPolicy() {
+	Expect(k8s.Create(suiteCtx, &b2bv1alpha1.PartnerAccessPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "suite-open"},
+		Spec: b2bv1alpha1.PartnerAccessPolicySpec{
+			NamespaceSelector:   metav1.LabelSelector{MatchLabels: map[string]string{openLabel: "true"}},
+			AllowedGroups:       []string{"*"},
+			AllowedApplications: []b2bv1alpha1.ApplicationRule{{App: "*"}},
+			AllowMemberUserType: true, AllowCustomMessage: true,
+			Adoption: b2bv1alpha1.AdoptionAdoptAndDelete, AllowPromotion: true,
+		},
+	})).To(Succeed())
+	// The admission policy denies everything while it knows no PartnerAccessPolicy; wait until
+	// the API server has picked this one up.
+	ns := fmt.Sprintf("pinv-test-%d", nsCounter.Add(1))
+	Expect(k8s.Create(suiteCtx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{openLabel: "true"}}})).To(Succeed())
+	Eventually(func() error {
+		return k8s.Create(suiteCtx, newInvitation(ns, "probe", "probe@open.example"), client.DryRunAll)
+	}).WithTimeout(timeout).WithPolling(200 * time.Millisecond).Should(Succeed())
 }
 
 func newInvitation(ns, name, email string, mutate ...func(*b2bv1alpha1.PartnerInvitation)) *b2bv1alpha1.PartnerInvitation {
@@ -320,8 +351,16 @@ var _ = Describe("PartnerInvitation", func() {
 		Expect(ok).To(BeTrue())
 		Expect(got.Status.UserID).To(Equal(guest.ID))
 		Expect(got.Status.Adopted).To(BeFalse(), "the guest is the operator's own invitation, found again")
-		Consistently(func() int { return invitationsFor(email) }).
+		Consistently(func() int { return emu.MailsSent(email) }).
 			WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal(1))
+
+		By("recovering a working redemption URL without a second mail")
+		Expect(invitationsFor(email)).To(Equal(2), "the lost invitation and one re-invitation without a mail")
+		secret := &corev1.Secret{}
+		Expect(k8s.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "carl-invitation"}, secret)).To(Succeed())
+		redeemed, err := emu.Redeem(string(secret.Data["redeemURL"]))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(redeemed).To(Equal(guest.ID))
 	})
 
 	It("waits for a new guest to become visible instead of inviting again", func() {

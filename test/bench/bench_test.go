@@ -85,6 +85,7 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	defer op.Stop()
 	heap := op.SampleHeap(ctx)
 
+	operatorproc.AllowInvitations(b, ctx, k8s)
 	writesBefore := apiWrites(b, cfg)
 
 	// Create N objects, the way a GitOps sync applies a directory.

@@ -24,34 +24,14 @@ import (
 	"github.com/partnerops/partner-operator/test/internal/operatorproc"
 )
 
-// invitationLedger counts the invitations Graph carried out, per address: the ground truth a
-// lost answer cannot hide.
-type invitationLedger struct {
-	mu     sync.Mutex
-	counts map[string]int
-	total  int
-}
+// invitationLedger counts the invitations Graph carried out (re-invitations that recover a
+// URL included); the kills are timed by it.
+type invitationLedger struct{ total atomic.Int64 }
 
 // add records one invitation and returns how many there have been in all.
-func (l *invitationLedger) add(email string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.counts[strings.ToLower(email)]++
-	l.total++
-	return l.total
-}
+func (l *invitationLedger) add(string) int { return int(l.total.Add(1)) }
 
-func (l *invitationLedger) sum() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.total
-}
-
-func (l *invitationLedger) count(email string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.counts[strings.ToLower(email)]
-}
+func (l *invitationLedger) sum() int { return int(l.total.Load()) }
 
 type harness struct {
 	ctx    context.Context
@@ -74,7 +54,7 @@ func TestOperatorKilled(t *testing.T) {
 	dir := t.TempDir()
 	bin := operatorproc.Build(t, root, dir)
 	h := &harness{ctx: ctx, k8s: cp.Client, emu: emu, env: operatorproc.NewEnvironment(t, bin, dir, cp.Env, emu),
-		ledger: &invitationLedger{counts: map[string]int{}}}
+		ledger: &invitationLedger{}}
 	defer func() {
 		if t.Failed() {
 			logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
@@ -85,12 +65,14 @@ func TestOperatorKilled(t *testing.T) {
 		}
 	}()
 
-	t.Run("between Graph's answer and the status write", h.killedBeforeStatusWrite)
+	operatorproc.AllowInvitations(t, ctx, cp.Client)
+	t.Run("between Graph's answer and the Secret write", h.killedBeforeStatusWrite)
 	t.Run("with a burst of invitations in flight", h.killedMidBurst)
 }
 
 // killedBeforeStatusWrite kills the operator while Graph's answer to its invitation is on the
-// way, then starts a new one: the guest is found again, not invited twice.
+// way, so the redemption URL never reaches the Secret, then starts a new one: the guest is
+// found again, not invited twice, and a working URL is recovered without a second mail.
 func (h *harness) killedBeforeStatusWrite(t *testing.T) {
 	ns := h.namespace(t, "crash-one")
 	email := "carla@crash.example"
@@ -121,11 +103,26 @@ func (h *harness) killedBeforeStatusWrite(t *testing.T) {
 	if p.Status.Adopted {
 		t.Error("status.adopted = true; the guest is the operator's own invitation, found again")
 	}
-	if n := h.ledger.count(email); n != 1 {
-		t.Errorf("Graph carried out %d invitations for %s, want 1", n, email)
-	}
 	if n := h.emu.MailsSent(email); n != 1 {
 		t.Errorf("%d invitation mails sent to %s, want 1", n, email)
+	}
+	h.expectWorkingURL(t, ns, "carla", guest.ID)
+}
+
+// expectWorkingURL redeems the URL the object's Secret holds, as the partner would.
+func (h *harness) expectWorkingURL(t *testing.T, ns, name, guestID string) {
+	t.Helper()
+	secret := &corev1.Secret{}
+	if err := h.k8s.Get(h.ctx, client.ObjectKey{Namespace: ns, Name: name + "-invitation"}, secret); err != nil {
+		t.Fatalf("the redemption Secret: %v", err)
+	}
+	url := string(secret.Data["redeemURL"])
+	if url == "" {
+		t.Fatalf("Secret %s/%s-invitation holds no redemption URL", ns, name)
+	}
+	redeemed, err := h.emu.Redeem(url)
+	if err != nil || redeemed != guestID {
+		t.Errorf("the stored URL does not redeem guest %s: user %q, %v", guestID, redeemed, err)
 	}
 }
 
@@ -164,9 +161,13 @@ func (h *harness) killedMidBurst(t *testing.T) {
 		if guest := h.guest(t, email); p.Status.UserID != guest.ID {
 			t.Errorf("%s: status.userID = %q, want %q", name, p.Status.UserID, guest.ID)
 		}
-		if c := h.ledger.count(email); c != 1 {
-			t.Errorf("Graph carried out %d invitations for %s, want 1", c, email)
+		if c := h.emu.MailsSent(email); c != 1 {
+			t.Errorf("%d invitation mails sent to %s, want 1", c, email)
 		}
+		if guests := h.guests(email); guests != 1 {
+			t.Errorf("%d guests for %s, want 1", guests, email)
+		}
+		h.expectWorkingURL(t, ns, name, p.Status.UserID)
 	}
 }
 
@@ -217,6 +218,16 @@ func (h *harness) guest(t *testing.T, email string) emulator.User {
 	}
 	t.Fatalf("no guest with mail %s in the directory", email)
 	return emulator.User{}
+}
+
+func (h *harness) guests(email string) int {
+	n := 0
+	for _, u := range h.emu.Users() {
+		if strings.EqualFold(u.Mail, email) {
+			n++
+		}
+	}
+	return n
 }
 
 func waitUntil(t *testing.T, what string, timeout time.Duration, done func() bool) {

@@ -1,0 +1,120 @@
+package controllers
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/graph"
+)
+
+// TestEveryReasonTellsGitOpsTheTruth runs each outcome a reconcile can end in through the one
+// place conditions are derived, and asks kstatus (Flux, kpt) and Argo CD's health script what
+// they make of the object. A reason that needs a person must read Failed/Degraded, never
+// Progressing forever; a retry must read InProgress/Progressing, never Failed.
+func TestEveryReasonTellsGitOpsTheTruth(t *testing.T) {
+	blocked := func(reason string, stalled bool) error {
+		return &blockedError{reason: reason, message: "because " + reason, stalled: stalled}
+	}
+	accessProblem := func(reason string) *findings {
+		return &findings{access: &accessOutcome{problems: []accessProblem{{reason, "spec.access.groups[0]: " + reason}}}}
+	}
+	type want struct {
+		reason  string
+		kstatus status.Status
+		argo    string
+	}
+	failed := func(reason string) want { return want{reason, status.FailedStatus, "Degraded"} }
+	progressing := func(reason string) want { return want{reason, status.InProgressStatus, "Progressing"} }
+	cases := map[string]struct {
+		f    *findings
+		err  error
+		want want
+	}{
+		"InSync":            {&findings{}, nil, want{b2bv1alpha1.ReasonInSync, status.CurrentStatus, "Healthy"}},
+		"Throttled":         {&findings{}, &graph.Error{Kind: graph.KindThrottled, StatusCode: 429, RetryAfter: time.Second}, progressing(b2bv1alpha1.ReasonThrottled)},
+		"GraphTransient":    {&findings{}, &graph.Error{Kind: graph.KindTransient, StatusCode: 503}, progressing(b2bv1alpha1.ReasonGraphError)},
+		"GraphTerminal":     {&findings{}, &graph.Error{Kind: graph.KindTerminal, StatusCode: 400, Message: "blocked domain"}, failed(b2bv1alpha1.ReasonGraphError)},
+		"KubernetesError":   {&findings{}, errors.New("etcd is unavailable"), progressing(b2bv1alpha1.ReasonKubernetesError)},
+		"AwaitingGraph":     {&findings{}, awaitingGraph("x"), progressing(b2bv1alpha1.ReasonAwaitingGraph)},
+		"AccessPending":     {&findings{}, &blockedError{reason: b2bv1alpha1.ReasonAccessPending, message: "not visible yet", backoff: true}, progressing(b2bv1alpha1.ReasonAccessPending)},
+		"Conflict":          {&findings{}, blocked(b2bv1alpha1.ReasonConflict, true), failed(b2bv1alpha1.ReasonConflict)},
+		"InvalidSpec":       {&findings{}, &blockedError{reason: b2bv1alpha1.ReasonInvalidSpec, message: "spec.email", stalled: true, terminal: true}, failed(b2bv1alpha1.ReasonInvalidSpec)},
+		"PolicyDenied":      {&findings{}, blocked(b2bv1alpha1.ReasonPolicyDenied, true), failed(b2bv1alpha1.ReasonPolicyDenied)},
+		"AdoptionDenied":    {&findings{}, blocked(b2bv1alpha1.ReasonAdoptionDenied, true), failed(b2bv1alpha1.ReasonAdoptionDenied)},
+		"PromotionDenied":   {&findings{}, blocked(b2bv1alpha1.ReasonPromotionDenied, true), failed(b2bv1alpha1.ReasonPromotionDenied)},
+		"SecretConflict":    {&findings{}, blocked(b2bv1alpha1.ReasonSecretConflict, true), failed(b2bv1alpha1.ReasonSecretConflict)},
+		"GroupNotFound":     {accessProblem(b2bv1alpha1.ReasonGroupNotFound), nil, failed(b2bv1alpha1.ReasonGroupNotFound)},
+		"AmbiguousGroup":    {accessProblem(b2bv1alpha1.ReasonAmbiguousGroup), nil, failed(b2bv1alpha1.ReasonAmbiguousGroup)},
+		"AppNotFound":       {accessProblem(b2bv1alpha1.ReasonAppNotFound), nil, failed(b2bv1alpha1.ReasonAppNotFound)},
+		"RoleNotFound":      {accessProblem(b2bv1alpha1.ReasonRoleNotFound), nil, failed(b2bv1alpha1.ReasonRoleNotFound)},
+		"GrantPolicyDenied": {accessProblem(b2bv1alpha1.ReasonPolicyDenied), nil, failed(b2bv1alpha1.ReasonPolicyDenied)},
+		"Deleting":          {&findings{deleting: true}, nil, want{b2bv1alpha1.ReasonDeleting, status.TerminatingStatus, "Progressing"}},
+	}
+	r := &PartnerInvitationReconciler{}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			// Every outcome is reached from a stalled object, so each must also clear Stalled.
+			pinv := invitation(func(p *b2bv1alpha1.PartnerInvitation) { p.Status.UserID = guestID })
+			if tc.f.deleting {
+				deleting(pinv)
+			}
+			reconcileOnce(r, pinv, &findings{}, blocked(b2bv1alpha1.ReasonConflict, true))
+			reconcileOnce(r, pinv, tc.f, tc.err)
+
+			ready := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionReady)
+			if ready == nil || ready.Reason != tc.want.reason || ready.ObservedGeneration != pinv.Generation {
+				t.Fatalf("Ready = %+v, want reason %s at generation %d", ready, tc.want.reason, pinv.Generation)
+			}
+			stalled := meta.IsStatusConditionTrue(pinv.Status.Conditions, b2bv1alpha1.ConditionStalled)
+			if wantStalled := tc.want.kstatus == status.FailedStatus; stalled != wantStalled {
+				t.Errorf("Stalled = %v, want %v", stalled, wantStalled)
+			}
+			if got := kstatusOf(t, pinv); got != tc.want.kstatus {
+				t.Errorf("kstatus = %s, want %s", got, tc.want.kstatus)
+			}
+			if got, msg := argoHealthOf(t, pinv); got != tc.want.argo {
+				t.Errorf("Argo CD health = %s (%q), want %s", got, msg, tc.want.argo)
+			}
+		})
+	}
+}
+
+// reconcileOnce derives the conditions for an outcome and moves observedGeneration as
+// patchStatus does.
+func reconcileOnce(r *PartnerInvitationReconciler, pinv *b2bv1alpha1.PartnerInvitation, f *findings, err error) {
+	_, err = r.report(pinv, f, ctrl.Result{}, err)
+	if err == nil || isTerminal(err) {
+		pinv.Status.ObservedGeneration = pinv.Generation
+	}
+}
+
+func TestInvitedConditionFollowsTheGuest(t *testing.T) {
+	pinv := invitation()
+	reconcileOnce(&PartnerInvitationReconciler{}, pinv, &findings{}, &blockedError{reason: b2bv1alpha1.ReasonConflict, message: "held by team-b/x", stalled: true})
+	if c := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionInvited); c == nil || c.Status != metav1.ConditionFalse || c.Reason != b2bv1alpha1.ReasonConflict {
+		t.Errorf("Invited = %+v, want False/Conflict", c)
+	}
+	if meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionRedeemed) != nil {
+		t.Error("Redeemed must be absent before there is a guest")
+	}
+	pinv.Status.UserID, pinv.Status.State = guestID, b2bv1alpha1.StateAccepted
+	reconcileOnce(&PartnerInvitationReconciler{}, pinv, &findings{established: b2bv1alpha1.ReasonHandedOver, establishedMsg: "took over"}, nil)
+	if c := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionInvited); c == nil || c.Reason != b2bv1alpha1.ReasonHandedOver {
+		t.Errorf("Invited = %+v, want True/HandedOver", c)
+	}
+	if !meta.IsStatusConditionTrue(pinv.Status.Conditions, b2bv1alpha1.ConditionRedeemed) {
+		t.Error("Redeemed must follow status.state Accepted")
+	}
+	// A later reconcile that learns nothing new keeps how the guest came to be managed.
+	reconcileOnce(&PartnerInvitationReconciler{}, pinv, &findings{}, nil)
+	if c := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionInvited); c == nil || c.Reason != b2bv1alpha1.ReasonHandedOver {
+		t.Errorf("Invited = %+v, want it kept as True/HandedOver", c)
+	}
+}

@@ -1,0 +1,25 @@
+package operatorproc
+
+import (
+	"context"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+)
+
+// AllowInvitations creates a PartnerAccessPolicy that lets every namespace invite anyone. The
+// operator denies namespaces that no policy selects, so a test that is not about policy says
+// what its cluster owner allows, as a real install must.
+func AllowInvitations(tb testing.TB, ctx context.Context, k8s client.Client) {
+	tb.Helper()
+	p := &b2bv1alpha1.PartnerAccessPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "test-allow-invitations"},
+		Spec:       b2bv1alpha1.PartnerAccessPolicySpec{NamespaceSelector: metav1.LabelSelector{}},
+	}
+	if err := k8s.Create(ctx, p); err != nil {
+		tb.Fatalf("create PartnerAccessPolicy: %v", err)
+	}
+}

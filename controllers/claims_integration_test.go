@@ -134,7 +134,9 @@ var _ = Describe("One owner per address", func() {
 		emu.SetVisibilityDelay(3 * time.Second)
 		DeferCleanup(func() { emu.SetLatency(0); emu.SetVisibilityDelay(0) })
 		nsA, nsB := newNamespace(), newNamespace()
-		type pair struct{ first, second *b2bv1alpha1.PartnerInvitation }
+		type pair struct {
+			first, second *b2bv1alpha1.PartnerInvitation
+		}
 		all := make([]pair, pairs)
 		for i := range all {
 			email := fmt.Sprintf("pat-%02d@pairs.example", i)

@@ -227,97 +227,99 @@ func allowedGrants(selecting []*b2bv1alpha1.PartnerAccessPolicy, groups []b2bv1a
 	return okGroups, okApps, problems
 }
 
-// syncGroups revokes the managed memberships not in want, then adds the missing ones.
-func (r *PartnerInvitationReconciler) syncGroups(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, userID string, want []b2bv1alpha1.GroupGrant, out *accessOutcome) error {
-	access := ensureAccessStatus(pinv)
-	wanted := map[string]bool{}
-	for _, g := range want {
-		wanted[g.ID] = true
-	}
-	var kept []b2bv1alpha1.GroupGrant
-	have := map[string]bool{}
-	for _, g := range access.Groups {
-		if wanted[g.ID] {
-			kept = append(kept, g)
-			have[g.ID] = true
-			continue
-		}
-		if g.Managed {
-			if err := r.Directory.RemoveGroupMember(ctx, g.ID, userID); err != nil && !graph.IsNotFound(err) {
-				access.Groups = append(kept, remaining(access.Groups, g)...)
-				return err
-			}
-		}
-	}
-	access.Groups = kept
-	for _, g := range want {
-		if have[g.ID] {
-			continue
-		}
-		err := r.Directory.AddGroupMember(ctx, g.ID, userID)
-		switch {
-		case err == nil:
-			g.Managed = true
-		case graph.IsAlreadyExists(err):
-			g.Managed = false // someone else's grant: recorded, never revoked
-		case isPendingVisibility(err):
-			out.pending = err
-			continue
-		default:
-			return err
-		}
-		access.Groups = append(access.Groups, g)
-		have[g.ID] = true
-	}
-	return nil
+// grantOps is how one kind of grant (group membership, app role assignment) is keyed, made and
+// taken back.
+type grantOps[G any] struct {
+	key     func(G) string
+	managed func(G) bool
+	revoke  func(G) error
+	// grant makes the grant and returns it as recorded: managed when this object made it,
+	// unmanaged when someone else already had (never revoked then).
+	grant func(G) (G, error)
 }
 
-// syncApps revokes the managed assignments not in want, then creates the missing ones.
-func (r *PartnerInvitationReconciler) syncApps(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, userID string, want []b2bv1alpha1.AppRoleGrant, out *accessOutcome) error {
-	access := ensureAccessStatus(pinv)
-	key := func(a b2bv1alpha1.AppRoleGrant) string {
-		return a.ServicePrincipalID + "/" + strings.ToLower(a.AppRoleID)
-	}
+// syncGrants revokes the managed grants that are not wanted, then makes the missing ones. It
+// returns the grants in effect even when it stops at an error, so status never forgets one.
+func syncGrants[G any](have, want []G, ops grantOps[G], out *accessOutcome) ([]G, error) {
 	wanted := map[string]bool{}
-	for _, a := range want {
-		wanted[key(a)] = true
+	for _, g := range want {
+		wanted[ops.key(g)] = true
 	}
-	var kept []b2bv1alpha1.AppRoleGrant
-	have := map[string]bool{}
-	for i, a := range access.Applications {
-		if wanted[key(a)] {
-			kept = append(kept, a)
-			have[key(a)] = true
+	var kept []G
+	present := map[string]bool{}
+	for i, g := range have {
+		if wanted[ops.key(g)] {
+			kept = append(kept, g)
+			present[ops.key(g)] = true
 			continue
 		}
-		if a.Managed && a.AssignmentID != "" {
-			if err := r.Directory.RemoveAppRoleAssignment(ctx, a.ServicePrincipalID, a.AssignmentID); err != nil && !graph.IsNotFound(err) {
-				access.Applications = append(kept, access.Applications[i:]...)
-				return err
+		if ops.managed(g) {
+			if err := ops.revoke(g); err != nil && !graph.IsNotFound(err) {
+				return append(kept, have[i:]...), err
 			}
 		}
 	}
-	access.Applications = kept
-	for _, a := range want {
-		if have[key(a)] {
+	for _, g := range want {
+		if present[ops.key(g)] {
 			continue
 		}
-		id, err := r.Directory.AssignAppRole(ctx, graph.AppRoleAssignment{PrincipalID: userID, ResourceID: a.ServicePrincipalID, AppRoleID: a.AppRoleID})
+		made, err := ops.grant(g)
 		switch {
 		case err == nil:
-			a.Managed, a.AssignmentID = true, id
-		case graph.IsAlreadyExists(err):
-			a.Managed = false
 		case isPendingVisibility(err):
 			out.pending = err
 			continue
 		default:
-			return err
+			return kept, err
 		}
-		access.Applications = append(access.Applications, a)
-		have[key(a)] = true
+		kept = append(kept, made)
+		present[ops.key(g)] = true
 	}
-	return nil
+	return kept, nil
+}
+
+// syncGroups brings the guest's group memberships to want.
+func (r *PartnerInvitationReconciler) syncGroups(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, userID string, want []b2bv1alpha1.GroupGrant, out *accessOutcome) error {
+	access := ensureAccessStatus(pinv)
+	var err error
+	access.Groups, err = syncGrants(access.Groups, want, grantOps[b2bv1alpha1.GroupGrant]{
+		key:     func(g b2bv1alpha1.GroupGrant) string { return g.ID },
+		managed: func(g b2bv1alpha1.GroupGrant) bool { return g.Managed },
+		revoke:  func(g b2bv1alpha1.GroupGrant) error { return r.Directory.RemoveGroupMember(ctx, g.ID, userID) },
+		grant: func(g b2bv1alpha1.GroupGrant) (b2bv1alpha1.GroupGrant, error) {
+			err := r.Directory.AddGroupMember(ctx, g.ID, userID)
+			g.Managed = err == nil
+			if graph.IsAlreadyExists(err) {
+				err = nil
+			}
+			return g, err
+		},
+	}, out)
+	return err
+}
+
+// syncApps brings the guest's app role assignments to want.
+func (r *PartnerInvitationReconciler) syncApps(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, userID string, want []b2bv1alpha1.AppRoleGrant, out *accessOutcome) error {
+	access := ensureAccessStatus(pinv)
+	var err error
+	access.Applications, err = syncGrants(access.Applications, want, grantOps[b2bv1alpha1.AppRoleGrant]{
+		key: func(a b2bv1alpha1.AppRoleGrant) string {
+			return a.ServicePrincipalID + "/" + strings.ToLower(a.AppRoleID)
+		},
+		managed: func(a b2bv1alpha1.AppRoleGrant) bool { return a.Managed && a.AssignmentID != "" },
+		revoke: func(a b2bv1alpha1.AppRoleGrant) error {
+			return r.Directory.RemoveAppRoleAssignment(ctx, a.ServicePrincipalID, a.AssignmentID)
+		},
+		grant: func(a b2bv1alpha1.AppRoleGrant) (b2bv1alpha1.AppRoleGrant, error) {
+			id, err := r.Directory.AssignAppRole(ctx, graph.AppRoleAssignment{PrincipalID: userID, ResourceID: a.ServicePrincipalID, AppRoleID: a.AppRoleID})
+			a.Managed, a.AssignmentID = err == nil, id
+			if graph.IsAlreadyExists(err) {
+				err = nil
+			}
+			return a, err
+		},
+	}, out)
+	return err
 }
 
 // reportAccess sets AccessGranted from the outcome.
@@ -360,13 +362,4 @@ func ensureAccessStatus(pinv *b2bv1alpha1.PartnerInvitation) *b2bv1alpha1.Access
 		pinv.Status.Access = &b2bv1alpha1.AccessStatus{}
 	}
 	return pinv.Status.Access
-}
-
-func remaining(all []b2bv1alpha1.GroupGrant, from b2bv1alpha1.GroupGrant) []b2bv1alpha1.GroupGrant {
-	for i := range all {
-		if all[i].ID == from.ID {
-			return all[i:]
-		}
-	}
-	return nil
 }

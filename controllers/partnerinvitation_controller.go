@@ -157,18 +157,20 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	return r.report(pinv, &f, res, err)
 }
 
-// reconcileNormal follows Crossplane's managed-resource order: validate, claim, check policy,
+// reconcileNormal follows Crossplane's managed-resource order: validate, check policy, claim,
 // observe, create if absent, update what drifted, grant access, then poll. Each step returns
 // what it found; report derives the conditions from it.
 func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, f *findings) (ctrl.Result, error) {
 	if err := validateSpec(pinv); err != nil {
 		return ctrl.Result{}, &blockedError{reason: b2bv1alpha1.ReasonInvalidSpec, message: err.Error(), stalled: true, terminal: true}
 	}
-	claim, err := r.claimAddress(ctx, pinv)
+	// Policy first: an object its namespace may not send never holds an address another
+	// namespace may need.
+	selecting, err := r.enforcePolicy(ctx, pinv, f)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	selecting, err := r.enforcePolicy(ctx, pinv, f)
+	claim, err := r.claimAddress(ctx, pinv)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -135,3 +135,37 @@ func TestSelecting(t *testing.T) {
 		t.Errorf("selected %v, want [all partners]", names)
 	}
 }
+
+func TestAdoptionAndPromotionAreGrantedNeverAssumed(t *testing.T) {
+	pol := func(name string, mode b2bv1alpha1.AdoptionMode, promote bool) *b2bv1alpha1.PartnerAccessPolicy {
+		return &b2bv1alpha1.PartnerAccessPolicy{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: b2bv1alpha1.PartnerAccessPolicySpec{Adoption: mode, AllowPromotion: promote}}
+	}
+	cases := []struct {
+		name      string
+		selecting []*b2bv1alpha1.PartnerAccessPolicy
+		adoption  b2bv1alpha1.AdoptionMode
+		promote   bool
+	}{
+		{"no policy", nil, b2bv1alpha1.AdoptionDeny, false},
+		{"default mode", []*b2bv1alpha1.PartnerAccessPolicy{pol("a", "", true)}, b2bv1alpha1.AdoptionDeny, true},
+		{"adopt", []*b2bv1alpha1.PartnerAccessPolicy{pol("a", b2bv1alpha1.AdoptionAdopt, false)}, b2bv1alpha1.AdoptionAdopt, false},
+		{"the stricter policy wins", []*b2bv1alpha1.PartnerAccessPolicy{
+			pol("a", b2bv1alpha1.AdoptionAdoptAndDelete, true), pol("b", b2bv1alpha1.AdoptionAdopt, false)}, b2bv1alpha1.AdoptionAdopt, false},
+		{"all allow", []*b2bv1alpha1.PartnerAccessPolicy{
+			pol("a", b2bv1alpha1.AdoptionAdoptAndDelete, true), pol("b", b2bv1alpha1.AdoptionAdoptAndDelete, true)}, b2bv1alpha1.AdoptionAdoptAndDelete, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Adoption(tc.selecting); got != tc.adoption {
+				t.Errorf("Adoption = %s, want %s", got, tc.adoption)
+			}
+			if got := Promotion(tc.selecting, "team-a") == nil; got != tc.promote {
+				t.Errorf("promotion allowed = %v, want %v", got, tc.promote)
+			}
+			if tc.adoption == b2bv1alpha1.AdoptionDeny && AdoptionDenied(tc.selecting, "team-a").String() == "" {
+				t.Error("a refused adoption must say why")
+			}
+		})
+	}
+}

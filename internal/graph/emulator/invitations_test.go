@@ -219,3 +219,26 @@ func TestInvitationHookRunsAfterTheDirectoryChanged(t *testing.T) {
 		t.Errorf("hook saw %v, want only the valid invitation made while it was set", hooked)
 	}
 }
+
+func TestReinvitationWithoutMailReturnsAWorkingURL(t *testing.T) {
+	h := newHarness(t, Options{})
+	first := h.invite("jane@fabrikam.com", map[string]any{"sendInvitationMessage": true})
+	again := h.invite("jane@fabrikam.com", map[string]any{"sendInvitationMessage": false})
+	if n := h.e.MailsSent("jane@fabrikam.com"); n != 1 {
+		t.Errorf("MailsSent = %d, want 1: a re-invitation without a message sends no mail", n)
+	}
+	url := str(again.body, "inviteRedeemUrl")
+	if url == "" || url == str(first.body, "inviteRedeemUrl") {
+		t.Fatalf("want a fresh redemption URL, got %q", url)
+	}
+	id, err := h.e.Redeem(url)
+	if err != nil || id != str(first.body, "invitedUser", "id") {
+		t.Fatalf("Redeem = %q, %v; want the invited user", id, err)
+	}
+	if u, _ := h.e.User(id); u.ExternalUserState != StateAccepted {
+		t.Errorf("externalUserState = %q after redeeming, want Accepted", u.ExternalUserState)
+	}
+	if _, err := h.e.Redeem("https://login.microsoftonline.com/redeem?rd=forged"); err == nil {
+		t.Error("a URL the emulator never issued must not redeem")
+	}
+}

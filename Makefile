@@ -26,6 +26,18 @@ manifests: controller-gen ## Generate the CRD and RBAC manifests under config/.
 generate: controller-gen ## Generate DeepCopy methods.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
+.PHONY: verify-generated
+verify-generated: controller-gen ## Regenerate CRDs, RBAC and DeepCopy; fail if that changed anything (CI runs it on a clean clone).
+	@state() { git status --porcelain -- config api; git diff -- config api | sha256sum; }; \
+	before="$$(state)"; \
+	$(MAKE) -s manifests generate; \
+	if [ "$$before" != "$$(state)" ]; then \
+		git --no-pager diff --stat -- config api; \
+		echo "ERROR: the generated files under config/ or api/ were out of date with their markers."; \
+		echo "       They are regenerated now: review and commit them."; \
+		exit 1; \
+	fi
+
 .PHONY: fmt
 fmt: ## go fmt.
 	go fmt ./...
@@ -39,7 +51,7 @@ envtest: ## Provide kube-apiserver, etcd and kubectl for envtest (built once, th
 	@hack/envtest.sh
 
 .PHONY: test
-test: vet ## Unit tests and the envtest integration suite (real kube-apiserver and etcd, Graph emulator).
+test: verify-generated vet ## Unit tests and the envtest integration suite (real kube-apiserver and etcd, Graph emulator).
 	@assets="$$(hack/envtest.sh)" && echo "envtest binaries: $$assets" && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 $$(go list ./... | grep -v '/controllers$$') && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v ./controllers/ -ginkgo.v && \

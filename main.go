@@ -68,10 +68,15 @@ func runOperator(ctx context.Context, args []string) error {
 		tenantSize  string
 		deltaEvery  time.Duration
 		createGrace time.Duration
+		claimNS     string
 	)
-	fs.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	fs.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint (0 disables it)")
+	metricsSecure := fs.Bool("metrics-secure", true, "serve metrics over HTTPS to tokens the API server authorizes for GET /metrics; false serves plain HTTP to anyone (local use only)")
+	fs.StringVar(&cfg.MetricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for the metrics endpoint (empty: a self-signed certificate)")
 	fs.StringVar(&cfg.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of the health and readiness probes")
 	fs.BoolVar(&cfg.LeaderElection, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	fs.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader-election Lease (default: the pod's namespace; needed outside a cluster)")
+	fs.StringVar(&claimNS, "claim-namespace", envOr("POD_NAMESPACE", controllers.DefaultClaimNamespace), "namespace of the Leases that give one PartnerInvitation the claim on one address (the operator's own)")
 	fs.StringVar(&endpoint, "graph-endpoint", msgraph.DefaultEndpoint, "Microsoft Graph base URL without /v1.0 (point it at the emulator for local work)")
 	fs.StringVar(&authority, "azure-authority-host", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra ID authority host; empty means Azure's public cloud")
 	fs.StringVar(&authorityCA, "azure-authority-ca-file", "", "PEM CA to trust for the authority host (the emulator's)")
@@ -83,11 +88,12 @@ func runOperator(ctx context.Context, args []string) error {
 	// writes), so reaching Graph's 30 invitations/s takes about 30 in flight.
 	fs.IntVar(&workers, "max-concurrent-reconciles", 32, "parallel reconciles; a shared budget keeps them under Graph's quotas")
 	fs.StringVar(&tenantSize, "tenant-size", graph.TenantSmall, "Graph throttling tier for the request budget: small, medium or large")
-	fs.StringVar(&posture, "policy-posture", string(policy.AllowUnselected), "for namespaces no PartnerAccessPolicy selects: Allow, or Deny invitations")
+	fs.StringVar(&posture, "policy-posture", string(policy.DenyUnselected), "for namespaces no PartnerAccessPolicy selects: Deny invitations (the default), or Allow them (local use)")
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.MetricsInsecure = !*metricsSecure
 	if posture != string(policy.AllowUnselected) && posture != string(policy.DenyUnselected) {
 		return fmt.Errorf("--policy-posture must be Allow or Deny, not %q", posture)
 	}
@@ -111,7 +117,7 @@ func runOperator(ctx context.Context, args []string) error {
 	cfg.Budget = &budget
 	cfg.Controller = controllers.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync,
 		MaxConcurrentReconciles: workers, PolicyPosture: policy.Posture(posture), DeltaInterval: deltaEvery,
-		CreateGracePeriod: createGrace}
+		CreateGracePeriod: createGrace, ClaimNamespace: claimNS}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("kubernetes config: %w", err)
@@ -121,6 +127,13 @@ func runOperator(ctx context.Context, args []string) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
 }
 
 func runDemo(ctx context.Context, args []string) error {

@@ -27,21 +27,27 @@ import (
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/operator"
+	"github.com/partnerops/partner-operator/internal/testbed"
 )
 
 // The integration suite: a real kube-apiserver and etcd (envtest), the real manager, and the
 // real msgraph-sdk-go client talking HTTP to the Graph emulator.
 var (
-	testEnv   *envtest.Environment
-	restCfg   *rest.Config
-	k8s       client.Client
-	emu       *emulator.Emulator
-	crash     *crashingDirectory
-	suiteCtx  context.Context
-	stopSuite context.CancelFunc
+	testEnv     *envtest.Environment
+	restCfg     *rest.Config // cluster admin: the suite's setup and assertions
+	operatorCfg *rest.Config // the operator's ServiceAccount, as config/default installs it
+	kubectlPath string
+	k8s         client.Client // cluster admin
+	emu         *emulator.Emulator
+	crash       *crashingDirectory
+	suiteCtx    context.Context
+	stopSuite   context.CancelFunc
 )
 
 const createGrace = 3 * time.Second
+
+// repoRoot holds config/ (the tests run in controllers/).
+var repoRoot = ".."
 
 func TestIntegration(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -77,8 +83,19 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	crash = &crashingDirectory{Directory: dir}
 
+	// The operator runs as the ServiceAccount of the shipped install (config/default), with
+	// exactly its RBAC; restCfg (cluster admin) is only for the suite's own setup and assertions.
+	scheme, err := operator.NewScheme()
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err = client.New(restCfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	kubectlPath, err = testbed.Kubectl()
+	Expect(err).NotTo(HaveOccurred())
+	operatorCfg, err = testbed.InstallOperatorIdentity(suiteCtx, testEnv, k8s, kubectlPath, repoRoot)
+	Expect(err).NotTo(HaveOccurred())
+
 	budget := graph.BudgetFor(graph.TenantSmall)
-	mgr, err := operator.NewManager(suiteCtx, restCfg, operator.Config{
+	mgr, err := operator.NewManager(suiteCtx, operatorCfg, operator.Config{
 		Directory:              crash,
 		MetricsBindAddress:     "0",
 		HealthProbeBindAddress: "0",
@@ -87,13 +104,12 @@ var _ = BeforeSuite(func() {
 		Controller: controllers.Options{
 			DeltaInterval:     300 * time.Millisecond,
 			CreateGracePeriod: createGrace,
+			ClaimNamespace:    testbed.OperatorNamespace,
 		},
 		Budget: &budget,
 	})
 	Expect(err).NotTo(HaveOccurred())
-	// Assertions read straight from the API server, not from the manager's cache.
-	k8s, err = client.New(restCfg, client.Options{Scheme: mgr.GetScheme()})
-	Expect(err).NotTo(HaveOccurred())
+	// Assertions (k8s, admin) read straight from the API server, not from the manager's cache.
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(suiteCtx)).To(Succeed())

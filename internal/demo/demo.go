@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -25,6 +26,7 @@ import (
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/operator"
+	"github.com/partnerops/partner-operator/internal/testbed"
 )
 
 // Options for Run.
@@ -36,6 +38,10 @@ type Options struct {
 	Step       time.Duration
 	Verbose    bool
 	Out        io.Writer
+
+	// RepoRoot holds config/default, whose ServiceAccount and RBAC the operator runs with;
+	// "" is the current directory (make demo runs from the repository's root).
+	RepoRoot string
 }
 
 // Run starts everything, shows the lifecycle, and stops what it started.
@@ -64,6 +70,7 @@ func Run(ctx context.Context, opts Options) error {
 		d.say("Stopping the control plane")
 		_ = env.Stop()
 	}()
+	// kubectl plays the platform team (cluster admin); the operator does not.
 	kubeconfig, err := d.writeKubeconfig(env)
 	if err != nil {
 		return err
@@ -93,12 +100,17 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := operator.NewManager(ctx, restCfg, operator.Config{
+	operatorCfg, err := d.installOperatorIdentity(ctx, env, restCfg)
+	if err != nil {
+		return err
+	}
+	mgr, err := operator.NewManager(ctx, operatorCfg, operator.Config{
 		Directory:              dir,
 		MetricsBindAddress:     "0",
 		HealthProbeBindAddress: "0",
 		// Redemption is learned from the users delta, as in production, read every second here.
-		Controller: controllers.Options{DeltaInterval: time.Second},
+		// Address claims go to the operator's namespace, where its Role lets it write Leases.
+		Controller: controllers.Options{DeltaInterval: time.Second, ClaimNamespace: testbed.OperatorNamespace},
 	})
 	if err != nil {
 		return err
@@ -110,7 +122,7 @@ func Run(ctx context.Context, opts Options) error {
 		stopMgr()
 		<-mgrDone
 	}()
-	d.say("Operator started")
+	d.say("Operator started as %s", testbed.OperatorUser)
 
 	return d.lifecycle(ctx, mgr.GetClient(), emu, sp.ID)
 }
@@ -126,8 +138,13 @@ func (d *demo) lifecycle(ctx context.Context, c client.Client, emu *emulator.Emu
 	if err := d.run("apply", "-k", d.opts.PolicyDir); err != nil {
 		return err
 	}
-	d.say("\n$ kubectl apply -k %s", d.opts.SamplesDir)
-	if err := d.run("apply", "-k", d.opts.SamplesDir); err != nil {
+	// The operator and the admission policy deny invitations from namespaces no
+	// PartnerAccessPolicy selects; the sample policy selects partner-access=enabled.
+	d.say("\n$ kubectl label namespace default partner-access=enabled   # the platform team opens the namespace to the sample policy")
+	if err := d.run("label", "--overwrite", "namespace", "default", "partner-access=enabled"); err != nil {
+		return err
+	}
+	if err := d.applySamples(ctx); err != nil {
 		return err
 	}
 	d.say("\nThe operator sends one invitation per object and records it:")
@@ -167,6 +184,8 @@ func (d *demo) lifecycle(ctx context.Context, c client.Client, emu *emulator.Emu
 	d.say("Guests in the directory: %d", len(emu.Users()))
 	d.pause(ctx)
 
+	// The policy goes with the invitation, as a GitOps prune would: the operator still removes
+	// its finalizer (admission only requires a policy to create invitations).
 	d.say("\n$ kubectl delete -k %s --wait", d.opts.SamplesDir)
 	if err := d.run("delete", "-k", d.opts.SamplesDir, "--wait", "--timeout=60s"); err != nil {
 		return err
@@ -180,6 +199,53 @@ func (d *demo) lifecycle(ctx context.Context, c client.Client, emu *emulator.Emu
 	}
 	d.say("\nDone: invited, accepted, deleted, guest removed.")
 	return nil
+}
+
+// applySamples applies the samples (a PartnerAccessPolicy and a PartnerInvitation). The
+// admission policy refuses invitations until the API server has seen a PartnerAccessPolicy,
+// so a refusal right after the policy was created is retried for a while.
+func (d *demo) applySamples(ctx context.Context) error {
+	d.say("\n$ kubectl apply -k %s", d.opts.SamplesDir)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := d.kubectl("apply", "-k", d.opts.SamplesDir)
+		if err == nil || time.Now().After(deadline) || !strings.Contains(string(out), "PartnerAccessPolicy") {
+			fmt.Fprint(d.out, indent(string(out)))
+			if err != nil {
+				return fmt.Errorf("kubectl apply -k %s: %w", d.opts.SamplesDir, err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// installOperatorIdentity creates the ServiceAccount and RBAC of config/default, as a cluster
+// install would, and returns a config that authenticates as that ServiceAccount.
+func (d *demo) installOperatorIdentity(ctx context.Context, env *envtest.Environment, adminCfg *rest.Config) (*rest.Config, error) {
+	root := d.opts.RepoRoot
+	if root == "" {
+		root = "."
+	}
+	d.say("Installing the operator's ServiceAccount and RBAC from %s", filepath.Join(root, "config", "default"))
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	admin, err := client.New(adminCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := testbed.InstallOperatorIdentity(ctx, env, admin, filepath.Join(d.opts.AssetsDir, "kubectl"), root)
+	if err != nil {
+		return nil, fmt.Errorf("install the operator's identity: %w", err)
+	}
+	d.say("  the operator runs as %s, not as cluster admin", testbed.OperatorUser)
+	return cfg, nil
 }
 
 func (d *demo) waitFor(ctx context.Context, c client.Client, what string, done func(*b2bv1alpha1.PartnerInvitation) bool) error {
@@ -229,7 +295,7 @@ func (d *demo) pause(ctx context.Context) {
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
 
 func (d *demo) writeKubeconfig(env *envtest.Environment) (string, error) {
-	user, err := env.AddUser(envtest.User{Name: "demo", Groups: []string{"system:masters"}}, nil)
+	user, err := env.AddUser(envtest.User{Name: "platform-team", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return "", fmt.Errorf("create demo user: %w", err)
 	}

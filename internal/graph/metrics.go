@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -16,28 +17,43 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// NewMetrics creates the collectors and registers them with reg.
+// NewMetrics creates the collectors and registers them with reg. When reg already holds them
+// (a second manager in the same process), it returns the registered ones: counting into the
+// new, unregistered collectors would export nothing.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "partner_operator_graph_requests_total",
-			Help: "Microsoft Graph calls by operation and HTTP status code (0 when no answer came back).",
-		}, []string{"operation", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "partner_operator_graph_request_duration_seconds",
-			Help:    "Latency of Microsoft Graph calls, retries included.",
-			Buckets: prometheus.ExponentialBuckets(0.025, 2, 10),
-		}, []string{"operation"}),
+	requests, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "partner_operator_graph_requests_total",
+		Help: "Microsoft Graph calls by operation and HTTP status code (0 when no answer came back).",
+	}, []string{"operation", "code"}))
+	if err != nil {
+		return nil, err
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration} {
-		if err := reg.Register(c); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
-				return nil, err
-			}
-		}
+	duration, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "partner_operator_graph_request_duration_seconds",
+		Help:    "Latency of Microsoft Graph calls, retries included.",
+		Buckets: prometheus.ExponentialBuckets(0.025, 2, 10),
+	}, []string{"operation"}))
+	if err != nil {
+		return nil, err
 	}
-	return m, nil
+	return &Metrics{requests: requests, duration: duration}, nil
+}
+
+// register registers c with reg, or returns the equal collector reg already holds.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var already prometheus.AlreadyRegisteredError
+	if !errors.As(err, &already) {
+		return c, err
+	}
+	existing, ok := already.ExistingCollector.(C)
+	if !ok {
+		return c, fmt.Errorf("%w: registered as %T", err, already.ExistingCollector)
+	}
+	return existing, nil
 }
 
 // Instrument wraps a Directory so every call is counted and timed.

@@ -5,11 +5,14 @@ package operator
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -19,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
@@ -28,8 +32,17 @@ import (
 
 // Config is everything the operator needs besides a Kubernetes connection.
 type Config struct {
-	Directory               graph.Directory
-	MetricsBindAddress      string
+	Directory graph.Directory
+	// MetricsBindAddress is where /metrics is served ("0": nowhere). It is HTTPS, answered
+	// only to bearer tokens the API server authenticates (TokenReview) and authorizes for
+	// GET /metrics (SubjectAccessReview), unless MetricsInsecure.
+	MetricsBindAddress string
+	// MetricsInsecure serves plain HTTP to anyone: for local use only.
+	MetricsInsecure bool
+	// MetricsCertDir holds the metrics endpoint's tls.crt and tls.key, reloaded when they
+	// change; empty means a self-signed certificate generated at start.
+	MetricsCertDir string
+
 	HealthProbeBindAddress  string
 	LeaderElection          bool
 	LeaderElectionNamespace string
@@ -51,15 +64,11 @@ func NewScheme() (*runtime.Scheme, error) {
 }
 
 // NewManager builds a manager with the reconcilers registered. The cache holds only what the
-// operator reads: PartnerInvitations, and the Secrets it labels (never the cluster's others).
+// operator watches: PartnerInvitations, PartnerAccessPolicies and Namespaces.
 func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Manager, error) {
 	scheme, err := NewScheme()
 	if err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
-	}
-	secretSelector, err := labels.Parse(b2bv1alpha1.LabelInvitation)
-	if err != nil {
-		return nil, fmt.Errorf("secret selector: %w", err)
 	}
 	// Client-side rate limits sized for ~30 invitations a second (the invitation manager's
 	// quota) at about five API writes each.
@@ -67,9 +76,13 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	if restCfg.QPS == 0 {
 		restCfg.QPS, restCfg.Burst = 200, 400
 	}
+	metricsOpts, err := metricsOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsBindAddress},
+		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  cfg.HealthProbeBindAddress,
 		LeaderElection:          cfg.LeaderElection,
 		LeaderElectionID:        "partner-operator.b2b.partnerops.io",
@@ -77,10 +90,13 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		Cache: cache.Options{
 			// managedFields are a large share of each cached object and never read here.
 			DefaultTransform: cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}: {Label: secretSelector},
-			},
 		},
+		Client: client.Options{Cache: &client.CacheOptions{
+			// Secrets are read one by one, by name, from the API server: the operator may not
+			// list or watch them, so no other Secret of the cluster is ever in its memory.
+			// Claims are read live too: they decide who may write to Graph.
+			DisableFor: []client.Object{&corev1.Secret{}, &coordinationv1.Lease{}},
+		}},
 		GracefulShutdownTimeout: ptr(10 * time.Second),
 	})
 	if err != nil {
@@ -112,6 +128,34 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		return nil, fmt.Errorf("ready check: %w", err)
 	}
 	return mgr, nil
+}
+
+// metricsOptions serves /metrics as kubebuilder's v4 layout does: over HTTPS, and only to
+// callers the API server authenticates and authorizes for GET /metrics (the metrics-reader
+// ClusterRole). To ask it, the operator's own identity needs the metrics-auth-role.
+func metricsOptions(cfg Config) (metricsserver.Options, error) {
+	if cfg.MetricsInsecure {
+		return metricsserver.Options{BindAddress: cfg.MetricsBindAddress}, nil
+	}
+	opts := metricsserver.Options{
+		BindAddress:    cfg.MetricsBindAddress,
+		SecureServing:  true,
+		FilterProvider: filters.WithAuthenticationAndAuthorization,
+		// HTTP/1.1 only, as kubebuilder's scaffold defaults: HTTP/2 brought the Stream
+		// Cancellation and Rapid Reset CVEs (GHSA-qppj-fm5r-hxr3, GHSA-4374-p667-p6c8).
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+	}
+	if cfg.MetricsCertDir != "" {
+		// controller-runtime falls back to a self-signed certificate when the files are
+		// missing; a directory named on purpose must not be ignored silently.
+		for _, name := range []string{"tls.crt", "tls.key"} {
+			if _, err := os.Stat(filepath.Join(cfg.MetricsCertDir, name)); err != nil {
+				return opts, fmt.Errorf("metrics certificate: %w", err)
+			}
+		}
+		opts.CertDir = cfg.MetricsCertDir
+	}
+	return opts, nil
 }
 
 func ptr[T any](v T) *T { return &v }

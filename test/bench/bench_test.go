@@ -79,7 +79,11 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	defer emu.Close()
 
 	res := result{n: n, watchInterval: watch, workers: envInt("BENCH_WORKERS", 32), quotaMinimum: time.Duration(float64(n) / 30 * float64(time.Second))}
-	op := operatorproc.NewEnvironment(b, bin, dir, cp.Env, emu).Start(b, ctx, "operator.log",
+	env := operatorproc.NewEnvironment(b, bin, dir, cp.Env, emu)
+	// Memory is read from the operator's metrics the way Prometheus reads them: over HTTPS,
+	// with a token allowed by the shipped metrics-reader role.
+	env.AuthorizeScrapes(b, cfg)
+	op := env.Start(b, ctx, "operator.log",
 		"--redemption-watch-interval", watch.String(),
 		"--max-concurrent-reconciles", strconv.Itoa(res.workers))
 	defer op.Stop()

@@ -7,6 +7,7 @@ package operatorproc
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,12 +20,21 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/operator"
+	"github.com/partnerops/partner-operator/internal/testbed"
 )
 
 // ControlPlane is a real kube-apiserver and etcd (envtest) with the operator's CRDs installed.
@@ -80,17 +90,36 @@ type Environment struct {
 	Dir        string
 	Kubeconfig string
 	Emulator   *emulator.Emulator
+	// metricsToken is the bearer token Scrape sends (AuthorizeScrapes); without one the
+	// operator serves its metrics over plain HTTP.
+	metricsToken string
 }
 
-// NewEnvironment writes a kubeconfig for a privileged envtest user and the emulator's CA
-// certificate into dir.
+// NewEnvironment gives the operator the identity the shipped install gives it: it creates the
+// ServiceAccount and RBAC of config/default (testbed.InstallOperatorIdentity, with the
+// control plane's admin credentials), writes a kubeconfig that authenticates as that
+// ServiceAccount, never as cluster admin, and the emulator's CA certificate into dir.
 func NewEnvironment(tb testing.TB, bin, dir string, env *envtest.Environment, emu *emulator.Emulator) *Environment {
 	tb.Helper()
-	user, err := env.AddUser(envtest.User{Name: "partner-operator", Groups: []string{"system:masters"}}, nil)
+	kubectl, err := testbed.Kubectl()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	kubeconfig, err := user.KubeConfig()
+	root, err := testbed.FindRepoRoot(".")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	admin, err := client.New(env.Config, client.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, err := testbed.InstallOperatorIdentity(ctx, env, admin, kubectl, root)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kubeconfig, err := testbed.Kubeconfig(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -109,6 +138,8 @@ type Process struct {
 	cmd     *exec.Cmd
 	Metrics string // host:port of its metrics endpoint
 	done    chan struct{}
+	// metricsToken authenticates Scrape over HTTPS; empty: the endpoint is plain HTTP.
+	metricsToken string
 }
 
 // Start runs the operator with extra flags appended to the ones that connect it. Its output
@@ -125,7 +156,13 @@ func (e *Environment) Start(tb testing.TB, ctx context.Context, logName string, 
 		"--azure-authority-host", e.Emulator.AuthorityURL(),
 		"--azure-authority-ca-file", filepath.Join(e.Dir, "ca.pem"),
 		"--metrics-bind-address", metrics,
+		// As shipped (HTTPS, authenticated and authorized) once AuthorizeScrapes has given
+		// Scrape a token; plain HTTP otherwise, since Scrape would have none to send.
+		"--metrics-secure=" + strconv.FormatBool(e.metricsToken != ""),
 		"--health-probe-bind-address", "0",
+		// Its Leases (address claims, leader election) live where its Role lets it write them.
+		"--claim-namespace", testbed.OperatorNamespace,
+		"--leader-election-namespace", testbed.OperatorNamespace,
 	}, flags...)
 	cmd := exec.CommandContext(ctx, e.Binary, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig,
@@ -134,7 +171,7 @@ func (e *Environment) Start(tb testing.TB, ctx context.Context, logName string, 
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	p := &Process{cmd: cmd, Metrics: metrics, done: make(chan struct{})}
+	p := &Process{cmd: cmd, Metrics: metrics, metricsToken: e.metricsToken, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		_ = logFile.Close()
@@ -209,13 +246,28 @@ func (p *Process) SampleHeap(ctx context.Context) func() uint64 {
 	}
 }
 
-// Scrape returns the value of an unlabelled metric, or 0 when it is absent.
+// Scrape returns the value of an unlabelled metric, or 0 when it is absent or the endpoint
+// refuses the scrape.
 func (p *Process) Scrape(name string) float64 {
-	resp, err := http.Get("http://" + p.Metrics + "/metrics")
+	url, client := "http://"+p.Metrics+"/metrics", http.DefaultClient
+	if p.metricsToken != "" {
+		url, client = "https://"+p.Metrics+"/metrics", scrapeClient
+	}
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	if p.metricsToken != "" {
+		req.Header.Set("Authorization", "Bearer "+p.metricsToken)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<22)
 	for sc.Scan() {
@@ -225,6 +277,75 @@ func (p *Process) Scrape(name string) float64 {
 		}
 	}
 	return 0
+}
+
+// scrapeClient scrapes as the shipped ServiceMonitor does (config/prometheus): HTTPS without
+// verifying the operator's self-signed certificate.
+var scrapeClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // self-signed, as shipped
+}}
+
+// metricsReaderRole is config/rbac's metrics-reader ClusterRole as config/default names it.
+const metricsReaderRole = "partner-operator-metrics-reader"
+
+// AuthorizeScrapes makes the operators Start runs afterwards serve their metrics as shipped,
+// over HTTPS to tokens the API server authenticates and authorizes, and has Scrape read them as
+// Prometheus does: with the token of a ServiceAccount (monitoring/prometheus) bound to the
+// shipped metrics-reader ClusterRole, which NewEnvironment installs. admin creates the
+// ServiceAccount, its binding and its token.
+func (e *Environment) AuthorizeScrapes(tb testing.TB, admin *rest.Config) {
+	tb.Helper()
+	const ns, sa = "monitoring", "prometheus"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs, err := kubernetes.NewForConfig(admin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := cs.RbacV1().ClusterRoles().Get(ctx, metricsReaderRole, metav1.GetOptions{}); err != nil {
+		tb.Fatalf("the shipped metrics-reader ClusterRole: %v", err)
+	}
+	created := func(_ any, err error) {
+		tb.Helper()
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			tb.Fatal(err)
+		}
+	}
+	created(cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}))
+	created(cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}))
+	created(cs.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "operatorproc-metrics-reader"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: metricsReaderRole},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: ns}},
+	}, metav1.CreateOptions{}))
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(24 * 60 * 60))},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		tb.Fatalf("token for %s/%s: %v", ns, sa, err)
+	}
+	// The API server's RBAC authorizer learns of the binding through a watch, and the
+	// operator caches a denial for 30 s: scrape only once the binding is in effect.
+	user := "system:serviceaccount:" + ns + ":" + sa
+	for {
+		sar, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: user, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+				NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/metrics", Verb: "get"},
+			}}, metav1.CreateOptions{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if sar.Status.Allowed {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("%s may not GET /metrics: %s", user, sar.Status.Reason)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	e.metricsToken = tr.Status.Token
 }
 
 // FreePort returns a loopback address nothing listens on right now.

@@ -6,6 +6,8 @@ LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUBECTL ?= kubectl
 BENCH_N ?= 1000
+SOAK_OBJECTS ?= 1000
+SOAK_DURATION ?= 10m
 
 export ENVTEST_K8S_VERSION
 
@@ -53,8 +55,10 @@ envtest: ## Provide kube-apiserver, etcd and kubectl for envtest (built once, th
 .PHONY: test
 test: verify-generated vet ## Unit tests and the envtest integration suite (real kube-apiserver and etcd, Graph emulator).
 	@assets="$$(hack/envtest.sh)" && echo "envtest binaries: $$assets" && \
-	KUBEBUILDER_ASSETS="$$assets" go test -count=1 $$(go list ./... | grep -v '/controllers$$') && \
+	KUBEBUILDER_ASSETS="$$assets" go test -count=1 $$(go list ./... | grep -v -e '/controllers$$' -e '/test/soak$$') && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v ./controllers/ -ginkgo.v && \
+	echo "short soak: 100 objects, 2 minutes, two replicas, faults and leader kills (make soak runs the full one):" && \
+	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v -run TestSoak -timeout 15m ./test/soak/ && \
 	echo "benchmark at small N (figures in README come from 'make bench'):" && \
 	KUBEBUILDER_ASSETS="$$assets" BENCH_N=60 BENCH_STEADY_WINDOW=5s BENCH_WATCH_INTERVAL=2s \
 	go test -count=1 -run '^$$' -bench . -benchtime 1x ./test/bench/
@@ -62,6 +66,11 @@ test: verify-generated vet ## Unit tests and the envtest integration suite (real
 .PHONY: demo
 demo: ## Run the whole lifecycle locally: control plane, Graph emulator, operator (no Azure account).
 	@assets="$$(hack/envtest.sh)" && go run . demo --assets "$$assets"
+
+.PHONY: soak
+soak: ## Fault soak: two leader-elected replicas, Graph faults and quotas, leader kills; SOAK_OBJECTS, SOAK_DURATION.
+	@assets="$$(hack/envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" SOAK_OBJECTS=$(SOAK_OBJECTS) SOAK_DURATION=$(SOAK_DURATION) \
+	go test -count=1 -v -run TestSoak -timeout 90m ./test/soak/
 
 .PHONY: bench
 bench: ## Benchmarks: Graph requests per invitation, convergence time, memory (BENCH_N objects).

@@ -75,6 +75,9 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.MetricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for the metrics endpoint (empty: a self-signed certificate)")
 	fs.StringVar(&cfg.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of the health and readiness probes")
 	fs.BoolVar(&cfg.LeaderElection, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	fs.DurationVar(&cfg.LeaseDuration, "leader-election-lease-duration", 0, "how long a standby waits before taking over a leader that stopped renewing (default 15s)")
+	fs.DurationVar(&cfg.RenewDeadline, "leader-election-renew-deadline", 0, "how long the leader tries to renew before it gives up leadership and exits (default 10s)")
+	fs.DurationVar(&cfg.RetryPeriod, "leader-election-retry-period", 0, "how often replicas try to acquire or renew the lease (default 2s)")
 	fs.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader-election Lease (default: the pod's namespace; needed outside a cluster)")
 	fs.StringVar(&claimNS, "claim-namespace", envOr("POD_NAMESPACE", controllers.DefaultClaimNamespace), "namespace of the Leases that give one PartnerInvitation the claim on one address (the operator's own)")
 	fs.StringVar(&endpoint, "graph-endpoint", msgraph.DefaultEndpoint, "Microsoft Graph base URL without /v1.0 (point it at the emulator for local work)")
@@ -103,7 +106,8 @@ func runOperator(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: endpoint, Credential: cred, Retry: msgraph.DefaultRetryOptions})
+	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: endpoint, Credential: cred, Retry: msgraph.DefaultRetryOptions,
+		UserAgent: "partner-operator (" + replicaName() + ")"})
 	if err != nil {
 		return err
 	}
@@ -127,6 +131,16 @@ func runOperator(ctx context.Context, args []string) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// replicaName names this process in Graph's logs: the pod (POD_NAME from the downward API),
+// else the host.
+func replicaName() string {
+	if name := os.Getenv("POD_NAME"); name != "" {
+		return name
+	}
+	host, _ := os.Hostname()
+	return host
 }
 
 func envOr(key, fallback string) string {

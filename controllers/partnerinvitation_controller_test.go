@@ -366,6 +366,37 @@ func TestReconcile(t *testing.T) {
 				}
 			},
 		},
+		"DeleteWaitsForAGuestInvitedMomentsAgo": {
+			reason: "Right after an invitation Graph may not show the guest; deleting the object then must wait, not leave the guest behind (found by the soak).",
+			obj: invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID),
+				withAnnotation(b2bv1alpha1.AnnotationCreateSucceeded, recent)),
+			dir: &graphtest.Fake{
+				GetUserFn: func(context.Context, string) (*graph.User, error) {
+					return nil, &graph.Error{Kind: graph.KindNotFound, StatusCode: 404}
+				},
+			},
+			wantCalls:  []string{"GetUser"},
+			wantResult: ctrl.Result{RequeueAfter: 5 * time.Second},
+			check: func(t *testing.T, h *harness) {
+				if p := h.get(t); len(p.Finalizers) == 0 || readyReason(p) != "False/AwaitingGraph" {
+					t.Errorf("want the finalizer kept and Ready False/AwaitingGraph, got %v %s", p.Finalizers, readyReason(p))
+				}
+			},
+		},
+		"DeleteWaitsForAPendingInvitation": {
+			reason: "An invitation whose answer was lost may have created a guest Graph does not list yet; the object waits out the grace period before it goes.",
+			obj:    invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationCreatePending, recent)),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
+			},
+			wantCalls:  []string{"FindUsersByEmail"},
+			wantResult: ctrl.Result{RequeueAfter: 5 * time.Second},
+			check: func(t *testing.T, h *harness) {
+				if p := h.get(t); len(p.Finalizers) == 0 {
+					t.Error("the finalizer must stay until the grace period has passed")
+				}
+			},
+		},
 		"DeleteCountsMissingGuestAsDeleted": {
 			reason: "A guest already gone counts as deleted; the finalizer comes off.",
 			obj:    invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID)),

@@ -149,10 +149,14 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 		}
 		return err
 	}
-	if err := r.fillRedeemSecret(ctx, secret, inv.RedeemURL); err != nil {
+	// Graph has sent the invitation: the URL and the guest's ID must land even when the manager
+	// is shutting down (SIGTERM cancels ctx), or the next leader has to recover them.
+	critical, cancel := criticalContext(ctx)
+	defer cancel()
+	if err := r.fillRedeemSecret(critical, secret, inv.RedeemURL); err != nil {
 		return err
 	}
-	if err := r.recordGuest(ctx, pinv, inv.UserID, b2bv1alpha1.GuestOriginInvited); err != nil {
+	if err := r.recordGuest(critical, pinv, inv.UserID, b2bv1alpha1.GuestOriginInvited); err != nil {
 		return err
 	}
 	now := metav1.NewTime(r.now())

@@ -108,6 +108,11 @@ func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, p
 	}
 	u, err := r.Directory.GetUser(ctx, id)
 	if graph.IsNotFound(err) {
+		if r.withinCreateGrace(pinv) {
+			// Invited moments ago: Graph may not show the guest yet, and it must not
+			// outlive its object.
+			return awaitingGraph(id)
+		}
 		return nil
 	}
 	if err != nil {
@@ -171,6 +176,10 @@ func (r *PartnerInvitationReconciler) guestToDelete(ctx context.Context, pinv *b
 		if u.IsGuest() {
 			return u.ID, nil
 		}
+	}
+	if r.withinCreateGrace(pinv) {
+		// The invitation may have been sent and its guest not be listed yet.
+		return "", awaitingGraph("")
 	}
 	return "", nil
 }

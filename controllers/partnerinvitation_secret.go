@@ -57,6 +57,12 @@ func (r *PartnerInvitationReconciler) ensureRedeemSecret(ctx context.Context, pi
 	return secret, nil
 }
 
+// criticalContext outlives a cancelled reconcile (a shutting-down manager) for the writes that
+// record what Graph has already done, bounded so a shutdown still ends.
+func criticalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}
+
 // fillRedeemSecret stores the URL, retrying: Graph will not return it again.
 func (r *PartnerInvitationReconciler) fillRedeemSecret(ctx context.Context, secret *corev1.Secret, url string) error {
 	if url == "" {
@@ -97,7 +103,9 @@ func (r *PartnerInvitationReconciler) recoverRedeemURL(ctx context.Context, pinv
 	if inv.UserID != guest.ID {
 		return fmt.Errorf("re-inviting %s for its redemption URL answered with user %s, not guest %s", pinv.Spec.Email, inv.UserID, guest.ID)
 	}
-	if err := r.fillRedeemSecret(ctx, secret, inv.RedeemURL); err != nil {
+	critical, cancel := criticalContext(ctx)
+	defer cancel()
+	if err := r.fillRedeemSecret(critical, secret, inv.RedeemURL); err != nil {
 		return err
 	}
 	r.event(pinv, corev1.EventTypeNormal, eventURLRecovered, "Invite",

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,7 +17,10 @@ type Fault struct {
 	RetryAfter time.Duration // Retry-After header (whole seconds, at least 1) for 429 and 503
 	Times      int           // matching requests that fail before the fault is spent; 0 means 1, negative means until ClearFaults
 	Code       string        // error code; defaults by status (TooManyRequests, serviceNotAvailable, generalException, ...)
-	Message    string        // error message; a default by status when empty
+	// Rate, between 0 and 1, makes the fault hit only that share of matching requests, at
+	// random (0 means every one); a request it spares goes on to the next fault.
+	Rate    float64
+	Message string // error message; a default by status when empty
 }
 
 type faultRec struct {
@@ -67,6 +71,9 @@ func (e *Emulator) takeFault(method, path string) (Fault, bool) {
 			continue
 		}
 		if !strings.HasPrefix(path, f.PathPrefix) {
+			continue
+		}
+		if f.Rate > 0 && rand.Float64() >= f.Rate {
 			continue
 		}
 		if f.left > 0 {

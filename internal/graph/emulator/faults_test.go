@@ -147,3 +147,17 @@ func TestResponseHeaders(t *testing.T) {
 		t.Errorf("innerError: %v", inner)
 	}
 }
+
+func TestFaultRateHitsAShare(t *testing.T) {
+	e := New(Options{})
+	e.InjectFault(Fault{Status: 503, Rate: 0.25, Times: -1})
+	hits := 0
+	for range 4000 {
+		if _, ok := e.takeFault("GET", "/users"); ok {
+			hits++
+		}
+	}
+	if hits < 800 || hits > 1200 {
+		t.Errorf("a 25 %% fault hit %d of 4000 requests", hits)
+	}
+}

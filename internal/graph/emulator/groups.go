@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -79,6 +80,18 @@ func (e *Emulator) AddGroupMemberOutOfBand(groupID, userID string) error {
 		return fmt.Errorf("emulator: user %q is already a member of group %q", userID, groupID)
 	}
 	g.members = append(g.members, userID)
+	return nil
+}
+
+// RemoveGroupMemberOutOfBand removes a member as a portal administrator would (not logged).
+func (e *Emulator) RemoveGroupMemberOutOfBand(groupID, userID string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g := e.dir.groups[groupID]
+	if g == nil || !g.isMember(userID) {
+		return fmt.Errorf("emulator: user %q is not a member of group %q", userID, groupID)
+	}
+	g.members = slices.DeleteFunc(g.members, func(id string) bool { return id == userID })
 	return nil
 }
 

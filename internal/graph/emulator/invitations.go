@@ -64,6 +64,18 @@ func (e *Emulator) Redeem(redeemURL string) (userID string, err error) {
 	return id, e.AcceptInvitation(id)
 }
 
+// RedeemURLUser says which user a redemption URL was issued for, without redeeming it.
+func (e *Emulator) RedeemURLUser(redeemURL string) (string, bool) {
+	u, err := url.Parse(redeemURL)
+	if err != nil || !strings.HasPrefix(redeemURL, redeemURLPrefix) {
+		return "", false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id, ok := e.dir.redeemTokens[u.Query().Get("rd")]
+	return id, ok
+}
+
 // createInvitation serves POST /invitations. Validation happens before any state change so
 // a rejected invitation leaves the directory untouched.
 func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body []byte) {

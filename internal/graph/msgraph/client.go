@@ -44,6 +44,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Retry bounds the SDK's in-process retries of 429/503/504.
 	Retry RetryOptions
+	// UserAgent is added to the SDK's User-Agent, e.g. "partner-operator (pod-name)".
+	UserAgent string
 }
 
 // Client is the msgraph-sdk-go implementation of Directory.
@@ -84,7 +86,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	httpClient.Transport = khttp.NewCustomTransportWithParentTransport(base, middlewareChain(cfg.Retry)...)
+	httpClient.Transport = khttp.NewCustomTransportWithParentTransport(base, middlewareChain(cfg.Retry, cfg.UserAgent)...)
 
 	parsers := absser.NewParseNodeFactoryRegistry()
 	parsers.ContentTypeAssociatedFactories["application/json"] = jsonser.NewJsonParseNodeFactory()

@@ -3,6 +3,7 @@ package msgraph
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	khttp "github.com/microsoft/kiota-http-go"
@@ -26,7 +27,7 @@ var DefaultRetryOptions = RetryOptions{MaxRetries: 3, MaxInlineWait: 5 * time.Se
 // middlewareChain is the fixed, ordered pipeline: retry, redirect, query-name decoding,
 // user agent. There is deliberately no compression handler (graph.md: a gzip-labelled POST
 // retried after a 429 goes out uncompressed or empty).
-func middlewareChain(opts RetryOptions) []khttp.Middleware {
+func middlewareChain(opts RetryOptions, userAgent string) []khttp.Middleware {
 	retry := khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
 		MaxRetries:   max(opts.MaxRetries, 1),
 		DelaySeconds: 1,
@@ -44,8 +45,20 @@ func middlewareChain(opts RetryOptions) []khttp.Middleware {
 		khttp.NewRedirectHandler(),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
+		productUserAgent(userAgent),
 		lowPriority{},
 	}
+}
+
+// productUserAgent adds the operator and its replica to the User-Agent, so Graph's sign-in and
+// audit logs (and the emulator's log) tell which pod sent a request.
+type productUserAgent string
+
+func (ua productUserAgent) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	if ua != "" {
+		req.Header.Set("User-Agent", strings.TrimSpace(req.Header.Get("User-Agent")+" "+string(ua)))
+	}
+	return p.Next(req, i)
 }
 
 // lowPriority labels background calls (graph.WithLowPriority) so Graph serves them last when

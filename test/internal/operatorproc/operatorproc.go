@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,6 +137,7 @@ func NewEnvironment(tb testing.TB, bin, dir string, env *envtest.Environment, em
 // Process is one running operator.
 type Process struct {
 	cmd     *exec.Cmd
+	LogPath string // its stdout and stderr
 	Metrics string // host:port of its metrics endpoint
 	done    chan struct{}
 	// metricsToken authenticates Scrape over HTTPS; empty: the endpoint is plain HTTP.
@@ -145,6 +147,18 @@ type Process struct {
 // Start runs the operator with extra flags appended to the ones that connect it. Its output
 // goes to Dir/<logName>.
 func (e *Environment) Start(tb testing.TB, ctx context.Context, logName string, flags ...string) *Process {
+	tb.Helper()
+	return e.start(tb, ctx, logName, nil, flags...)
+}
+
+// StartReplica runs one replica of a leader-elected deployment: name is its pod name, which
+// it puts in the User-Agent of its Graph requests, so the emulator's log tells replicas apart.
+func (e *Environment) StartReplica(tb testing.TB, ctx context.Context, name string, flags ...string) *Process {
+	tb.Helper()
+	return e.start(tb, ctx, name+".log", []string{"POD_NAME=" + name}, append([]string{"--leader-elect"}, flags...)...)
+}
+
+func (e *Environment) start(tb testing.TB, ctx context.Context, logName string, env []string, flags ...string) *Process {
 	tb.Helper()
 	logFile, err := os.Create(filepath.Join(e.Dir, logName))
 	if err != nil {
@@ -167,11 +181,12 @@ func (e *Environment) Start(tb testing.TB, ctx context.Context, logName string, 
 	cmd := exec.CommandContext(ctx, e.Binary, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig,
 		"AZURE_TENANT_ID="+e.Emulator.TenantID(), "AZURE_CLIENT_ID=partner-operator-test", "AZURE_CLIENT_SECRET=test-secret")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	p := &Process{cmd: cmd, Metrics: metrics, metricsToken: e.metricsToken, done: make(chan struct{})}
+	p := &Process{cmd: cmd, Metrics: metrics, metricsToken: e.metricsToken, done: make(chan struct{}), LogPath: logFile.Name()}
 	go func() {
 		_ = cmd.Wait()
 		_ = logFile.Close()
@@ -189,6 +204,13 @@ func (p *Process) Stop() {
 		p.Kill()
 	}
 }
+
+// Terminate sends SIGTERM, as the kubelet does when a pod is deleted or a node drained, and
+// returns at once.
+func (p *Process) Terminate() { _ = p.cmd.Process.Signal(syscall.SIGTERM) }
+
+// Done is closed when the process has ended.
+func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Kill ends the process with SIGKILL, as an OOM kill or a node failure would, and returns once
 // it is gone: nothing it held in memory reaches the API server afterwards.

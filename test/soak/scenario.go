@@ -148,7 +148,9 @@ func (s *scenario) act() {
 	switch r := s.rng.IntN(100); {
 	case r < 30:
 		name = "rename"
-		s.edit(o, func(p *b2bv1alpha1.PartnerInvitation) { p.Spec.DisplayName = fmt.Sprintf("Partner %s v%d", o.key.Name, s.rng.IntN(1000)) })
+		s.edit(o, func(p *b2bv1alpha1.PartnerInvitation) {
+			p.Spec.DisplayName = fmt.Sprintf("Partner %s v%d", o.key.Name, s.rng.IntN(1000))
+		})
 	case r < 45:
 		name = "change access"
 		g := s.groups[s.rng.IntN(len(s.groups))].ID

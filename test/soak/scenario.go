@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -80,6 +81,14 @@ func (s *scenario) setUp() {
 			Adoption:            b2bv1alpha1.AdoptionDeny,
 		},
 	}))
+	// The admission policy refuses every create until the API server has seen a policy.
+	probe := &b2bv1alpha1.PartnerInvitation{ObjectMeta: metav1.ObjectMeta{Namespace: "soak-0", Name: "probe"},
+		Spec: b2bv1alpha1.PartnerInvitationSpec{Email: "probe@soak.example"}}
+	for deadline := time.Now().Add(time.Minute); s.k8s.Create(s.ctx, probe.DeepCopy(), client.DryRunAll) != nil; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			s.tb.Fatal("the admission policy did not admit invitations within a minute of the PartnerAccessPolicy")
+		}
+	}
 	for i := range 4 {
 		s.groups = append(s.groups, s.emu.AddGroup(emulator.Group{DisplayName: fmt.Sprintf("Soak Group %d", i)}))
 	}

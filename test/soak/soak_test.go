@@ -96,7 +96,9 @@ func TestSoak(t *testing.T) {
 		t.Fatal("no replica became leader within a minute")
 	}
 
-	// Faults: 10 % of requests fail with a 5xx, 5 % more are throttled.
+	// Faults: 10 % of requests fail with a 5xx, 5 % more are throttled; and 5 % of invitations
+	// are carried out by Graph while their answer is lost (a gateway timeout after the write).
+	emu.InjectFault(emulator.Fault{Method: "POST", PathPrefix: "/invitations", Status: 504, AfterWrite: true, Rate: 0.05, Times: -1})
 	emu.InjectFault(emulator.Fault{Status: 503, Rate: 0.05, Times: -1})
 	emu.InjectFault(emulator.Fault{Status: 500, Rate: 0.05, Times: -1})
 	emu.InjectFault(emulator.Fault{Status: 429, RetryAfter: 2 * time.Second, Rate: 0.05, Times: -1})

@@ -17,6 +17,9 @@ type Fault struct {
 	RetryAfter time.Duration // Retry-After header (whole seconds, at least 1) for 429 and 503
 	Times      int           // matching requests that fail before the fault is spent; 0 means 1, negative means until ClearFaults
 	Code       string        // error code; defaults by status (TooManyRequests, serviceNotAvailable, generalException, ...)
+	// AfterWrite lets the request reach the resource and change state; only its answer is
+	// replaced by the fault, as when a gateway times out after Graph did the work.
+	AfterWrite bool
 	// Rate, between 0 and 1, makes the fault hit only that share of matching requests, at
 	// random (0 means every one); a request it spares goes on to the next fault.
 	Rate    float64
@@ -86,6 +89,13 @@ func (e *Emulator) takeFault(method, path string) (Fault, bool) {
 	}
 	return Fault{}, false
 }
+
+// discardResponse swallows the answer of a request served under an AfterWrite fault.
+type discardResponse struct{ header http.Header }
+
+func (d *discardResponse) Header() http.Header         { return d.header }
+func (d *discardResponse) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardResponse) WriteHeader(int)             {}
 
 func writeFault(w http.ResponseWriter, r *http.Request, f Fault) {
 	if f.RetryAfter > 0 && (f.Status == http.StatusTooManyRequests || f.Status == http.StatusServiceUnavailable) {

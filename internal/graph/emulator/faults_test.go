@@ -161,3 +161,18 @@ func TestFaultRateHitsAShare(t *testing.T) {
 		t.Errorf("a 25 %% fault hit %d of 4000 requests", hits)
 	}
 }
+
+func TestFaultAfterWriteChangesStateAndLosesTheAnswer(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.e.InjectFault(Fault{Method: "POST", PathPrefix: "/invitations", Status: 504, AfterWrite: true})
+	rep := h.invite("late@fabrikam.com", map[string]any{"sendInvitationMessage": true})
+	if rep.status != 504 {
+		t.Fatalf("status %d, want the fault's 504", rep.status)
+	}
+	if n := len(h.e.Users()); n != 1 {
+		t.Errorf("%d users, want the guest the lost invitation created", n)
+	}
+	if n := h.e.MailsSent("late@fabrikam.com"); n != 1 {
+		t.Errorf("MailsSent = %d, want 1", n)
+	}
+}

@@ -66,6 +66,9 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 		if f.Status == http.StatusTooManyRequests {
 			e.throttled.Add(1)
 		}
+		if f.AfterWrite && bodyErr == nil {
+			e.route(&discardResponse{header: http.Header{}}, r, path, body)
+		}
 		writeFault(rec, r, f)
 		return
 	}

@@ -285,3 +285,26 @@ func TestDeleteUser(t *testing.T) {
 		t.Errorf("DELETE sent %d times, want 2 (a 404 is not retried)", n)
 	}
 }
+
+// A 504 to an invitation may come after Graph invited the partner: retrying it in the HTTP
+// pipeline would mail them twice. Found by the fault soak.
+func TestInviteIsNotRetriedAfterAGatewayTimeout(t *testing.T) {
+	c, emu := newTestClient(t, emulator.Options{})
+	emu.InjectFault(emulator.Fault{Method: "POST", PathPrefix: "/invitations", Status: 504, AfterWrite: true})
+	_, err := c.Invite(testContext(t), graph.InvitationRequest{Email: "late@fabrikam.com", RedirectURL: "https://myapps.microsoft.com", SendInvitationMessage: true})
+	if err == nil || graph.IsTerminal(err) {
+		t.Fatalf("want a transient error the controller resolves by lookup, got %v", err)
+	}
+	if n := emu.Count("POST", "/invitations"); n != 1 {
+		t.Errorf("%d invitation POSTs, want 1: the pipeline must not resend", n)
+	}
+	if n := emu.MailsSent("late@fabrikam.com"); n != 1 {
+		t.Errorf("%d mails, want 1", n)
+	}
+
+	// Other 5xx answers to reads are still retried in the pipeline.
+	emu.InjectFault(emulator.Fault{Method: "GET", PathPrefix: "/users", Status: 504})
+	if _, err := c.FindUsersByEmail(testContext(t), "late@fabrikam.com"); err != nil {
+		t.Errorf("a GET after one 504 must succeed on retry: %v", err)
+	}
+}

@@ -32,8 +32,8 @@ func middlewareChain(opts RetryOptions, userAgent string) []khttp.Middleware {
 		MaxRetries:   max(opts.MaxRetries, 1),
 		DelaySeconds: 1,
 		// MaxRetries 0 does not disable the handler; ShouldRetry returning false does.
-		ShouldRetry: func(_ time.Duration, attempt int, _ *http.Request, resp *http.Response) bool {
-			if attempt >= opts.MaxRetries {
+		ShouldRetry: func(_ time.Duration, attempt int, req *http.Request, resp *http.Response) bool {
+			if attempt >= opts.MaxRetries || mayHaveSentMail(req, resp) {
 				return false
 			}
 			wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"))
@@ -59,6 +59,14 @@ func (ua productUserAgent) Intercept(p khttp.Pipeline, i int, req *http.Request)
 		req.Header.Set("User-Agent", strings.TrimSpace(req.Header.Get("User-Agent")+" "+string(ua)))
 	}
 	return p.Next(req, i)
+}
+
+// mayHaveSentMail is a 504 to an invitation: the gateway gave up, but Graph may have invited
+// the partner. Sending it again would mail them twice; the controller resolves it instead, by
+// looking the guest up (found by the fault soak).
+func mayHaveSentMail(req *http.Request, resp *http.Response) bool {
+	return resp != nil && resp.StatusCode == http.StatusGatewayTimeout &&
+		req.Method == http.MethodPost && strings.HasSuffix(strings.TrimSuffix(req.URL.Path, "/"), "/invitations")
 }
 
 // lowPriority labels background calls (graph.WithLowPriority) so Graph serves them last when

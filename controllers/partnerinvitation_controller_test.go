@@ -248,6 +248,24 @@ func TestReconcile(t *testing.T) {
 				}
 			},
 		},
+		"GatewayTimeoutKeepsThePendingMark": {
+			reason: "A 504 to an invitation may come after Graph invited the partner: the pending mark stays, so the guest is looked up next time, not adopted or invited again (found by the fault soak).",
+			obj:    invitation(),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
+				InviteFn: func(context.Context, graph.InvitationRequest) (*graph.Invitation, error) {
+					// As the msgraph client reports it: throttled, with a default Retry-After.
+					return nil, &graph.Error{Kind: graph.KindThrottled, StatusCode: 504, RetryAfter: 5 * time.Second}
+				},
+			},
+			wantCalls:  []string{"FindUsersByEmail", "Invite"},
+			wantResult: ctrl.Result{RequeueAfter: 5 * time.Second},
+			check: func(t *testing.T, h *harness) {
+				if h.get(t).Annotations[b2bv1alpha1.AnnotationCreatePending] == "" {
+					t.Error("the pending mark must survive a 504")
+				}
+			},
+		},
 		"TerminalInviteErrorStalls": {
 			reason: "A 4xx the spec must fix stalls the object and is not retried.",
 			obj:    invitation(),

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -141,8 +142,7 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 	}
 	inv, err := r.Directory.Invite(ctx, invitationRequest(pinv))
 	if err != nil {
-		if graph.IsTerminal(err) || isThrottled(err) {
-			// Graph refused the request outright, so nothing was created.
+		if refusedBeforeProcessing(err) {
 			if uerr := r.clearCreatePending(ctx, pinv); uerr != nil {
 				return uerr
 			}
@@ -357,7 +357,19 @@ func setAnnotation(o client.Object, key, value string) {
 	o.SetAnnotations(a)
 }
 
-func isThrottled(err error) bool { _, ok := graph.RetryAfter(err); return ok }
+// refusedBeforeProcessing says Graph turned the request away before doing anything: a 4xx the
+// spec must fix, or throttling (429, and 503 Service Unavailable). Anything else, a 504 above
+// all, may come after Graph invited the partner, so the pending mark stays and the guest is
+// looked up instead of invited again (the fault soak found the 504 case).
+func refusedBeforeProcessing(err error) bool {
+	switch {
+	case graph.IsTerminal(err):
+		return true
+	case graph.StatusCode(err) == http.StatusTooManyRequests, graph.StatusCode(err) == http.StatusServiceUnavailable:
+		return true
+	}
+	return false
+}
 
 func redirectURL(pinv *b2bv1alpha1.PartnerInvitation) string {
 	if pinv.Spec.RedirectURL == "" {

@@ -46,11 +46,7 @@ func TestOperatorKilled(t *testing.T) {
 	defer cancel()
 	root := filepath.Join("..", "..")
 	cp := operatorproc.StartControlPlane(t, root)
-	emu := emulator.New(emulator.Options{RequireAuth: true})
-	if err := emu.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
+	emu := operatorproc.StartEmulator(t, emulator.Options{RequireAuth: true})
 	dir := t.TempDir()
 	bin := operatorproc.Build(t, root, dir)
 	h := &harness{ctx: ctx, k8s: cp.Client, emu: emu, env: operatorproc.NewEnvironment(t, bin, dir, cp.Env, emu),

@@ -71,12 +71,8 @@ func TestSoak(t *testing.T) {
 	defer cancel()
 	root := filepath.Join("..", "..")
 	cp := operatorproc.StartControlPlane(t, root)
-	emu := emulator.New(emulator.Options{RequireAuth: true, Quotas: emulator.DefaultQuotas(),
+	emu := operatorproc.StartEmulator(t, emulator.Options{RequireAuth: true, Quotas: emulator.DefaultQuotas(),
 		Latency: 20 * time.Millisecond, LatencyJitter: 60 * time.Millisecond, VisibilityDelay: 5 * time.Second})
-	if err := emu.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
 	dir := t.TempDir()
 	bin := operatorproc.Build(t, root, dir)
 	env := operatorproc.NewEnvironment(t, bin, dir, cp.Env, emu)

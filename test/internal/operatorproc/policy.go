@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/graph/emulator"
 )
 
 // AllowInvitations creates a PartnerAccessPolicy that lets every namespace invite anyone. The
@@ -22,4 +23,15 @@ func AllowInvitations(tb testing.TB, ctx context.Context, k8s client.Client) {
 	if err := k8s.Create(ctx, p); err != nil {
 		tb.Fatalf("create PartnerAccessPolicy: %v", err)
 	}
+}
+
+// StartEmulator starts the Graph emulator with opts and closes it when the test ends.
+func StartEmulator(tb testing.TB, opts emulator.Options) *emulator.Emulator {
+	tb.Helper()
+	emu := emulator.New(opts)
+	if err := emu.Start(); err != nil {
+		tb.Fatalf("start the Graph emulator: %v", err)
+	}
+	tb.Cleanup(emu.Close)
+	return emu
 }

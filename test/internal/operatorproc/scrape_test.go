@@ -19,11 +19,7 @@ import (
 func TestScrapeSecureMetrics(t *testing.T) {
 	root := filepath.Join("..", "..", "..")
 	cp := operatorproc.StartControlPlane(t, root)
-	emu := emulator.New(emulator.Options{RequireAuth: true})
-	if err := emu.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
+	emu := operatorproc.StartEmulator(t, emulator.Options{RequireAuth: true})
 	dir := t.TempDir()
 	env := operatorproc.NewEnvironment(t, operatorproc.Build(t, root, dir), dir, cp.Env, emu)
 	env.AuthorizeScrapes(t, cp.Config)

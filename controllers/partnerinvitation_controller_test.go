@@ -193,6 +193,27 @@ func TestReconcile(t *testing.T) {
 				}
 			},
 		},
+		"LostAnswerToAReinvitationReplacesTheStaleURL": {
+			reason: "The guest was deleted out of band and invited again, and that answer was lost: the Secret still holds the old guest's URL, so a fresh one is fetched without a mail (found by the soak).",
+			obj: invitation(withAnnotation(b2bv1alpha1.AnnotationCreatePending, recent),
+				withAnnotation("test/stale-secret", "old-guest")),
+			dir: &graphtest.Fake{
+				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return []graph.User{*pendingGuest(guestID)}, nil },
+				InviteFn: func(_ context.Context, req graph.InvitationRequest) (*graph.Invitation, error) {
+					if req.SendInvitationMessage {
+						return nil, errors.New("the recovery must not mail the partner again")
+					}
+					return &graph.Invitation{UserID: guestID, RedeemURL: "https://redeem.example/new"}, nil
+				},
+			},
+			wantCalls:  []string{"FindUsersByEmail", "Invite"},
+			wantResult: ctrl.Result{RequeueAfter: time.Minute},
+			check: func(t *testing.T, h *harness) {
+				if got := redeemURL(t, h); got != "https://redeem.example/new" {
+					t.Errorf("Secret holds %q, want the new guest's URL", got)
+				}
+			},
+		},
 		"PendingWithinGraceWaitsInsteadOfReinviting": {
 			reason: "Graph may not list a brand-new guest yet; inviting again would mail the partner twice.",
 			obj:    invitation(withAnnotation(b2bv1alpha1.AnnotationCreatePending, recent)),
@@ -484,6 +505,13 @@ func TestReconcile(t *testing.T) {
 			objs := []client.Object{tc.obj}
 			if tc.policy != nil {
 				objs = append(objs, &b2bv1alpha1.PartnerAccessPolicy{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}, Spec: *tc.policy})
+			}
+			if old := tc.obj.Annotations["test/stale-secret"]; old != "" {
+				objs = append(objs, &corev1.Secret{
+					ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "anna-invitation", OwnerReferences: []metav1.OwnerReference{{
+						APIVersion: b2bv1alpha1.GroupVersion.String(), Kind: "PartnerInvitation", Name: "anna", UID: "uid-anna", Controller: ptr.To(true)}}},
+					Data: map[string][]byte{redeemURLKey: []byte("https://redeem.example/old"), userIDKey: []byte(old)},
+				})
 			}
 			if tc.obj.Annotations["test/foreign-secret"] != "" {
 				objs = append(objs, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "anna-invitation"}})

@@ -153,7 +153,7 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 	// is shutting down (SIGTERM cancels ctx), or the next leader has to recover them.
 	critical, cancel := criticalContext(ctx)
 	defer cancel()
-	if err := r.fillRedeemSecret(critical, secret, inv.RedeemURL); err != nil {
+	if err := r.fillRedeemSecret(critical, secret, inv.RedeemURL, inv.UserID); err != nil {
 		return err
 	}
 	if err := r.recordGuest(critical, pinv, inv.UserID, b2bv1alpha1.GuestOriginInvited); err != nil {

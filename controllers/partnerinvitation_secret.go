@@ -16,8 +16,12 @@ import (
 	"github.com/partnerops/partner-operator/internal/graph"
 )
 
-// redeemURLKey is the key of the redemption URL in the invitation's Secret.
-const redeemURLKey = "redeemURL"
+// Keys of the invitation's Secret: the redemption URL, and the guest it redeems (a guest deleted
+// out of band and invited again gets a new URL; the key tells a stale one apart).
+const (
+	redeemURLKey = "redeemURL"
+	userIDKey    = "userID"
+)
 
 // Graph returns an invitation's redemption URL once. It goes into a Secret the object owns,
 // never into status, events or logs. The Secret is created (empty) before the invitation, so
@@ -63,14 +67,14 @@ func criticalContext(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
-// fillRedeemSecret stores the URL, retrying: Graph will not return it again.
-func (r *PartnerInvitationReconciler) fillRedeemSecret(ctx context.Context, secret *corev1.Secret, url string) error {
+// fillRedeemSecret stores the URL and its guest, retrying: Graph will not return it again.
+func (r *PartnerInvitationReconciler) fillRedeemSecret(ctx context.Context, secret *corev1.Secret, url, userID string) error {
 	if url == "" {
 		return nil
 	}
 	err := retry.OnError(retry.DefaultBackoff, func(error) bool { return ctx.Err() == nil }, func() error {
 		patch := client.MergeFrom(secret.DeepCopy())
-		secret.Data = map[string][]byte{redeemURLKey: []byte(url)}
+		secret.Data = map[string][]byte{redeemURLKey: []byte(url), userIDKey: []byte(userID)}
 		return r.Patch(ctx, secret, patch)
 	})
 	if err != nil {
@@ -80,7 +84,8 @@ func (r *PartnerInvitationReconciler) fillRedeemSecret(ctx context.Context, secr
 }
 
 // recoverRedeemURL gets a redemption URL for this object's own pending guest whose URL never
-// reached the Secret (the process stopped after the invitation). Inviting the same address
+// reached the Secret (the process stopped after the invitation, or Graph's answer was lost),
+// also when the Secret still holds the URL of a guest deleted before (found by the soak). Inviting the same address
 // again without a mail returns a fresh URL for the same user; the partner gets no second mail.
 func (r *PartnerInvitationReconciler) recoverRedeemURL(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User) error {
 	if guest.ExternalUserState == string(b2bv1alpha1.StateAccepted) {
@@ -91,7 +96,7 @@ func (r *PartnerInvitationReconciler) recoverRedeemURL(ctx context.Context, pinv
 		return err
 	}
 	pinv.Status.RedeemURLSecretName = secret.Name
-	if len(secret.Data[redeemURLKey]) > 0 {
+	if len(secret.Data[redeemURLKey]) > 0 && string(secret.Data[userIDKey]) == guest.ID {
 		return nil
 	}
 	req := invitationRequest(pinv)
@@ -105,7 +110,7 @@ func (r *PartnerInvitationReconciler) recoverRedeemURL(ctx context.Context, pinv
 	}
 	critical, cancel := criticalContext(ctx)
 	defer cancel()
-	if err := r.fillRedeemSecret(critical, secret, inv.RedeemURL); err != nil {
+	if err := r.fillRedeemSecret(critical, secret, inv.RedeemURL, guest.ID); err != nil {
 		return err
 	}
 	r.event(pinv, corev1.EventTypeNormal, eventURLRecovered, "Invite",

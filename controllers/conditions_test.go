@@ -50,6 +50,7 @@ func TestEveryReasonTellsGitOpsTheTruth(t *testing.T) {
 		"AdoptionDenied":    {&findings{}, blocked(b2bv1alpha1.ReasonAdoptionDenied, true), failed(b2bv1alpha1.ReasonAdoptionDenied)},
 		"PromotionDenied":   {&findings{}, blocked(b2bv1alpha1.ReasonPromotionDenied, true), failed(b2bv1alpha1.ReasonPromotionDenied)},
 		"SecretConflict":    {&findings{}, blocked(b2bv1alpha1.ReasonSecretConflict, true), failed(b2bv1alpha1.ReasonSecretConflict)},
+		"ResetDenied":       {&findings{}, blocked(b2bv1alpha1.ReasonResetDenied, true), failed(b2bv1alpha1.ReasonResetDenied)},
 		"GroupNotFound":     {accessProblem(b2bv1alpha1.ReasonGroupNotFound), nil, failed(b2bv1alpha1.ReasonGroupNotFound)},
 		"AmbiguousGroup":    {accessProblem(b2bv1alpha1.ReasonAmbiguousGroup), nil, failed(b2bv1alpha1.ReasonAmbiguousGroup)},
 		"AppNotFound":       {accessProblem(b2bv1alpha1.ReasonAppNotFound), nil, failed(b2bv1alpha1.ReasonAppNotFound)},

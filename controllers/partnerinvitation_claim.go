@@ -277,6 +277,8 @@ var bookkeepingAnnotations = []string{
 	b2bv1alpha1.AnnotationCreateSucceeded,
 	b2bv1alpha1.AnnotationExternalName,
 	b2bv1alpha1.AnnotationGuestOrigin,
+	b2bv1alpha1.AnnotationResendHandled,
+	b2bv1alpha1.AnnotationResetHandled,
 }
 
 // userAnnotationsChanged passes updates whose annotations changed other than by the

@@ -93,6 +93,8 @@ type PartnerInvitationReconciler struct {
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
 	Options   Options
+	// Metrics counts resends and resets; nil counts nothing.
+	Metrics *Metrics
 }
 
 // RBAC, least privilege: each rule names what needs it.
@@ -185,6 +187,9 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 	} else {
 		observeRedemption(pinv, guest)
 		if err := r.updateDrift(ctx, pinv, guest, selecting); err != nil {
+			return ctrl.Result{}, err
+		}
+		if err := r.handleSendRequests(ctx, pinv, guest, selecting); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

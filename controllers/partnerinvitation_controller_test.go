@@ -250,6 +250,22 @@ func TestReconcile(t *testing.T) {
 			wantCalls:  []string{"FindUsersByEmail"},
 			wantResult: ctrl.Result{RequeueAfter: 200 * time.Millisecond},
 		},
+		"ResendFromAStaleCopyDoesNotResend": {
+			reason: "The resend is marked handled with an optimistic lock before the POST: a stale copy gets a conflict, not a second mail.",
+			obj: invitation(withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID),
+				withAnnotation(b2bv1alpha1.AnnotationResendRequestedAt, "2026-11-23T11:00:00Z")),
+			dir: &graphtest.Fake{
+				GetUserFn: func(context.Context, string) (*graph.User, error) { return pendingGuest(guestID), nil },
+			},
+			funcs: &interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+				if o.GetAnnotations()[b2bv1alpha1.AnnotationResendHandled] != "" {
+					return apierrors.NewConflict(schema.GroupResource{Group: "b2b.partnerops.io", Resource: "partnerinvitations"}, o.GetName(), errors.New("stale"))
+				}
+				return c.Patch(ctx, o, p, opts...)
+			}},
+			wantCalls:  []string{"GetUser"},
+			wantResult: ctrl.Result{RequeueAfter: 200 * time.Millisecond},
+		},
 		"ThrottledInviteRequeuesAfterRetryAfter": {
 			reason: "A 429 waits for Graph's Retry-After, and clears the pending mark since nothing was created.",
 			obj:    invitation(),

@@ -67,7 +67,7 @@ func (r *PartnerInvitationReconciler) observe(ctx context.Context, pinv *b2bv1al
 		if err := r.recoverRedeemURL(ctx, pinv, guest); err != nil {
 			return nil, err
 		}
-		if err := r.recordGuest(ctx, pinv, guest.ID, b2bv1alpha1.GuestOriginInvited); err != nil {
+		if err := r.recordGuest(ctx, pinv, guest.ID, b2bv1alpha1.GuestOriginInvited, markRequestsHandled); err != nil {
 			return nil, err
 		}
 		r.establish(pinv, f, guest.ID, false)
@@ -156,7 +156,7 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 	if err := r.fillRedeemSecret(critical, secret, inv.RedeemURL, inv.UserID); err != nil {
 		return err
 	}
-	if err := r.recordGuest(critical, pinv, inv.UserID, b2bv1alpha1.GuestOriginInvited); err != nil {
+	if err := r.recordGuest(critical, pinv, inv.UserID, b2bv1alpha1.GuestOriginInvited, markRequestsHandled); err != nil {
 		return err
 	}
 	now := metav1.NewTime(r.now())
@@ -295,7 +295,7 @@ func (r *PartnerInvitationReconciler) clearCreatePending(ctx context.Context, pi
 // recordGuest writes the guest's ID and origin onto the object: the facts that cannot be
 // recomputed once a second object could claim the same address. It retries conflicts, because
 // losing them after an invitation would orphan the guest.
-func (r *PartnerInvitationReconciler) recordGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, userID, origin string) error {
+func (r *PartnerInvitationReconciler) recordGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, userID, origin string, also ...func(map[string]string)) error {
 	now := r.now().UTC().Format(time.RFC3339)
 	return r.updateAnnotations(ctx, pinv, func(a map[string]string) {
 		if a[b2bv1alpha1.AnnotationCreatePending] != "" {
@@ -304,6 +304,9 @@ func (r *PartnerInvitationReconciler) recordGuest(ctx context.Context, pinv *b2b
 		delete(a, b2bv1alpha1.AnnotationCreatePending)
 		a[b2bv1alpha1.AnnotationExternalName] = userID
 		a[b2bv1alpha1.AnnotationGuestOrigin] = origin
+		for _, f := range also {
+			f(a)
+		}
 	})
 }
 

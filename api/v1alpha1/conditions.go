@@ -46,6 +46,9 @@ const (
 	ReasonSecretConflict = "SecretConflict"
 	// ReasonHandedOver: the guest was handed over by the object that held the address before.
 	ReasonHandedOver = "HandedOver"
+	// ReasonResetDenied: a reset of the guest's redemption was asked for and no
+	// PartnerAccessPolicy allows it.
+	ReasonResetDenied = "ResetDenied"
 	// ReasonKubernetesError: a read or write of the API server failed; retried with backoff.
 	ReasonKubernetesError = "KubernetesError"
 	// ReasonNotReported: Graph reports no redemption state for the guest.
@@ -74,6 +77,16 @@ const (
 	AnnotationClaimHolderUID = "b2b.partnerops.io/holder-uid"
 	// AnnotationClaimGuest, on an address claim being handed over, is the guest's user ID.
 	AnnotationClaimGuest = "b2b.partnerops.io/guest-id"
+	// AnnotationResendRequestedAt asks for the invitation to be sent again, once per value
+	// (an RFC 3339 time, as Flux's reconcile.fluxcd.io/requestedAt).
+	AnnotationResendRequestedAt = "b2b.partnerops.io/resend-requested-at"
+	// AnnotationResetRequestedAt asks for a redeemed guest's redemption to be reset, once per
+	// value; a PartnerAccessPolicy must allow it.
+	AnnotationResetRequestedAt = "b2b.partnerops.io/reset-redemption-requested-at"
+	// AnnotationResendHandled and AnnotationResetHandled record, before Graph is called, the
+	// request value being handled, so a crash never sends one request's mail twice.
+	AnnotationResendHandled = "b2b.partnerops.io/resend-handled"
+	AnnotationResetHandled  = "b2b.partnerops.io/reset-redemption-handled"
 	// LabelClaim marks the Leases that are address claims.
 	LabelClaim = "b2b.partnerops.io/address-claim"
 	// LabelInvitation marks Secrets that belong to a PartnerInvitation (also a cache selector).

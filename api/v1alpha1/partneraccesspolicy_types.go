@@ -73,6 +73,13 @@ type PartnerAccessPolicySpec struct {
 	// +optional
 	AllowCustomMessage bool `json:"allowCustomMessage,omitempty"`
 
+	// allowResetRedemption lets invitations ask, with the annotation
+	// b2b.partnerops.io/reset-redemption-requested-at, for a redeemed guest's redemption to be
+	// reset: the partner then redeems again, possibly with another account. It is a
+	// security-sensitive act (whoever redeems the new link gets the guest's access).
+	// +optional
+	AllowResetRedemption bool `json:"allowResetRedemption,omitempty"`
+
 	// adoption says whether a PartnerInvitation may take over a guest account the operator did
 	// not invite (one that already holds the address): Deny (the default) refuses and touches
 	// nothing; Adopt manages it but never deletes it; AdoptAndDelete also deletes it with its

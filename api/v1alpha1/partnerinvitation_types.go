@@ -183,6 +183,20 @@ type PartnerInvitationStatus struct {
 	// under the key "redeemURL". Graph returns the URL only once, when it creates the invitation.
 	// +optional
 	RedeemURLSecretName string `json:"redeemURLSecretName,omitempty"`
+
+	// lastSentAt is when the invitation was last sent: the first time, a resend, or a reset.
+	// +optional
+	LastSentAt *metav1.Time `json:"lastSentAt,omitempty"`
+
+	// lastHandledResendAt is the value of the b2b.partnerops.io/resend-requested-at annotation
+	// the operator last handled; a new value asks for another resend.
+	// +optional
+	LastHandledResendAt string `json:"lastHandledResendAt,omitempty"`
+
+	// lastHandledResetAt is the value of the b2b.partnerops.io/reset-redemption-requested-at
+	// annotation the operator last handled.
+	// +optional
+	LastHandledResetAt string `json:"lastHandledResetAt,omitempty"`
 }
 
 // AccessStatus lists the grants in effect for the guest.

@@ -120,7 +120,12 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	if cfg.Budget != nil {
 		dir = graph.Pace(dir, *cfg.Budget)
 	}
+	reconcilerMetrics, err := controllers.NewMetrics(crmetrics.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("register reconciler metrics: %w", err)
+	}
 	r := &controllers.PartnerInvitationReconciler{
+		Metrics:   reconcilerMetrics,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Directory: dir,

@@ -130,6 +130,20 @@ func Promotion(selecting []*b2bv1alpha1.PartnerAccessPolicy, namespace string) *
 	return nil
 }
 
+// ResetRedemption checks a request to reset a guest's redemption: every selecting policy must
+// set allowResetRedemption, and with none selecting it is refused.
+func ResetRedemption(selecting []*b2bv1alpha1.PartnerAccessPolicy, namespace string) *Violation {
+	if len(selecting) == 0 {
+		return &Violation{Detail: fmt.Sprintf("no PartnerAccessPolicy selects namespace %s, so a redemption may not be reset", namespace)}
+	}
+	for _, p := range selecting {
+		if !p.Spec.AllowResetRedemption {
+			return &Violation{p.Name, "allowResetRedemption", "resetting a guest's redemption is not allowed"}
+		}
+	}
+	return nil
+}
+
 // Group checks one group grant; ref is the entry as written, id the resolved object ID.
 func Group(selecting []*b2bv1alpha1.PartnerAccessPolicy, ref, id string) *Violation {
 	for _, p := range selecting {

@@ -180,7 +180,8 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if guest == nil {
+	invitedNow := guest == nil
+	if invitedNow {
 		if err := r.createInvitation(ctx, pinv, f); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -197,6 +198,11 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 	f.access = &access
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if invitedNow && pinv.Spec.Profile != nil {
+		// The invitation carries no profile; it is patched once Graph lists the new guest.
+		return ctrl.Result{}, &blockedError{reason: b2bv1alpha1.ReasonAwaitingGraph, retryAfter: 5 * time.Second,
+			message: "Waiting for Microsoft Graph to list the new guest before setting spec.profile"}
 	}
 	return r.nextPoll(pinv, access)
 }

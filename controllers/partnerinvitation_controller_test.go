@@ -668,3 +668,18 @@ func TestStatusIsNotWrittenWhenUnchanged(t *testing.T) {
 		t.Errorf("status writes = %d over three identical reconciles, want 1", writes)
 	}
 }
+
+func TestProfileDriftWritesOnlyTheFieldsTheSpecSets(t *testing.T) {
+	have := graph.Profile{"companyName": "Old Co", "department": "Set by HR"}
+	got := profileDrift(&b2bv1alpha1.GuestProfile{CompanyName: "Fabrikam", JobTitle: "Consultant"}, have)
+	want := graph.Profile{"companyName": "Fabrikam", "jobTitle": "Consultant"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("drift (-want +got):\n%s", diff)
+	}
+	if got := profileDrift(nil, have); got != nil {
+		t.Errorf("no spec.profile must write nothing, got %v", got)
+	}
+	if got := profileDrift(&b2bv1alpha1.GuestProfile{CompanyName: "Old Co"}, have); len(got) != 0 {
+		t.Errorf("a profile in sync must write nothing, got %v", got)
+	}
+}

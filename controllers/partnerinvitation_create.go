@@ -207,7 +207,26 @@ func invitationRequest(pinv *b2bv1alpha1.PartnerInvitation) graph.InvitationRequ
 	return req
 }
 
-// updateDrift brings the guest's display name and user type back to the spec. The user type
+// profileDrift is the profile fields the spec sets that the directory holds otherwise. Fields
+// the spec leaves empty are not the operator's and are never written.
+func profileDrift(want *b2bv1alpha1.GuestProfile, have graph.Profile) graph.Profile {
+	if want == nil {
+		return nil
+	}
+	drift := graph.Profile{}
+	for prop, value := range map[string]string{
+		"givenName": want.GivenName, "surname": want.Surname, "companyName": want.CompanyName,
+		"department": want.Department, "jobTitle": want.JobTitle, "usageLocation": want.UsageLocation,
+		"employeeType": want.EmployeeType,
+	} {
+		if value != "" && have[prop] != value {
+			drift[prop] = value
+		}
+	}
+	return drift
+}
+
+// updateDrift brings the guest's display name, user type and profile back to the spec. The user type
 // of an adopted account changes only where a policy allows promotion.
 func (r *PartnerInvitationReconciler) updateDrift(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User, selecting []*b2bv1alpha1.PartnerAccessPolicy) error {
 	var upd graph.UserUpdate
@@ -223,7 +242,8 @@ func (r *PartnerInvitationReconciler) updateDrift(ctx context.Context, pinv *b2b
 		}
 		upd.UserType = &want
 	}
-	if upd.DisplayName == nil && upd.UserType == nil {
+	upd.Profile = profileDrift(pinv.Spec.Profile, guest.Profile)
+	if upd.DisplayName == nil && upd.UserType == nil && len(upd.Profile) == 0 {
 		return nil
 	}
 	if err := r.Directory.UpdateUser(ctx, guest.ID, upd); err != nil {
@@ -235,7 +255,7 @@ func (r *PartnerInvitationReconciler) updateDrift(ctx context.Context, pinv *b2b
 	if upd.UserType != nil {
 		guest.UserType = *upd.UserType
 	}
-	r.event(pinv, corev1.EventTypeNormal, eventUpdated, "Update", "Updated the guest's display name or user type to match the spec")
+	r.event(pinv, corev1.EventTypeNormal, eventUpdated, "Update", "Updated the guest's display name, user type or profile to match the spec")
 	return nil
 }
 

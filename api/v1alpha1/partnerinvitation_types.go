@@ -88,6 +88,39 @@ type ApplicationAccess struct {
 	Role string `json:"role,omitempty"`
 }
 
+// GuestProfile is the guest's directory profile. Only the fields set here are managed (patched
+// in place when they drift); the others are left as the directory has them.
+type GuestProfile struct {
+	// givenName is the guest's first name.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	GivenName string `json:"givenName,omitempty"`
+	// surname is the guest's last name.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Surname string `json:"surname,omitempty"`
+	// companyName is the partner's company.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	CompanyName string `json:"companyName,omitempty"`
+	// department within the partner's company.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Department string `json:"department,omitempty"`
+	// jobTitle of the guest.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	JobTitle string `json:"jobTitle,omitempty"`
+	// usageLocation is a two-letter country code (ISO 3166), needed to assign licenses.
+	// +kubebuilder:validation:Pattern=`^[A-Z]{2}$`
+	// +optional
+	UsageLocation string `json:"usageLocation,omitempty"`
+	// employeeType, for example "Contractor" or "Consultant".
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	EmployeeType string `json:"employeeType,omitempty"`
+}
+
 // PartnerInvitationSpec is the partner to invite and how.
 type PartnerInvitationSpec struct {
 	// email is the partner's mail address: the invitation goes there, and it identifies the
@@ -128,6 +161,11 @@ type PartnerInvitationSpec struct {
 	// message customises the invitation mail.
 	// +optional
 	Message *InvitationMessage `json:"message,omitempty"`
+
+	// profile sets the guest's profile fields (company, department, job title, names, usage
+	// location, employee type), patched in place when they drift, never by inviting again.
+	// +optional
+	Profile *GuestProfile `json:"profile,omitempty"`
 
 	// access lists the groups and applications the guest is granted. The operator grants them
 	// after the invitation, without waiting for redemption, and revokes what it granted when an

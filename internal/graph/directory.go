@@ -103,7 +103,15 @@ type User struct {
 	ExternalUserState string
 	// ExternalUserStateChangedAt is when ExternalUserState last changed (zero when unknown).
 	ExternalUserStateChangedAt time.Time
+	// Profile holds the profile properties the operator can manage, by Graph name.
+	Profile Profile
 }
+
+// Profile is a user's editable profile, keyed by Graph's property names (ProfileProperties).
+type Profile map[string]string
+
+// ProfileProperties are the profile properties the operator reads and writes.
+var ProfileProperties = []string{"givenName", "surname", "companyName", "department", "jobTitle", "usageLocation", "employeeType"}
 
 // IsGuest reports whether the account is one the operator may adopt or delete: a guest, or an
 // account an invitation created (an invited guest later converted to Member keeps that mark).
@@ -137,4 +145,6 @@ type Invitation struct {
 type UserUpdate struct {
 	DisplayName *string
 	UserType    *string
+	// Profile sets these profile properties; the others are left alone.
+	Profile Profile
 }

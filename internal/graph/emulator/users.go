@@ -20,6 +20,15 @@ type User struct {
 	ExternalUserStateChangeDateTime time.Time `json:"externalUserStateChangeDateTime,omitzero"`
 	CreatedDateTime                 time.Time `json:"createdDateTime,omitzero"`
 	AccountEnabled                  bool      `json:"accountEnabled"`
+	// Profile holds the profile properties (givenName, surname, companyName, department,
+	// jobTitle, usageLocation, employeeType) by their Graph names; unset ones are null.
+	Profile map[string]string `json:"profile,omitempty"`
+}
+
+// ProfileLimits are the profile properties PATCH /users accepts, with Graph's maximum lengths.
+var ProfileLimits = map[string]int{
+	"givenName": 64, "surname": 64, "companyName": 64, "department": 64,
+	"jobTitle": 128, "employeeType": 64, "usageLocation": 2,
 }
 
 // External user states Graph reports.
@@ -134,7 +143,7 @@ var userProps = canonicalNames(
 	"id", "displayName", "mail", "otherMails", "userPrincipalName", "userType", "creationType",
 	"externalUserState", "externalUserStateChangeDateTime", "createdDateTime", "accountEnabled",
 	"businessPhones", "givenName", "surname", "jobTitle", "mobilePhone", "officeLocation",
-	"preferredLanguage", "deletedDateTime",
+	"preferredLanguage", "deletedDateTime", "companyName", "department", "usageLocation", "employeeType",
 )
 
 // defaultUserSelect is what Graph returns without $select; note it lacks externalUserState,
@@ -179,6 +188,8 @@ func userValue(u *User, prop string) any {
 		return u.AccountEnabled
 	case "businessPhones":
 		return []string{}
+	case "givenName", "surname", "companyName", "department", "jobTitle", "usageLocation", "employeeType":
+		return nullIfEmpty(u.Profile[prop])
 	default: // givenName, surname, jobTitle, ...: not modelled, null like an unset property
 		return nil
 	}

@@ -158,6 +158,7 @@ func (e *Emulator) patchUser(w http.ResponseWriter, r *http.Request, id string, 
 	}
 	var displayName, userType *string
 	var enabled *bool
+	profile := map[string]*string{}
 	for k, v := range patch {
 		var err error
 		switch {
@@ -180,6 +181,12 @@ func (e *Emulator) patchUser(w http.ResponseWriter, r *http.Request, id string, 
 			}
 		case k == "accountEnabled":
 			err = json.Unmarshal(v, &enabled)
+		case ProfileLimits[k] > 0:
+			var value *string
+			if err = json.Unmarshal(v, &value); err == nil {
+				err = validProfileValue(k, value)
+			}
+			profile[k] = value
 		default:
 			err = fmt.Errorf("Property '%s' is not supported by the Graph emulator's PATCH /users.", k)
 		}
@@ -201,6 +208,18 @@ func (e *Emulator) patchUser(w http.ResponseWriter, r *http.Request, id string, 
 		if enabled != nil && *enabled != u.AccountEnabled {
 			u.AccountEnabled, changed = *enabled, true
 		}
+		for k, v := range profile {
+			if u.Profile == nil {
+				u.Profile = map[string]string{}
+			}
+			old := u.Profile[k]
+			if v == nil {
+				delete(u.Profile, k)
+			} else {
+				u.Profile[k] = *v
+			}
+			changed = changed || old != u.Profile[k]
+		}
 		if changed {
 			e.dir.touch(u)
 		}
@@ -211,6 +230,23 @@ func (e *Emulator) patchUser(w http.ResponseWriter, r *http.Request, id string, 
 		return
 	}
 	writeNoContent(w)
+}
+
+// validProfileValue enforces Graph's limits on a profile property (null clears it).
+func validProfileValue(prop string, v *string) error {
+	switch {
+	case v == nil:
+		return nil
+	case prop == "usageLocation" && !isCountryCode(*v):
+		return fmt.Errorf("Invalid value specified for property 'usageLocation' of resource 'User'.")
+	case len([]rune(*v)) > ProfileLimits[prop]:
+		return fmt.Errorf("Invalid value specified for property '%s' of resource 'User'.", prop)
+	}
+	return nil
+}
+
+func isCountryCode(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }
 
 // normalizeUserType accepts Graph's two user types in any case.

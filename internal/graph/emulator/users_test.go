@@ -235,7 +235,9 @@ func TestPatchUser(t *testing.T) {
 		"absent user":      {"missing", map[string]any{"displayName": "x"}, http.StatusNotFound, codeNotFound},
 		"bad user type":    {id, map[string]any{"userType": "Admin"}, http.StatusBadRequest, codeRequestBadRequest},
 		"empty name":       {id, map[string]any{"displayName": ""}, http.StatusBadRequest, codeRequestBadRequest},
-		"unmodelled field": {id, map[string]any{"jobTitle": "CEO"}, http.StatusBadRequest, codeRequestBadRequest},
+		"unmodelled field": {id, map[string]any{"mobilePhone": "+1 555"}, http.StatusBadRequest, codeRequestBadRequest},
+		"usage location":   {id, map[string]any{"usageLocation": "Germany"}, http.StatusBadRequest, codeRequestBadRequest},
+		"too long":         {id, map[string]any{"department": strings.Repeat("d", 65)}, http.StatusBadRequest, codeRequestBadRequest},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -243,8 +245,15 @@ func TestPatchUser(t *testing.T) {
 			wantError(t, rep, tc.status, tc.code, "")
 		})
 	}
-	if u2, _ := h.e.User(id); u2.DisplayName != "Jane D." || u2.UserType != "Member" {
+	if u2, _ := h.e.User(id); u2.DisplayName != "Jane D." || u2.UserType != "Member" || len(u2.Profile) != 0 {
 		t.Errorf("a rejected patch changed the user: %+v", u2)
+	}
+	if rep := h.graph(http.MethodPatch, "/users/"+id, map[string]any{"jobTitle": "CEO", "companyName": "Fabrikam"}); rep.status != http.StatusNoContent {
+		t.Fatalf("profile patch: status %d: %s", rep.status, rep.raw)
+	}
+	if rep := h.graph(http.MethodGet, "/users/"+id+"?$select=jobTitle,companyName,department", nil); str(rep.body, "jobTitle") != "CEO" ||
+		str(rep.body, "companyName") != "Fabrikam" || rep.body["department"] != nil {
+		t.Errorf("profile read back: %s", rep.raw)
 	}
 }
 

@@ -32,6 +32,7 @@ const DefaultEndpoint = "https://graph.microsoft.com"
 var userSelect = []string{
 	"id", "displayName", "mail", "otherMails", "userType", "creationType",
 	"externalUserState", "externalUserStateChangeDateTime",
+	"givenName", "surname", "companyName", "department", "jobTitle", "usageLocation", "employeeType",
 }
 
 // Config says where Graph is and how to authenticate to it.
@@ -200,6 +201,11 @@ func (c *Client) UpdateUser(ctx context.Context, id string, update graph.UserUpd
 	if update.UserType != nil {
 		body.SetUserType(update.UserType)
 	}
+	for prop, value := range update.Profile {
+		if set, ok := profileSetters(body)[prop]; ok {
+			set(&value)
+		}
+	}
 	if _, err := c.users().ByUserId(id).Patch(ctx, body, nil); err != nil {
 		return classify("update user", err)
 	}
@@ -227,7 +233,28 @@ func userFromModel(u models.Userable) graph.User {
 	if t := u.GetExternalUserStateChangeDateTime(); t != nil {
 		out.ExternalUserStateChangedAt = *t
 	}
+	for prop, value := range map[string]*string{
+		"givenName": u.GetGivenName(), "surname": u.GetSurname(), "companyName": u.GetCompanyName(),
+		"department": u.GetDepartment(), "jobTitle": u.GetJobTitle(), "usageLocation": u.GetUsageLocation(),
+		"employeeType": u.GetEmployeeType(),
+	} {
+		if value != nil {
+			if out.Profile == nil {
+				out.Profile = graph.Profile{}
+			}
+			out.Profile[prop] = *value
+		}
+	}
 	return out
+}
+
+// profileSetters maps graph.ProfileProperties to the model's setters.
+func profileSetters(u models.Userable) map[string]func(*string) {
+	return map[string]func(*string){
+		"givenName": u.SetGivenName, "surname": u.SetSurname, "companyName": u.SetCompanyName,
+		"department": u.SetDepartment, "jobTitle": u.SetJobTitle, "usageLocation": u.SetUsageLocation,
+		"employeeType": u.SetEmployeeType,
+	}
 }
 
 func deref[T any](p *T) T {

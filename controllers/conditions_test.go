@@ -51,6 +51,7 @@ func TestEveryReasonTellsGitOpsTheTruth(t *testing.T) {
 		"PromotionDenied":   {&findings{}, blocked(b2bv1alpha1.ReasonPromotionDenied, true), failed(b2bv1alpha1.ReasonPromotionDenied)},
 		"SecretConflict":    {&findings{}, blocked(b2bv1alpha1.ReasonSecretConflict, true), failed(b2bv1alpha1.ReasonSecretConflict)},
 		"ResetDenied":       {&findings{}, blocked(b2bv1alpha1.ReasonResetDenied, true), failed(b2bv1alpha1.ReasonResetDenied)},
+		"PermissionDenied":  {&findings{}, &graph.Error{Kind: graph.KindTransient, Op: "invite", StatusCode: 403, Code: "Authorization_RequestDenied"}, failed(b2bv1alpha1.ReasonPermissionDenied)},
 		"GroupNotFound":     {accessProblem(b2bv1alpha1.ReasonGroupNotFound), nil, failed(b2bv1alpha1.ReasonGroupNotFound)},
 		"AmbiguousGroup":    {accessProblem(b2bv1alpha1.ReasonAmbiguousGroup), nil, failed(b2bv1alpha1.ReasonAmbiguousGroup)},
 		"AppNotFound":       {accessProblem(b2bv1alpha1.ReasonAppNotFound), nil, failed(b2bv1alpha1.ReasonAppNotFound)},

@@ -381,14 +381,15 @@ func setAnnotation(o client.Object, key, value string) {
 }
 
 // refusedBeforeProcessing says Graph turned the request away before doing anything: a 4xx the
-// spec must fix, or throttling (429, and 503 Service Unavailable). Anything else, a 504 above
+// spec must fix, a missing token or permission (401, 403), or throttling (429, and 503). Anything else, a 504 above
 // all, may come after Graph invited the partner, so the pending mark stays and the guest is
 // looked up instead of invited again (the fault soak found the 504 case).
 func refusedBeforeProcessing(err error) bool {
 	switch {
 	case graph.IsTerminal(err):
 		return true
-	case graph.StatusCode(err) == http.StatusTooManyRequests, graph.StatusCode(err) == http.StatusServiceUnavailable:
+	case graph.StatusCode(err) == http.StatusTooManyRequests, graph.StatusCode(err) == http.StatusServiceUnavailable,
+		graph.StatusCode(err) == http.StatusUnauthorized, graph.StatusCode(err) == http.StatusForbidden:
 		return true
 	}
 	return false

@@ -89,6 +89,12 @@ func classify(res ctrl.Result, err error) (*blockedError, ctrl.Result, error) {
 		}
 		return blocked, ctrl.Result{RequeueAfter: jitter(blocked.retryAfter)}, nil
 	}
+	if op, permission, ok := graph.MissingPermission(err); ok {
+		// A person has to grant it; looking again now and then notices when they have.
+		return &blockedError{reason: b2bv1alpha1.ReasonPermissionDenied, stalled: true, message: fmt.Sprintf(
+				"Microsoft Graph refused %s (403): grant the operator's application %s, with admin consent (%v)", op, permission, err)},
+			ctrl.Result{RequeueAfter: jitter(10 * time.Minute)}, nil
+	}
 	if wait, ok := graph.RetryAfter(err); ok {
 		return &blockedError{reason: b2bv1alpha1.ReasonThrottled, message: "Microsoft Graph is throttling requests; retrying after " + wait.String()},
 			ctrl.Result{RequeueAfter: wait}, nil

@@ -1,12 +1,15 @@
 package controllers_test
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/graph/emulator"
 )
 
 var _ = Describe("The guest's profile", func() {
@@ -46,5 +49,28 @@ var _ = Describe("The guest's profile", func() {
 		})
 		err := k8s.Create(suiteCtx, p, client.DryRunAll)
 		Expect(err).To(MatchError(ContainSubstring("spec.profile.usageLocation")))
+	})
+})
+
+var _ = Describe("A missing Graph permission", func() {
+	It("is named in a condition instead of being retried in a loop", func() {
+		ns := newNamespace()
+		email := "perry@permission.example"
+		emu.InjectFault(emulator.Fault{Method: "POST", PathPrefix: "/invitations", Status: 403, Times: 1})
+		p := newInvitation(ns, "perry", email)
+		Expect(k8s.Create(suiteCtx, p)).To(Succeed())
+		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(SatisfyAll(
+			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonPermissionDenied),
+			haveCondition(b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, b2bv1alpha1.ReasonPermissionDenied),
+		))
+		Expect(condition(fetch(p)(Default), b2bv1alpha1.ConditionReady).Message).To(ContainSubstring("User.Invite.All"))
+		Consistently(func() int { return requestsTo("POST", "/invitations") - invitationsExcept(email) }).
+			WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal(1))
+
+		By("once the permission is granted, the next look succeeds")
+		annotate(p, map[string]string{"example.com/permission-granted": "yes"})
+		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
+			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync))
+		Expect(emu.MailsSent(email)).To(Equal(1))
 	})
 })

@@ -46,6 +46,9 @@ const (
 	ReasonSecretConflict = "SecretConflict"
 	// ReasonHandedOver: the guest was handed over by the object that held the address before.
 	ReasonHandedOver = "HandedOver"
+	// ReasonPermissionDenied: Graph answered 403; the condition names the application
+	// permission the operator's identity lacks.
+	ReasonPermissionDenied = "PermissionDenied"
 	// ReasonResetDenied: a reset of the guest's redemption was asked for and no
 	// PartnerAccessPolicy allows it.
 	ReasonResetDenied = "ResetDenied"

@@ -1,0 +1,39 @@
+package graph
+
+import (
+	"errors"
+	"net/http"
+)
+
+// leastPermission is the least-privileged Microsoft Graph application permission each
+// operation needs, after Microsoft's permission reference, so that a 403 can say what to grant.
+var leastPermission = map[string]string{
+	"invite":                     "User.Invite.All",
+	"find users":                 "User.Read.All",
+	"get user":                   "User.Read.All",
+	"user changes":               "User.Read.All",
+	"update user":                "User.ReadWrite.All",
+	"delete user":                "User.DeleteRestore.All",
+	"get group":                  "GroupMember.Read.All",
+	"find groups":                "GroupMember.Read.All",
+	"add group member":           "GroupMember.ReadWrite.All",
+	"remove group member":        "GroupMember.ReadWrite.All",
+	"get service principal":      "Application.Read.All",
+	"find service principal":     "Application.Read.All",
+	"assign app role":            "AppRoleAssignment.ReadWrite.All",
+	"remove app role assignment": "AppRoleAssignment.ReadWrite.All",
+}
+
+// MissingPermission reports, for a 403 from Graph, the operation refused and the permission
+// the operator's application lacks for it.
+func MissingPermission(err error) (op, permission string, ok bool) {
+	var e *Error
+	if !errors.As(err, &e) || e.StatusCode != http.StatusForbidden {
+		return "", "", false
+	}
+	permission = leastPermission[e.Op]
+	if permission == "" {
+		permission = "the permission this call needs"
+	}
+	return e.Op, permission, true
+}

@@ -140,13 +140,10 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 	if err := r.markCreatePending(ctx, pinv); err != nil {
 		return err
 	}
-	inv, err := r.Directory.Invite(ctx, invitationRequest(pinv))
+	inv, err := r.inviteMarked(ctx, pinv, invitationRequest(pinv), func(a map[string]string) {
+		delete(a, b2bv1alpha1.AnnotationCreatePending)
+	})
 	if err != nil {
-		if refusedBeforeProcessing(err) {
-			if uerr := r.clearCreatePending(ctx, pinv); uerr != nil {
-				return uerr
-			}
-		}
 		return err
 	}
 	// Graph has sent the invitation: the URL and the guest's ID must land even when the manager
@@ -306,10 +303,17 @@ func (r *PartnerInvitationReconciler) markCreatePending(ctx context.Context, pin
 	return nil
 }
 
-func (r *PartnerInvitationReconciler) clearCreatePending(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
-	return r.updateAnnotations(ctx, pinv, func(a map[string]string) {
-		delete(a, b2bv1alpha1.AnnotationCreatePending)
-	})
+// inviteMarked sends an invitation whose attempt is already marked on the object. When Graph
+// refused it outright, nothing was sent, so unmark takes the mark back and a later reconcile
+// tries again; any other failure keeps the mark, since the partner may have been mailed.
+func (r *PartnerInvitationReconciler) inviteMarked(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, req graph.InvitationRequest, unmark func(map[string]string)) (*graph.Invitation, error) {
+	inv, err := r.Directory.Invite(ctx, req)
+	if err != nil && refusedBeforeProcessing(err) {
+		if uerr := r.updateAnnotations(ctx, pinv, unmark); uerr != nil {
+			return nil, uerr
+		}
+	}
+	return inv, err
 }
 
 // recordGuest writes the guest's ID and origin onto the object: the facts that cannot be

@@ -125,6 +125,13 @@ func requestsMentioning(email string) int {
 	return n
 }
 
+// createReady creates the object and waits until it is Ready and in sync.
+func createReady(p *b2bv1alpha1.PartnerInvitation) {
+	Expect(k8s.Create(suiteCtx, p)).To(Succeed())
+	Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
+		haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync))
+}
+
 // eventuallyGone waits until the object has left the API server (its finalizer removed).
 func eventuallyGone(p *b2bv1alpha1.PartnerInvitation) {
 	Eventually(func() bool {
@@ -392,9 +399,7 @@ var _ = Describe("PartnerInvitation", func() {
 		ns := newNamespace()
 		email := "rosa@reinvite.example"
 		p := newInvitation(ns, "rosa", email)
-		Expect(k8s.Create(suiteCtx, p)).To(Succeed())
-		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
-			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync))
+		createReady(p)
 		oldID := fetch(p)(Default).Status.UserID
 
 		Expect(emu.DeleteUserOutOfBand(oldID)).To(Succeed())

@@ -73,13 +73,8 @@ func (r *PartnerInvitationReconciler) sendAgain(ctx context.Context, pinv *b2bv1
 	if kind.reset {
 		req.ResetRedemptionForUserID = guest.ID
 	}
-	inv, err := r.Directory.Invite(ctx, req)
+	inv, err := r.inviteMarked(ctx, pinv, req, func(a map[string]string) { setOrDelete(a, kind.handled, previous) })
 	if err != nil {
-		if refusedBeforeProcessing(err) {
-			if uerr := r.updateAnnotations(ctx, pinv, func(a map[string]string) { setOrDelete(a, kind.handled, previous) }); uerr != nil {
-				return uerr
-			}
-		}
 		return err
 	}
 	critical, cancel := criticalContext(ctx)

@@ -37,9 +37,7 @@ var _ = Describe("Sending an invitation again", func() {
 		ns := newNamespace()
 		email := "rosa@resend.example"
 		p := newInvitation(ns, "rosa", email)
-		Expect(k8s.Create(suiteCtx, p)).To(Succeed())
-		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
-			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync))
+		createReady(p)
 		firstURL := storedURL(p)
 		guest := userID(p)
 

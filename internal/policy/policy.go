@@ -119,26 +119,26 @@ func AdoptionDenied(selecting []*b2bv1alpha1.PartnerAccessPolicy, namespace stri
 // Promotion checks a change of an adopted account's userType: every selecting policy must set
 // allowPromotion, and with none selecting it is refused.
 func Promotion(selecting []*b2bv1alpha1.PartnerAccessPolicy, namespace string) *Violation {
-	if len(selecting) == 0 {
-		return &Violation{Detail: fmt.Sprintf("no PartnerAccessPolicy selects namespace %s, so the userType of an adopted account may not change", namespace)}
-	}
-	for _, p := range selecting {
-		if !p.Spec.AllowPromotion {
-			return &Violation{p.Name, "allowPromotion", "the userType of an adopted account may not change"}
-		}
-	}
-	return nil
+	return everyAllows(selecting, namespace, "allowPromotion", "the userType of an adopted account may not change",
+		func(s b2bv1alpha1.PartnerAccessPolicySpec) bool { return s.AllowPromotion })
 }
 
 // ResetRedemption checks a request to reset a guest's redemption: every selecting policy must
 // set allowResetRedemption, and with none selecting it is refused.
 func ResetRedemption(selecting []*b2bv1alpha1.PartnerAccessPolicy, namespace string) *Violation {
+	return everyAllows(selecting, namespace, "allowResetRedemption", "a guest's redemption may not be reset",
+		func(s b2bv1alpha1.PartnerAccessPolicySpec) bool { return s.AllowResetRedemption })
+}
+
+// everyAllows is an opt-in a cluster owner grants: it holds only where at least one policy
+// selects the namespace and every selecting policy sets it.
+func everyAllows(selecting []*b2bv1alpha1.PartnerAccessPolicy, namespace, rule, refused string, allows func(b2bv1alpha1.PartnerAccessPolicySpec) bool) *Violation {
 	if len(selecting) == 0 {
-		return &Violation{Detail: fmt.Sprintf("no PartnerAccessPolicy selects namespace %s, so a redemption may not be reset", namespace)}
+		return &Violation{Detail: fmt.Sprintf("no PartnerAccessPolicy selects namespace %s, so %s", namespace, refused)}
 	}
 	for _, p := range selecting {
-		if !p.Spec.AllowResetRedemption {
-			return &Violation{p.Name, "allowResetRedemption", "resetting a guest's redemption is not allowed"}
+		if !allows(p.Spec) {
+			return &Violation{p.Name, rule, refused}
 		}
 	}
 	return nil

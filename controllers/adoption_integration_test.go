@@ -33,10 +33,8 @@ var _ = Describe("A namespace editor", func() {
 			WithTimeout(timeout).WithPolling(200 * time.Millisecond).Should(Succeed())
 
 		By("with no adoption granted, the object says so and nothing reaches Graph")
-		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(SatisfyAll(
-			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonAdoptionDenied),
-			haveCondition(b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, b2bv1alpha1.ReasonAdoptionDenied),
-		))
+		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
+			beStalled(b2bv1alpha1.ReasonAdoptionDenied))
 		Expect(condition(fetch(p)(Default), b2bv1alpha1.ConditionReady).Message).To(SatisfyAll(
 			ContainSubstring(existing.ID), ContainSubstring("PartnerAccessPolicy editors-"+ns+": rule adoption")))
 		Expect(fetch(p)(Default).Status.UserID).To(BeEmpty())

@@ -184,10 +184,8 @@ var _ = Describe("The redemption URL", func() {
 		Expect(k8s.Create(suiteCtx, foreign)).To(Succeed())
 		p := newInvitation(ns, "sven", email)
 		Expect(k8s.Create(suiteCtx, p)).To(Succeed())
-		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(SatisfyAll(
-			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonSecretConflict),
-			haveCondition(b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, b2bv1alpha1.ReasonSecretConflict),
-		))
+		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
+			beStalled(b2bv1alpha1.ReasonSecretConflict))
 		Expect(condition(fetch(p)(Default), b2bv1alpha1.ConditionReady).Message).To(ContainSubstring(ns + "/sven-invitation"))
 		Expect(requestsTo("POST", "/invitations") - invitationsExcept(email)).To(BeZero())
 		Expect(invitationsFor(email)).To(BeZero())

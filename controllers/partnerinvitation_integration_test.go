@@ -93,6 +93,14 @@ func haveCondition(typ string, status metav1.ConditionStatus, reason string) Ome
 	}, Equal(string(status)+"/"+reason))
 }
 
+// beStalled matches an object that waits on a person: Ready=False and Stalled=True, both
+// with the reason.
+func beStalled(reason string) OmegaMatcher {
+	return SatisfyAll(
+		haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionFalse, reason),
+		haveCondition(b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, reason))
+}
+
 // invitationsFor counts the invitations Graph accepted for the address.
 func invitationsFor(email string) int {
 	n := 0
@@ -282,10 +290,8 @@ var _ = Describe("PartnerInvitation", func() {
 		p := newInvitation(ns, "mia", email)
 		Expect(k8s.Create(suiteCtx, p)).To(Succeed())
 
-		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(SatisfyAll(
-			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonConflict),
-			haveCondition(b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, b2bv1alpha1.ReasonConflict),
-		))
+		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
+			beStalled(b2bv1alpha1.ReasonConflict))
 		Expect(condition(fetch(p)(Default), b2bv1alpha1.ConditionReady).Message).To(ContainSubstring("member account"))
 		Expect(invitationsFor(email)).To(BeZero())
 		Expect(requestsTo("PATCH", "/users/"+member.ID)).To(BeZero())

@@ -59,10 +59,8 @@ var _ = Describe("A missing Graph permission", func() {
 		emu.InjectFault(emulator.Fault{Method: "POST", PathPrefix: "/invitations", Status: 403, Times: 1})
 		p := newInvitation(ns, "perry", email)
 		Expect(k8s.Create(suiteCtx, p)).To(Succeed())
-		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(SatisfyAll(
-			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonPermissionDenied),
-			haveCondition(b2bv1alpha1.ConditionStalled, metav1.ConditionTrue, b2bv1alpha1.ReasonPermissionDenied),
-		))
+		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
+			beStalled(b2bv1alpha1.ReasonPermissionDenied))
 		Expect(condition(fetch(p)(Default), b2bv1alpha1.ConditionReady).Message).To(ContainSubstring("User.Invite.All"))
 		Consistently(func() int { return requestsTo("POST", "/invitations") - invitationsExcept(email) }).
 			WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal(1))

@@ -91,8 +91,9 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	kubectlPath, err = testbed.Kubectl()
 	Expect(err).NotTo(HaveOccurred())
-	operatorCfg, err = testbed.InstallOperatorIdentity(suiteCtx, testEnv, k8s, kubectlPath, repoRoot)
+	identity, err := testbed.InstallOperatorIdentity(suiteCtx, testEnv, k8s, kubectlPath, repoRoot)
 	Expect(err).NotTo(HaveOccurred())
+	operatorCfg = identity.Config()
 
 	budget := graph.BudgetFor(graph.TenantSmall)
 	mgr, err := operator.NewManager(suiteCtx, operatorCfg, operator.Config{

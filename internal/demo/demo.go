@@ -240,12 +240,12 @@ func (d *demo) installOperatorIdentity(ctx context.Context, env *envtest.Environ
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := testbed.InstallOperatorIdentity(ctx, env, admin, filepath.Join(d.opts.AssetsDir, "kubectl"), root)
+	identity, err := testbed.InstallOperatorIdentity(ctx, env, admin, filepath.Join(d.opts.AssetsDir, "kubectl"), root)
 	if err != nil {
 		return nil, fmt.Errorf("install the operator's identity: %w", err)
 	}
 	d.say("  the operator runs as %s, not as cluster admin", testbed.OperatorUser)
-	return cfg, nil
+	return identity.Config(), nil
 }
 
 func (d *demo) waitFor(ctx context.Context, c client.Client, what string, done func(*b2bv1alpha1.PartnerInvitation) bool) error {

@@ -19,6 +19,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -107,14 +108,10 @@ func TestMetricsEndpointAuth(t *testing.T) {
 	url := "https://" + addr + "/metrics"
 	// Until the manager listens, connections are refused.
 	var code int
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		code, _, err = scrape(ctx, url, "")
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil, nil
+	})
 	if err != nil {
 		t.Fatalf("metrics endpoint never answered: %v", err)
 	}
@@ -147,12 +144,10 @@ func TestMetricsEndpointAuth(t *testing.T) {
 		var code int
 		var body string
 		var err error
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 			code, body, err = scrape(ctx, url, scraper)
-			if err == nil && code == http.StatusOK && containsAll(body, want) {
-				break
-			}
-		}
+			return err == nil && code == http.StatusOK && containsAll(body, want), nil
+		})
 		t.Logf("GET %s as system:serviceaccount:%s:scraper: %d, %d bytes", url, ns, code, len(body))
 		if err != nil || code != http.StatusOK {
 			t.Fatalf("status %d, %v; want 200", code, err)
@@ -200,10 +195,11 @@ func TestMetricsEndpointAuth(t *testing.T) {
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
 		})
 		// The API server's RBAC authorizer learns of the binding through a watch.
-		tr, err := review()
-		for deadline := time.Now().Add(10 * time.Second); apierrors.IsForbidden(err) && time.Now().Before(deadline); tr, err = review() {
-			time.Sleep(100 * time.Millisecond)
-		}
+		var tr *authenticationv1.TokenReview
+		_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+			tr, err = review()
+			return !apierrors.IsForbidden(err), nil
+		})
 		if err != nil {
 			t.Fatalf("TokenReview as %s: %v", user, err)
 		}

@@ -33,8 +33,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -145,8 +143,9 @@ func ShippedRBAC(ctx context.Context, kubectlPath, repoRoot string) ([]*unstruct
 
 // InstallOperatorIdentity creates the shipped RBAC (ShippedRBAC) with adminClient, objects
 // that exist already are left as they are, waits until the API server authorizes the
-// ServiceAccount accordingly, and returns a rest.Config that authenticates as it.
-func InstallOperatorIdentity(ctx context.Context, env *envtest.Environment, adminClient client.Client, kubectlPath, repoRoot string) (*rest.Config, error) {
+// ServiceAccount accordingly, and returns the user that authenticates as it (Config for a
+// client in this process, KubeConfig for another process).
+func InstallOperatorIdentity(ctx context.Context, env *envtest.Environment, adminClient client.Client, kubectlPath, repoRoot string) (*envtest.AuthenticatedUser, error) {
 	objs, err := ShippedRBAC(ctx, kubectlPath, repoRoot)
 	if err != nil {
 		return nil, err
@@ -165,7 +164,7 @@ func InstallOperatorIdentity(ctx context.Context, env *envtest.Environment, admi
 	if err != nil {
 		return nil, fmt.Errorf("operator user: %w", err)
 	}
-	return user.Config(), nil
+	return user, nil
 }
 
 // waitForBindings waits until the first rule of each role bound to the operator's
@@ -363,16 +362,4 @@ func AggregateClusterRoles(ctx context.Context, c client.Client) error {
 		}
 	}
 	return errors.New("aggregated ClusterRoles did not settle")
-}
-
-// Kubeconfig serializes a client-certificate rest.Config (one that InstallOperatorIdentity or
-// NamespaceEditorConfig returns) as a kubeconfig, for a process or kubectl to use.
-func Kubeconfig(cfg *rest.Config) ([]byte, error) {
-	const name = "envtest"
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters[name] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
-	kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
-	kc.CurrentContext = name
-	return clientcmd.Write(*kc)
 }

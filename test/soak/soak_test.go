@@ -129,20 +129,21 @@ func TestSoak(t *testing.T) {
 func drive(ctx context.Context, s *scenario, cfg config) {
 	createEvery := time.Duration(float64(cfg.duration) * 0.6 / float64(cfg.objects))
 	actEvery := time.Duration(float64(time.Second) / max(1, float64(cfg.objects)/300))
+	creates, acts := time.NewTicker(max(createEvery, time.Millisecond)), time.NewTicker(actEvery)
+	defer creates.Stop()
+	defer acts.Stop()
 	created := 0
-	nextCreate, nextAct := time.Now(), time.Now().Add(actEvery)
 	for ctx.Err() == nil {
-		now := time.Now()
-		if created < cfg.objects && !now.Before(nextCreate) {
-			s.create(created)
-			created++
-			nextCreate = nextCreate.Add(createEvery)
-		}
-		if !now.Before(nextAct) {
+		select {
+		case <-ctx.Done():
+		case <-creates.C:
+			if created < cfg.objects {
+				s.create(created)
+				created++
+			}
+		case <-acts.C:
 			s.act()
-			nextAct = nextAct.Add(actEvery)
 		}
-		time.Sleep(min(time.Until(nextCreate), time.Until(nextAct), 50*time.Millisecond))
 	}
 	for ; created < cfg.objects; created++ {
 		s.create(created)

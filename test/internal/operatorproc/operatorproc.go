@@ -116,11 +116,11 @@ func NewEnvironment(tb testing.TB, bin, dir string, env *envtest.Environment, em
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg, err := testbed.InstallOperatorIdentity(ctx, env, admin, kubectl, root)
+	identity, err := testbed.InstallOperatorIdentity(ctx, env, admin, kubectl, root)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	kubeconfig, err := testbed.Kubeconfig(cfg)
+	kubeconfig, err := identity.KubeConfig()
 	if err != nil {
 		tb.Fatal(err)
 	}

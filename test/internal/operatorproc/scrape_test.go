@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/test/internal/operatorproc"
 )
@@ -36,9 +38,10 @@ func TestScrapeSecureMetrics(t *testing.T) {
 	}()
 
 	var heap float64
-	for deadline := time.Now().Add(30 * time.Second); heap == 0 && time.Now().Before(deadline) && !op.Exited(); time.Sleep(200 * time.Millisecond) {
+	_ = wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		heap = op.Scrape("go_memstats_heap_inuse_bytes")
-	}
+		return heap > 0 || op.Exited(), nil
+	})
 	if heap == 0 {
 		t.Fatalf("no go_memstats_heap_inuse_bytes from https://%s/metrics with the metrics-reader token", op.Metrics)
 	}

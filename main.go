@@ -69,6 +69,7 @@ func runOperator(ctx context.Context, args []string) error {
 		deltaEvery  time.Duration
 		createGrace time.Duration
 		claimNS     string
+		expiryWarn  time.Duration
 	)
 	fs.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint (0 disables it)")
 	metricsSecure := fs.Bool("metrics-secure", true, "serve metrics over HTTPS to tokens the API server authorizes for GET /metrics; false serves plain HTTP to anyone (local use only)")
@@ -86,6 +87,7 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.DurationVar(&deltaEvery, "redemption-watch-interval", 30*time.Second, "how often the tenant-wide users delta is read to learn of redemptions (0: poll each object instead)")
 	fs.DurationVar(&pendingPoll, "pending-poll-interval", 0, "how often each unredeemed invitation is read (default 5m without the watcher, 168h with it)")
 	fs.DurationVar(&resync, "resync-interval", 0, "how often each settled guest is read for drift or deletion (default 1h without the watcher, 168h with it)")
+	fs.DurationVar(&expiryWarn, "expiry-warning", 7*24*time.Hour, "how long before a guest's access ends to warn with an ExpiringSoon event, condition and metric")
 	fs.DurationVar(&createGrace, "create-grace-period", 5*time.Minute, "how long after an invitation attempt a guest Graph does not list yet is waited for before inviting again")
 	// A first invitation spends about a second in round trips (two Graph calls, five API
 	// writes), so reaching Graph's 30 invitations/s takes about 30 in flight.
@@ -121,7 +123,7 @@ func runOperator(ctx context.Context, args []string) error {
 	cfg.Budget = &budget
 	cfg.Controller = controllers.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync,
 		MaxConcurrentReconciles: workers, PolicyPosture: policy.Posture(posture), DeltaInterval: deltaEvery,
-		CreateGracePeriod: createGrace, ClaimNamespace: claimNS}
+		CreateGracePeriod: createGrace, ClaimNamespace: claimNS, ExpiryWarning: expiryWarn}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("kubernetes config: %w", err)

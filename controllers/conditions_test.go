@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,9 @@ func TestEveryReasonTellsGitOpsTheTruth(t *testing.T) {
 	blocked := func(reason string, stalled bool) error {
 		return &blockedError{reason: reason, message: "because " + reason, stalled: stalled}
 	}
+	sponsorProblem := func(reason string) *findings {
+		return &findings{sponsors: &accessOutcome{problems: []accessProblem{{reason, "spec.sponsors[0]: " + reason}}}}
+	}
 	accessProblem := func(reason string) *findings {
 		return &findings{access: &accessOutcome{problems: []accessProblem{{reason, "spec.access.groups[0]: " + reason}}}}
 	}
@@ -30,34 +34,50 @@ func TestEveryReasonTellsGitOpsTheTruth(t *testing.T) {
 		kstatus status.Status
 		argo    string
 	}
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	expired := func(action b2bv1alpha1.ExpiryAction) func(*b2bv1alpha1.PartnerInvitationStatus) {
+		return func(st *b2bv1alpha1.PartnerInvitationStatus) {
+			st.Expiry = &b2bv1alpha1.ExpiryStatus{Action: action, At: metav1.NewTime(at), Source: "spec.expiresAt"}
+		}
+	}
+	expiring := &findings{expiry: &expiryFinding{expiry: expiry{at: at, source: "spec.expiresAt"}, soon: true}}
+	ended := &findings{expiry: &expiryFinding{expiry: expiry{at: at, source: "spec.expiresAt"}}}
 	failed := func(reason string) want { return want{reason, status.FailedStatus, "Degraded"} }
 	progressing := func(reason string) want { return want{reason, status.InProgressStatus, "Progressing"} }
 	cases := map[string]struct {
-		f    *findings
-		err  error
-		want want
+		f      *findings
+		err    error
+		want   want
+		status func(*b2bv1alpha1.PartnerInvitationStatus)
 	}{
-		"InSync":            {&findings{}, nil, want{b2bv1alpha1.ReasonInSync, status.CurrentStatus, "Healthy"}},
-		"Throttled":         {&findings{}, &graph.Error{Kind: graph.KindThrottled, StatusCode: 429, RetryAfter: time.Second}, progressing(b2bv1alpha1.ReasonThrottled)},
-		"GraphTransient":    {&findings{}, &graph.Error{Kind: graph.KindTransient, StatusCode: 503}, progressing(b2bv1alpha1.ReasonGraphError)},
-		"GraphTerminal":     {&findings{}, &graph.Error{Kind: graph.KindTerminal, StatusCode: 400, Message: "blocked domain"}, failed(b2bv1alpha1.ReasonGraphError)},
-		"KubernetesError":   {&findings{}, errors.New("etcd is unavailable"), progressing(b2bv1alpha1.ReasonKubernetesError)},
-		"AwaitingGraph":     {&findings{}, awaitingGraph("x"), progressing(b2bv1alpha1.ReasonAwaitingGraph)},
-		"AccessPending":     {&findings{}, &blockedError{reason: b2bv1alpha1.ReasonAccessPending, message: "not visible yet", backoff: true}, progressing(b2bv1alpha1.ReasonAccessPending)},
-		"Conflict":          {&findings{}, blocked(b2bv1alpha1.ReasonConflict, true), failed(b2bv1alpha1.ReasonConflict)},
-		"InvalidSpec":       {&findings{}, &blockedError{reason: b2bv1alpha1.ReasonInvalidSpec, message: "spec.email", stalled: true, terminal: true}, failed(b2bv1alpha1.ReasonInvalidSpec)},
-		"PolicyDenied":      {&findings{}, blocked(b2bv1alpha1.ReasonPolicyDenied, true), failed(b2bv1alpha1.ReasonPolicyDenied)},
-		"AdoptionDenied":    {&findings{}, blocked(b2bv1alpha1.ReasonAdoptionDenied, true), failed(b2bv1alpha1.ReasonAdoptionDenied)},
-		"PromotionDenied":   {&findings{}, blocked(b2bv1alpha1.ReasonPromotionDenied, true), failed(b2bv1alpha1.ReasonPromotionDenied)},
-		"SecretConflict":    {&findings{}, blocked(b2bv1alpha1.ReasonSecretConflict, true), failed(b2bv1alpha1.ReasonSecretConflict)},
-		"ResetDenied":       {&findings{}, blocked(b2bv1alpha1.ReasonResetDenied, true), failed(b2bv1alpha1.ReasonResetDenied)},
-		"PermissionDenied":  {&findings{}, &graph.Error{Kind: graph.KindTransient, Op: "invite", StatusCode: 403, Code: "Authorization_RequestDenied"}, failed(b2bv1alpha1.ReasonPermissionDenied)},
-		"GroupNotFound":     {accessProblem(b2bv1alpha1.ReasonGroupNotFound), nil, failed(b2bv1alpha1.ReasonGroupNotFound)},
-		"AmbiguousGroup":    {accessProblem(b2bv1alpha1.ReasonAmbiguousGroup), nil, failed(b2bv1alpha1.ReasonAmbiguousGroup)},
-		"AppNotFound":       {accessProblem(b2bv1alpha1.ReasonAppNotFound), nil, failed(b2bv1alpha1.ReasonAppNotFound)},
-		"RoleNotFound":      {accessProblem(b2bv1alpha1.ReasonRoleNotFound), nil, failed(b2bv1alpha1.ReasonRoleNotFound)},
-		"GrantPolicyDenied": {accessProblem(b2bv1alpha1.ReasonPolicyDenied), nil, failed(b2bv1alpha1.ReasonPolicyDenied)},
-		"Deleting":          {&findings{deleting: true}, nil, want{b2bv1alpha1.ReasonDeleting, status.TerminatingStatus, "Progressing"}},
+		"InSync":            {&findings{}, nil, want{b2bv1alpha1.ReasonInSync, status.CurrentStatus, "Healthy"}, nil},
+		"Throttled":         {&findings{}, &graph.Error{Kind: graph.KindThrottled, StatusCode: 429, RetryAfter: time.Second}, progressing(b2bv1alpha1.ReasonThrottled), nil},
+		"GraphTransient":    {&findings{}, &graph.Error{Kind: graph.KindTransient, StatusCode: 503}, progressing(b2bv1alpha1.ReasonGraphError), nil},
+		"GraphTerminal":     {&findings{}, &graph.Error{Kind: graph.KindTerminal, StatusCode: 400, Message: "blocked domain"}, failed(b2bv1alpha1.ReasonGraphError), nil},
+		"KubernetesError":   {&findings{}, errors.New("etcd is unavailable"), progressing(b2bv1alpha1.ReasonKubernetesError), nil},
+		"AwaitingGraph":     {&findings{}, awaitingGraph("x"), progressing(b2bv1alpha1.ReasonAwaitingGraph), nil},
+		"AccessPending":     {&findings{}, &blockedError{reason: b2bv1alpha1.ReasonAccessPending, message: "not visible yet", backoff: true}, progressing(b2bv1alpha1.ReasonAccessPending), nil},
+		"Conflict":          {&findings{}, blocked(b2bv1alpha1.ReasonConflict, true), failed(b2bv1alpha1.ReasonConflict), nil},
+		"InvalidSpec":       {&findings{}, &blockedError{reason: b2bv1alpha1.ReasonInvalidSpec, message: "spec.email", stalled: true, terminal: true}, failed(b2bv1alpha1.ReasonInvalidSpec), nil},
+		"PolicyDenied":      {&findings{}, blocked(b2bv1alpha1.ReasonPolicyDenied, true), failed(b2bv1alpha1.ReasonPolicyDenied), nil},
+		"AdoptionDenied":    {&findings{}, blocked(b2bv1alpha1.ReasonAdoptionDenied, true), failed(b2bv1alpha1.ReasonAdoptionDenied), nil},
+		"PromotionDenied":   {&findings{}, blocked(b2bv1alpha1.ReasonPromotionDenied, true), failed(b2bv1alpha1.ReasonPromotionDenied), nil},
+		"SecretConflict":    {&findings{}, blocked(b2bv1alpha1.ReasonSecretConflict, true), failed(b2bv1alpha1.ReasonSecretConflict), nil},
+		"ResetDenied":       {&findings{}, blocked(b2bv1alpha1.ReasonResetDenied, true), failed(b2bv1alpha1.ReasonResetDenied), nil},
+		"PermissionDenied":  {&findings{}, &graph.Error{Kind: graph.KindTransient, Op: "invite", StatusCode: 403, Code: "Authorization_RequestDenied"}, failed(b2bv1alpha1.ReasonPermissionDenied), nil},
+		"GroupNotFound":     {accessProblem(b2bv1alpha1.ReasonGroupNotFound), nil, failed(b2bv1alpha1.ReasonGroupNotFound), nil},
+		"AmbiguousGroup":    {accessProblem(b2bv1alpha1.ReasonAmbiguousGroup), nil, failed(b2bv1alpha1.ReasonAmbiguousGroup), nil},
+		"AppNotFound":       {accessProblem(b2bv1alpha1.ReasonAppNotFound), nil, failed(b2bv1alpha1.ReasonAppNotFound), nil},
+		"RoleNotFound":      {accessProblem(b2bv1alpha1.ReasonRoleNotFound), nil, failed(b2bv1alpha1.ReasonRoleNotFound), nil},
+		"GrantPolicyDenied": {accessProblem(b2bv1alpha1.ReasonPolicyDenied), nil, failed(b2bv1alpha1.ReasonPolicyDenied), nil},
+		"Deleting":          {&findings{deleting: true}, nil, want{b2bv1alpha1.ReasonDeleting, status.TerminatingStatus, "Progressing"}, nil},
+		"SponsorNotFound":   {sponsorProblem(b2bv1alpha1.ReasonSponsorNotFound), nil, failed(b2bv1alpha1.ReasonSponsorNotFound), nil},
+		"SponsorNotMember":  {sponsorProblem(b2bv1alpha1.ReasonSponsorNotMember), nil, failed(b2bv1alpha1.ReasonSponsorNotMember), nil},
+		"ExpiringSoon":      {expiring, nil, want{b2bv1alpha1.ReasonInSync, status.CurrentStatus, "Healthy"}, nil},
+		// Access that ended as the spec asked is the desired state, whatever the action.
+		"ExpiredRevoked":  {ended, nil, want{b2bv1alpha1.ReasonExpired, status.CurrentStatus, "Healthy"}, expired(b2bv1alpha1.ExpiryRevokeAccess)},
+		"ExpiredDisabled": {ended, nil, want{b2bv1alpha1.ReasonExpired, status.CurrentStatus, "Healthy"}, expired(b2bv1alpha1.ExpiryDisable)},
+		"ExpiredDeleted":  {ended, nil, want{b2bv1alpha1.ReasonExpired, status.CurrentStatus, "Healthy"}, expired(b2bv1alpha1.ExpiryDelete)},
 	}
 	r := &PartnerInvitationReconciler{}
 	for name, tc := range cases {
@@ -66,6 +86,9 @@ func TestEveryReasonTellsGitOpsTheTruth(t *testing.T) {
 			pinv := invitation(func(p *b2bv1alpha1.PartnerInvitation) { p.Status.UserID = guestID })
 			if tc.f.deleting {
 				deleting(pinv)
+			}
+			if tc.status != nil {
+				tc.status(&pinv.Status)
 			}
 			reconcileOnce(r, pinv, &findings{}, blocked(b2bv1alpha1.ReasonConflict, true))
 			reconcileOnce(r, pinv, tc.f, tc.err)
@@ -81,8 +104,12 @@ func TestEveryReasonTellsGitOpsTheTruth(t *testing.T) {
 			if got := kstatusOf(t, pinv); got != tc.want.kstatus {
 				t.Errorf("kstatus = %s, want %s", got, tc.want.kstatus)
 			}
-			if got, msg := argoHealthOf(t, pinv); got != tc.want.argo {
+			got, msg := argoHealthOf(t, pinv)
+			if got != tc.want.argo {
 				t.Errorf("Argo CD health = %s (%q), want %s", got, msg, tc.want.argo)
+			}
+			if tc.status != nil && !strings.HasPrefix(msg, "Expired: Access ended at 2026-12-01T00:00:00Z") {
+				t.Errorf("Argo CD message = %q, want it to say the access ended", msg)
 			}
 		})
 	}

@@ -327,11 +327,7 @@ func reportAccess(pinv *b2bv1alpha1.PartnerInvitation, out accessOutcome) {
 	access := ensureAccessStatus(pinv)
 	switch {
 	case len(out.problems) > 0:
-		msgs := make([]string, 0, len(out.problems))
-		for _, p := range out.problems {
-			msgs = append(msgs, p.message)
-		}
-		setCondition(pinv, b2bv1alpha1.ConditionAccessGranted, metav1.ConditionFalse, out.problems[0].reason, strings.Join(msgs, "; "))
+		setCondition(pinv, b2bv1alpha1.ConditionAccessGranted, metav1.ConditionFalse, out.problems[0].reason, problemList(out.problems))
 	case out.pending != nil:
 		setCondition(pinv, b2bv1alpha1.ConditionAccessGranted, metav1.ConditionFalse, b2bv1alpha1.ReasonAccessPending,
 			"Waiting for Microsoft Graph to make the new guest visible to groups and applications")
@@ -343,6 +339,15 @@ func reportAccess(pinv *b2bv1alpha1.PartnerInvitation, out accessOutcome) {
 		pinv.Status.Access = nil
 		meta.RemoveStatusCondition(&pinv.Status.Conditions, b2bv1alpha1.ConditionAccessGranted)
 	}
+}
+
+// problemList joins the problems' messages.
+func problemList(problems []accessProblem) string {
+	msgs := make([]string, 0, len(problems))
+	for _, p := range problems {
+		msgs = append(msgs, p.message)
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // isPendingVisibility: right after an invitation, Graph answers group and app role writes for

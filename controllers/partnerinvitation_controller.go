@@ -51,6 +51,8 @@ type Options struct {
 	FullRoundInterval time.Duration
 	// ClaimNamespace holds the Leases that give one object the claim on one address.
 	ClaimNamespace string
+	// ExpiryWarning is how long before access ends the object warns (event, metric, condition).
+	ExpiryWarning time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -77,6 +79,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PolicyPosture == "" {
 		o.PolicyPosture = policy.DenyUnselected
+	}
+	if o.ExpiryWarning <= 0 {
+		o.ExpiryWarning = 7 * 24 * time.Hour
 	}
 	if o.ClaimNamespace == "" {
 		o.ClaimNamespace = DefaultClaimNamespace
@@ -176,17 +181,31 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if exp := r.checkExpiry(pinv, selecting, f); exp.passed(r.now()) && pinv.Status.Expiry != nil && managedUserID(pinv) == "" {
+		// Access ended and no account is left to act on: nothing to read or write.
+		return r.expiredPoll(), nil
+	}
 	guest, err := r.observe(ctx, pinv, claim, selecting, f)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if guest != nil {
+		observeRedemption(pinv, guest)
+	}
+	if ended, err := r.reconcileExpiry(ctx, pinv, guest, selecting, f); ended || err != nil {
+		return r.expiredPoll(), err
+	}
 	invitedNow := guest == nil
 	if invitedNow {
-		if err := r.createInvitation(ctx, pinv, f); err != nil {
+		// Sponsors go out with the invitation; one that cannot be resolved yet is added later.
+		sponsors, _, err := r.resolveSponsors(ctx, pinv)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if err := r.createInvitation(ctx, pinv, f, sponsors); err != nil {
 			return ctrl.Result{}, err
 		}
 	} else {
-		observeRedemption(pinv, guest)
 		if err := r.updateDrift(ctx, pinv, guest, selecting); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -194,33 +213,80 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 			return ctrl.Result{}, err
 		}
 	}
+	sponsors, err := r.reconcileSponsors(ctx, pinv, pinv.Status.UserID, invitedNow)
+	f.sponsors = &sponsors
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	access, err := r.reconcileAccess(ctx, pinv, pinv.Status.UserID, selecting)
 	f.access = &access
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	// An invitation sent just now (first, resend or reset) starts the pending timeout.
+	r.checkExpiry(pinv, selecting, f)
 	if invitedNow && pinv.Spec.Profile != nil {
 		// The invitation carries no profile; it is patched once Graph lists the new guest.
 		return ctrl.Result{}, &blockedError{reason: b2bv1alpha1.ReasonAwaitingGraph, retryAfter: 5 * time.Second,
 			message: "Waiting for Microsoft Graph to list the new guest before setting spec.profile"}
 	}
-	return r.nextPoll(pinv, access)
+	return r.nextPoll(pinv, f)
 }
 
-// nextPoll picks when to look again: soon while access is incomplete, else at the poll or
-// resync interval.
-func (r *PartnerInvitationReconciler) nextPoll(pinv *b2bv1alpha1.PartnerInvitation, access accessOutcome) (ctrl.Result, error) {
-	switch {
-	case len(access.problems) > 0:
-		// A missing group may be created, a policy relaxed: look again now and then.
-		return ctrl.Result{RequeueAfter: jitter(min(r.opts().PendingPollInterval, 5*time.Minute))}, nil
-	case access.pending != nil:
-		return ctrl.Result{}, &blockedError{reason: b2bv1alpha1.ReasonAccessPending, backoff: true,
-			message: fmt.Sprintf("grant access: %v", access.pending)}
-	case pinv.Status.State == b2bv1alpha1.StateAccepted:
-		return ctrl.Result{RequeueAfter: jitter(r.opts().ResyncInterval)}, nil
+// reconcileExpiry acts when the guest's access has ended, and undoes the action when the
+// expiry moved later. A resend renews an invitation that a pending timeout ended. It reports
+// whether access has ended, in which case nothing else is reconciled.
+func (r *PartnerInvitationReconciler) reconcileExpiry(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) (bool, error) {
+	exp := r.checkExpiry(pinv, selecting, f)
+	if exp.passed(r.now()) && exp.byPendingTimeout && guest != nil {
+		if err := r.handleSendRequests(ctx, pinv, guest, selecting); err != nil {
+			return true, err
+		}
+		exp = r.checkExpiry(pinv, selecting, f)
 	}
-	return ctrl.Result{RequeueAfter: jitter(r.opts().PendingPollInterval)}, nil
+	if exp.passed(r.now()) {
+		return true, r.expire(ctx, pinv, guest, exp)
+	}
+	return false, r.restore(ctx, pinv, guest)
+}
+
+// expiredPoll looks at an expired object now and then, to hold the expiry action against
+// changes made outside the operator.
+func (r *PartnerInvitationReconciler) expiredPoll() ctrl.Result {
+	return ctrl.Result{RequeueAfter: jitter(r.opts().ResyncInterval)}
+}
+
+// nextPoll picks when to look again: soon while access or sponsors are incomplete, else at the
+// poll or resync interval, and no later than the expiry's next step (warning, then expiry).
+func (r *PartnerInvitationReconciler) nextPoll(pinv *b2bv1alpha1.PartnerInvitation, f *findings) (ctrl.Result, error) {
+	var res ctrl.Result
+	var problems bool
+	for _, o := range []*accessOutcome{f.access, f.sponsors} {
+		if o == nil {
+			continue
+		}
+		if o.pending != nil {
+			return ctrl.Result{}, &blockedError{reason: b2bv1alpha1.ReasonAccessPending, backoff: true,
+				message: fmt.Sprintf("grant access: %v", o.pending)}
+		}
+		problems = problems || len(o.problems) > 0
+	}
+	switch {
+	case problems:
+		// A missing group may be created, a policy relaxed: look again now and then.
+		res.RequeueAfter = jitter(min(r.opts().PendingPollInterval, 5*time.Minute))
+	case pinv.Status.State == b2bv1alpha1.StateAccepted:
+		res.RequeueAfter = jitter(r.opts().ResyncInterval)
+	default:
+		res.RequeueAfter = jitter(r.opts().PendingPollInterval)
+	}
+	if f.expiry != nil {
+		// Exactly on time (no jitter): the expiry is a promise to the cluster owner.
+		if next := untilExpiryEvent(f.expiry.expiry, r.now(), r.opts().ExpiryWarning); next > 0 && next < res.RequeueAfter {
+			res.RequeueAfter = next
+		}
+	}
+	return res, nil
 }
 
 func (r *PartnerInvitationReconciler) addFinalizer(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {

@@ -132,7 +132,7 @@ func awaitingGraph(id string) error {
 // is made first, so the URL has a place before Graph hands it out (once). The attempt is marked
 // with an optimistic lock, so a stale copy or a second worker fails instead of inviting twice,
 // and a crash after Graph's answer is resolved by observe's lookup instead of a new invitation.
-func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, f *findings) error {
+func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, f *findings, sponsors []b2bv1alpha1.SponsorGrant) error {
 	secret, err := r.ensureRedeemSecret(ctx, pinv)
 	if err != nil {
 		return err
@@ -140,7 +140,9 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 	if err := r.markCreatePending(ctx, pinv); err != nil {
 		return err
 	}
-	inv, err := r.inviteMarked(ctx, pinv, invitationRequest(pinv), func(a map[string]string) {
+	req := invitationRequest(pinv)
+	req.Sponsors = sponsorIDs(sponsors)
+	inv, err := r.inviteMarked(ctx, pinv, req, func(a map[string]string) {
 		delete(a, b2bv1alpha1.AnnotationCreatePending)
 	})
 	if err != nil {
@@ -163,6 +165,11 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 	}
 	pinv.Status.InvitedAt = &now
 	pinv.Status.RedeemURLSecretName = secret.Name
+	pinv.Status.Sponsors = nil
+	for _, s := range sponsors {
+		s.Managed = true
+		pinv.Status.Sponsors = append(pinv.Status.Sponsors, s)
+	}
 	r.establish(pinv, f, inv.UserID, true)
 	return nil
 }

@@ -21,20 +21,23 @@ import (
 
 // Event reasons, typed so they read the same everywhere. Events never carry the redemption URL.
 const (
-	eventInvited       = "Invited"
-	eventAdopted       = "Adopted"
-	eventReinvited     = "Reinvited"
-	eventHandedOver    = "HandedOver"
-	eventRedeemed      = "Redeemed"
-	eventUpdated       = "Updated"
-	eventGuestDeleted  = "GuestDeleted"
-	eventGuestOrphaned = "GuestOrphaned"
-	eventGuestKept     = "GuestKept"
-	eventURLRecovered  = "RedeemURLRecovered"
-	eventConflict      = "Conflict"
-	eventGraphError    = "GraphError"
-	eventStalled       = "Stalled"
-	eventThrottled     = "Throttled"
+	eventInvited        = "Invited"
+	eventAdopted        = "Adopted"
+	eventReinvited      = "Reinvited"
+	eventHandedOver     = "HandedOver"
+	eventRedeemed       = "Redeemed"
+	eventUpdated        = "Updated"
+	eventGuestDeleted   = "GuestDeleted"
+	eventGuestOrphaned  = "GuestOrphaned"
+	eventGuestKept      = "GuestKept"
+	eventURLRecovered   = "RedeemURLRecovered"
+	eventConflict       = "Conflict"
+	eventGraphError     = "GraphError"
+	eventStalled        = "Stalled"
+	eventThrottled      = "Throttled"
+	eventExpiringSoon   = "ExpiringSoon"
+	eventExpired        = "Expired"
+	eventAccessRestored = "AccessRestored"
 )
 
 // blockedError stops a reconcile for a reason the object reports as Ready=False: stalled when a
@@ -59,8 +62,10 @@ type findings struct {
 	established, establishedMsg string
 	// reinvitedFrom is a guest that was deleted outside the operator.
 	reinvitedFrom string
-	// access is the outcome of the access pass, nil when it did not run.
-	access   *accessOutcome
+	// access is the outcome of the access pass, nil when it did not run; sponsors likewise.
+	access, sponsors *accessOutcome
+	// expiry is the effective expiry, nil when it was not computed.
+	expiry   *expiryFinding
 	deleting bool
 }
 
@@ -127,6 +132,9 @@ func deriveConditions(pinv *b2bv1alpha1.PartnerInvitation, f *findings, blocker 
 			fmt.Sprintf("Guest %s was deleted outside the operator; sending a new invitation", f.reinvitedFrom))
 	case blocker != nil && blocker.stalled:
 		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, blocker.reason, blocker.message)
+	case st.Expiry != nil && st.Expiry.Action == b2bv1alpha1.ExpiryDelete:
+		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonGuestDeleted,
+			"The guest account was deleted when its access ended")
 	case invited != nil && invited.Reason == b2bv1alpha1.ReasonReinvited:
 		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, invited.Reason, invited.Message)
 	default:
@@ -149,6 +157,9 @@ func deriveConditions(pinv *b2bv1alpha1.PartnerInvitation, f *findings, blocker 
 	if f.access != nil {
 		reportAccess(pinv, *f.access)
 	}
+	if f.expiry != nil {
+		reportExpiry(pinv, f.expiry)
+	}
 
 	ready := readiness(pinv, f, blocker)
 	setCondition(pinv, b2bv1alpha1.ConditionReady, ready.status, ready.reason, ready.message)
@@ -168,18 +179,29 @@ type verdict struct {
 // readiness is Ready's verdict: what blocked the reconcile, else what access still lacks,
 // else in sync.
 func readiness(pinv *b2bv1alpha1.PartnerInvitation, f *findings, blocker *blockedError) verdict {
+	st := &pinv.Status
 	switch {
 	case blocker != nil:
 		return verdict{metav1.ConditionFalse, blocker.reason, blocker.message, blocker.stalled}
 	case f.deleting:
 		return verdict{metav1.ConditionFalse, b2bv1alpha1.ReasonDeleting, "The object is being deleted", false}
-	case f.access != nil && len(f.access.problems) > 0:
-		p := f.access.problems[0]
-		// A group that does not exist or a grant a policy forbids needs a person; the object
-		// looks again now and then, but it is not making progress on its own.
-		return verdict{metav1.ConditionFalse, p.reason, "spec.access cannot be granted in full: " + p.message, true}
-	case f.access != nil && f.access.pending != nil:
-		return verdict{metav1.ConditionFalse, b2bv1alpha1.ReasonAccessPending, "Waiting for Microsoft Graph to make the new guest visible to groups and applications", false}
+	case st.Expiry != nil:
+		// Ended as the spec asked: the desired state, not a failure (kstatus Current, Argo CD
+		// Healthy); Expired says what was done.
+		return verdict{metav1.ConditionTrue, b2bv1alpha1.ReasonExpired, "Access ended as planned; see the Expired condition", false}
+	}
+	for _, part := range []struct {
+		what    string
+		outcome *accessOutcome
+	}{{"spec.access cannot be granted in full", f.access}, {"spec.sponsors cannot be set in full", f.sponsors}} {
+		switch o := part.outcome; {
+		case o != nil && len(o.problems) > 0:
+			// A group that does not exist or a grant a policy forbids needs a person; the
+			// object looks again now and then, but it is not making progress on its own.
+			return verdict{metav1.ConditionFalse, o.problems[0].reason, part.what + ": " + problemList(o.problems), true}
+		case o != nil && o.pending != nil:
+			return verdict{metav1.ConditionFalse, b2bv1alpha1.ReasonAccessPending, "Waiting for Microsoft Graph to make the new guest visible to groups and applications", false}
+		}
 	}
 	return verdict{metav1.ConditionTrue, b2bv1alpha1.ReasonInSync, "The invitation exists and the guest matches the spec", false}
 }
@@ -244,6 +266,16 @@ func (r *PartnerInvitationReconciler) emitTransitions(pinv *b2bv1alpha1.PartnerI
 			reason = eventConflict
 		}
 		r.event(pinv, corev1.EventTypeWarning, reason, "Reconcile", c.Message)
+	}
+	if c, ok := changed(b2bv1alpha1.ConditionExpired, metav1.ConditionTrue); ok {
+		r.event(pinv, corev1.EventTypeWarning, eventExpired, "Expire", c.Message)
+		r.Metrics.countExpired(c.Reason)
+	}
+	if c, ok := changed(b2bv1alpha1.ConditionExpired, metav1.ConditionFalse); ok && c.Reason == b2bv1alpha1.ReasonExpiringSoon {
+		if was := meta.FindStatusCondition(before, b2bv1alpha1.ConditionExpired); was == nil || was.Reason != c.Reason {
+			r.event(pinv, corev1.EventTypeWarning, eventExpiringSoon, "Expire", c.Message)
+			r.Metrics.countExpiryWarning()
+		}
 	}
 	if c, ok := changed(b2bv1alpha1.ConditionReady, metav1.ConditionFalse); ok {
 		switch c.Reason {

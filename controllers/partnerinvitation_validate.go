@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"strings"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 )
@@ -39,6 +40,16 @@ func validateSpec(pinv *b2bv1alpha1.PartnerInvitation) error {
 	case "", b2bv1alpha1.DeletionPolicyDelete, b2bv1alpha1.DeletionPolicyOrphan:
 	default:
 		return fmt.Errorf("spec.deletionPolicy %q must be Delete or Orphan", pinv.Spec.DeletionPolicy)
+	}
+	switch pinv.Spec.ExpiryAction {
+	case "", b2bv1alpha1.ExpiryRevokeAccess, b2bv1alpha1.ExpiryDisable, b2bv1alpha1.ExpiryDelete:
+	default:
+		return fmt.Errorf("spec.expiryAction %q must be RevokeAccess, Disable or Delete", pinv.Spec.ExpiryAction)
+	}
+	for i, s := range pinv.Spec.Sponsors {
+		if !objectIDPattern.MatchString(s) && strings.Count(s, "@") != 1 {
+			return fmt.Errorf("spec.sponsors[%d] %q must be an object ID or a user principal name", i, s)
+		}
 	}
 	return nil
 }

@@ -42,7 +42,24 @@ var (
 	crash       *crashingDirectory
 	suiteCtx    context.Context
 	stopSuite   context.CancelFunc
+	// operatorClock is the reconciler's clock; expiry tests step it instead of sleeping.
+	operatorClock = &steppingClock{}
 )
+
+// steppingClock is real time plus an offset that tests move forward, so that time-driven
+// behaviour (expiry, warnings, timeouts) is reached in an instant and the rest of the operator
+// (grace periods, the Graph emulator's own clock) keeps running as it does in production.
+type steppingClock struct{ offset atomic.Int64 }
+
+func (c *steppingClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *steppingClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// Step moves the clock forward and puts it back when the spec ends.
+func (c *steppingClock) Step(d time.Duration) {
+	if c.offset.Add(int64(d)) == int64(d) {
+		DeferCleanup(func() { c.offset.Store(0) })
+	}
+}
 
 const createGrace = 3 * time.Second
 
@@ -108,6 +125,7 @@ var _ = BeforeSuite(func() {
 			ClaimNamespace:    testbed.OperatorNamespace,
 		},
 		Budget: &budget,
+		Clock:  operatorClock,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	// Assertions (k8s, admin) read straight from the API server, not from the manager's cache.

@@ -11,6 +11,9 @@ const (
 	ConditionRedeemed = "Redeemed"
 	// ConditionAccessGranted is True when every group and app role in spec.access is granted.
 	ConditionAccessGranted = "AccessGranted"
+	// ConditionExpired is True once the guest's access has ended (status.expiresAt passed and
+	// the expiry action taken). An expired object is in its desired state: Ready stays True.
+	ConditionExpired = "Expired"
 	// ConditionStalled is True when reconciling hit an error that retrying cannot fix.
 	ConditionStalled = "Stalled"
 )
@@ -58,6 +61,19 @@ const (
 	ReasonNotReported = "NotReported"
 	// ReasonAwaitingGraph: Graph does not list a guest invited moments ago yet.
 	ReasonAwaitingGraph = "AwaitingGraph"
+	// ReasonSponsorNotFound: an entry of spec.sponsors names no user or group (polled).
+	ReasonSponsorNotFound = "SponsorNotFound"
+	// ReasonSponsorNotMember: an entry of spec.sponsors names a guest; sponsors are members.
+	ReasonSponsorNotMember = "SponsorNotMember"
+	// Expired's reasons: the expiry is scheduled, near (the warning window), or passed with
+	// the action taken.
+	ReasonExpiryScheduled = "Scheduled"
+	ReasonExpiringSoon    = "ExpiringSoon"
+	ReasonAccessRevoked   = "AccessRevoked"
+	ReasonAccountDisabled = "AccountDisabled"
+	ReasonGuestDeleted    = "GuestDeleted"
+	// ReasonExpired is Ready's reason (True) and AccessGranted's (False) once access ended.
+	ReasonExpired = "Expired"
 )
 
 // Annotations and finalizer owned by the operator.

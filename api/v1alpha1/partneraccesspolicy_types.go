@@ -93,6 +93,18 @@ type PartnerAccessPolicySpec struct {
 	// +optional
 	AllowPromotion bool `json:"allowPromotion,omitempty"`
 
+	// maxAccessDuration caps how long a guest invited from a selected namespace keeps access,
+	// counted from the invitation (or, for an adopted guest, from the object's creation), for
+	// example "2160h" for 90 days. The earlier of this and spec.expiresAt applies, with the
+	// invitation's spec.expiryAction.
+	// +optional
+	MaxAccessDuration *metav1.Duration `json:"maxAccessDuration,omitempty"`
+
+	// pendingTimeout expires an invitation not redeemed within this long after it was last
+	// sent, with the invitation's spec.expiryAction. A resend starts the time again.
+	// +optional
+	PendingTimeout *metav1.Duration `json:"pendingTimeout,omitempty"`
+
 	// maxInvitationsPerNamespace caps the PartnerInvitations of each selected namespace; the
 	// oldest objects keep their place.
 	// +kubebuilder:validation:Minimum=0

@@ -24,6 +24,19 @@ const (
 	UserTypeMember UserType = "Member"
 )
 
+// ExpiryAction is what the operator does when the guest's access ends.
+// +kubebuilder:validation:Enum=RevokeAccess;Disable;Delete
+type ExpiryAction string
+
+const (
+	// ExpiryRevokeAccess removes every grant this object made; the account stays.
+	ExpiryRevokeAccess ExpiryAction = "RevokeAccess"
+	// ExpiryDisable blocks sign-in (accountEnabled false); reversible.
+	ExpiryDisable ExpiryAction = "Disable"
+	// ExpiryDelete removes the guest account, under the same rules as deleting the object.
+	ExpiryDelete ExpiryAction = "Delete"
+)
+
 // InvitationState is the redemption state Graph reports for the guest (externalUserState).
 type InvitationState string
 
@@ -167,6 +180,29 @@ type PartnerInvitationSpec struct {
 	// +optional
 	Profile *GuestProfile `json:"profile,omitempty"`
 
+	// sponsors are the people responsible for the guest: object IDs or user principal names of
+	// member users, or object IDs of groups. They are sent with the invitation and kept in sync
+	// afterwards; sponsors someone else added are left alone.
+	// +kubebuilder:validation:MaxItems=5
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[^@\s/]+@[^@\s/]+)$`
+	// +listType=set
+	// +optional
+	Sponsors []string `json:"sponsors,omitempty"`
+
+	// expiresAt ends the guest's access at this time (RFC 3339). A PartnerAccessPolicy's
+	// maxAccessDuration or pendingTimeout may end it earlier; status.expiresAt shows the
+	// effective time. Moving it later restores what the expiry removed or disabled.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// expiryAction is what happens at expiry: RevokeAccess (the default) removes every grant
+	// this object made, Disable blocks sign-in, Delete removes the guest account (only where
+	// deleting the object would).
+	// +kubebuilder:default=RevokeAccess
+	// +optional
+	ExpiryAction ExpiryAction `json:"expiryAction,omitempty"`
+
 	// access lists the groups and applications the guest is granted. The operator grants them
 	// after the invitation, without waiting for redemption, and revokes what it granted when an
 	// entry leaves this list.
@@ -231,6 +267,21 @@ type PartnerInvitationStatus struct {
 	// +optional
 	LastHandledResendAt string `json:"lastHandledResendAt,omitempty"`
 
+	// sponsors lists the guest's sponsors that spec.sponsors asks for.
+	// +listType=atomic
+	// +optional
+	Sponsors []SponsorGrant `json:"sponsors,omitempty"`
+
+	// expiresAt is when the guest's access ends: the earliest of spec.expiresAt and the limits
+	// of the PartnerAccessPolicies that select the namespace.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// expiry records what the operator did when access ended, written before it acts, so that
+	// it can be undone when the expiry moves later.
+	// +optional
+	Expiry *ExpiryStatus `json:"expiry,omitempty"`
+
 	// lastHandledResetAt is the value of the b2b.partnerops.io/reset-redemption-requested-at
 	// annotation the operator last handled.
 	// +optional
@@ -247,6 +298,33 @@ type AccessStatus struct {
 	// +listType=atomic
 	// +optional
 	Applications []AppRoleGrant `json:"applications,omitempty"`
+}
+
+// SponsorGrant is one sponsor of the guest.
+type SponsorGrant struct {
+	// ref is the entry of spec.sponsors this sponsor satisfies.
+	Ref string `json:"ref"`
+	// id is the sponsor's object ID.
+	ID string `json:"id"`
+	// type is "user" or "group".
+	Type string `json:"type"`
+	// managed is true when this object made the sponsorship (and so removes it when the entry
+	// leaves the spec); false when someone else had.
+	Managed bool `json:"managed"`
+}
+
+// ExpiryStatus is what the operator did when the guest's access ended.
+type ExpiryStatus struct {
+	// action taken: RevokeAccess, Disable or Delete.
+	Action ExpiryAction `json:"action"`
+	// at is the expiry time the action answered.
+	At metav1.Time `json:"at"`
+	// source names what set that time (spec.expiresAt, or a policy's limit).
+	Source string `json:"source"`
+	// note says why the action differs from spec.expiryAction, when it does (for example a
+	// Delete the deletion rules do not allow).
+	// +optional
+	Note string `json:"note,omitempty"`
 }
 
 // GroupGrant is one group membership.
@@ -288,6 +366,7 @@ type AppRoleGrant struct {
 // +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="User-ID",type=string,JSONPath=`.status.userID`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1

@@ -3,6 +3,7 @@
 --     <this file>
 -- Healthy once the invitation exists and matches the spec; redemption (a person's act,
 -- possibly days later) is shown by the Redeemed condition and does not hold sync health.
+-- An expired object is Healthy too (its access ended as the spec asked); the message says so.
 hs = {status = "Progressing", message = "Waiting for the operator"}
 if obj.status == nil or obj.status.conditions == nil then
   return hs
@@ -23,6 +24,11 @@ end
 for _, c in ipairs(obj.status.conditions) do
   if c.type == "Ready" then
     if c.status == "True" then
+      for _, e in ipairs(obj.status.conditions) do
+        if e.type == "Expired" and e.status == "True" then
+          return {status = "Healthy", message = "Expired: " .. e.message}
+        end
+      end
       local state = obj.status.state or "Invited"
       return {status = "Healthy", message = state}
     end

@@ -14,7 +14,8 @@ type Directory interface {
 	// FindUsersByEmail returns every user whose mail or otherMails holds the address,
 	// guests and members alike, so the caller can tell adoption from a conflict.
 	FindUsersByEmail(ctx context.Context, email string) ([]User, error)
-	// GetUser returns one user with the properties the operator reads.
+	// GetUser returns one user, by object ID or user principal name, with the properties the
+	// operator reads.
 	GetUser(ctx context.Context, id string) (*User, error)
 	// Invite creates an invitation (and, the first time, the guest user).
 	Invite(ctx context.Context, req InvitationRequest) (*Invitation, error)
@@ -42,6 +43,14 @@ type Directory interface {
 	// RemoveAppRoleAssignment revokes an assignment; one already gone is a NotFound error.
 	RemoveAppRoleAssignment(ctx context.Context, servicePrincipalID, assignmentID string) error
 
+	// ListSponsors returns the user's sponsors (users and groups).
+	ListSponsors(ctx context.Context, userID string) ([]DirectoryObject, error)
+	// AddSponsor makes the user or group sponsorID a sponsor of the user; an existing sponsor
+	// is an AlreadyExists error.
+	AddSponsor(ctx context.Context, userID, sponsorID string) error
+	// RemoveSponsor removes a sponsor; one already gone is a NotFound error.
+	RemoveSponsor(ctx context.Context, userID, sponsorID string) error
+
 	// UserChanges returns the users changed since the link (empty: a full initial round),
 	// following every page, and the delta link to pass next time.
 	UserChanges(ctx context.Context, deltaLink string) ([]UserChange, string, error)
@@ -52,6 +61,20 @@ type Group struct {
 	ID          string
 	DisplayName string
 }
+
+// DirectoryObject is a user or a group referenced by another object, such as a sponsor.
+type DirectoryObject struct {
+	ID string
+	// Type is "user" or "group", from the object's @odata.type.
+	Type        string
+	DisplayName string
+}
+
+// Directory object types as DirectoryObject.Type reports them.
+const (
+	ObjectTypeUser  = "user"
+	ObjectTypeGroup = "group"
+)
 
 // DefaultAppRoleID is the role Graph uses for "default access" to an app that defines none.
 const DefaultAppRoleID = "00000000-0000-0000-0000-000000000000"
@@ -95,6 +118,7 @@ const (
 // User is the part of a Graph user the operator reads.
 type User struct {
 	ID                string
+	UserPrincipalName string
 	DisplayName       string
 	Mail              string
 	OtherMails        []string
@@ -103,6 +127,8 @@ type User struct {
 	ExternalUserState string
 	// ExternalUserStateChangedAt is when ExternalUserState last changed (zero when unknown).
 	ExternalUserStateChangedAt time.Time
+	// AccountEnabled is false when the account may not sign in; nil when Graph did not say.
+	AccountEnabled *bool
 	// Profile holds the profile properties the operator can manage, by Graph name.
 	Profile Profile
 }
@@ -129,6 +155,8 @@ type InvitationRequest struct {
 	MessageBody           string
 	MessageLanguage       string
 	CCRecipients          []string
+	// Sponsors are object IDs of users or groups, sent as invitedUserSponsors.
+	Sponsors []string
 	// ResetRedemptionForUserID, when set, re-invites an existing guest and resets its redemption.
 	ResetRedemptionForUserID string
 }
@@ -145,6 +173,8 @@ type Invitation struct {
 type UserUpdate struct {
 	DisplayName *string
 	UserType    *string
+	// AccountEnabled enables or disables sign-in (it needs User.EnableDisableAccount.All).
+	AccountEnabled *bool
 	// Profile sets these profile properties; the others are left alone.
 	Profile Profile
 }

@@ -140,6 +140,21 @@ func (i *instrumented) RemoveAppRoleAssignment(ctx context.Context, spID, assign
 	return i.next.RemoveAppRoleAssignment(ctx, spID, assignmentID)
 }
 
+func (i *instrumented) ListSponsors(ctx context.Context, userID string) (_ []DirectoryObject, err error) {
+	defer func(start time.Time) { i.observe("list_sponsors", start, err, 200) }(time.Now())
+	return i.next.ListSponsors(ctx, userID)
+}
+
+func (i *instrumented) AddSponsor(ctx context.Context, userID, sponsorID string) (err error) {
+	defer func(start time.Time) { i.observe("add_sponsor", start, err, 204) }(time.Now())
+	return i.next.AddSponsor(ctx, userID, sponsorID)
+}
+
+func (i *instrumented) RemoveSponsor(ctx context.Context, userID, sponsorID string) (err error) {
+	defer func(start time.Time) { i.observe("remove_sponsor", start, err, 204) }(time.Now())
+	return i.next.RemoveSponsor(ctx, userID, sponsorID)
+}
+
 func (i *instrumented) UserChanges(ctx context.Context, deltaLink string) (_ []UserChange, _ string, err error) {
 	defer func(start time.Time) { i.observe("user_changes", start, err, 200) }(time.Now())
 	return i.next.UserChanges(ctx, deltaLink)

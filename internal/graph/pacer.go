@@ -215,6 +215,28 @@ func (p *paced) RemoveAppRoleAssignment(ctx context.Context, spID, assignmentID 
 	return p.observe(p.next.RemoveAppRoleAssignment(ctx, spID, assignmentID))
 }
 
+func (p *paced) ListSponsors(ctx context.Context, userID string) ([]DirectoryObject, error) {
+	if err := p.wait(ctx, costList, false, false); err != nil {
+		return nil, err
+	}
+	s, err := p.next.ListSponsors(ctx, userID)
+	return s, p.observe(err)
+}
+
+func (p *paced) AddSponsor(ctx context.Context, userID, sponsorID string) error {
+	if err := p.wait(ctx, costWrite, true, false); err != nil {
+		return err
+	}
+	return p.observe(p.next.AddSponsor(ctx, userID, sponsorID))
+}
+
+func (p *paced) RemoveSponsor(ctx context.Context, userID, sponsorID string) error {
+	if err := p.wait(ctx, costWrite, true, false); err != nil {
+		return err
+	}
+	return p.observe(p.next.RemoveSponsor(ctx, userID, sponsorID))
+}
+
 // UserChanges is charged per call; its pages are paced by Graph's own answers (a 429 on a
 // page surfaces as an error and pauses everyone).
 func (p *paced) UserChanges(ctx context.Context, deltaLink string) ([]UserChange, string, error) {

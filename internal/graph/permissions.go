@@ -7,12 +7,14 @@ import (
 
 // leastPermission is the least-privileged Microsoft Graph application permission each
 // operation needs, after Microsoft's permission reference, so that a 403 can say what to grant.
+// The keys are the op names the msgraph client gives its errors.
 var leastPermission = map[string]string{
 	"invite":                     "User.Invite.All",
 	"find users":                 "User.Read.All",
 	"get user":                   "User.Read.All",
 	"user changes":               "User.Read.All",
 	"update user":                "User.ReadWrite.All",
+	"enable or disable user":     "User.EnableDisableAccount.All", // with User.Read.All, which reads need anyway
 	"delete user":                "User.DeleteRestore.All",
 	"get group":                  "GroupMember.Read.All",
 	"find groups":                "GroupMember.Read.All",
@@ -22,7 +24,14 @@ var leastPermission = map[string]string{
 	"find service principal":     "Application.Read.All",
 	"assign app role":            "AppRoleAssignment.ReadWrite.All",
 	"remove app role assignment": "AppRoleAssignment.ReadWrite.All",
+	"list sponsors":              "User.Read.All",
+	"add sponsor":                "User.ReadWrite.All",
+	"remove sponsor":             "User.ReadWrite.All",
 }
+
+// LeastPermission returns the least-privileged application permission the operation needs,
+// or "" for an operation the table does not know.
+func LeastPermission(op string) string { return leastPermission[op] }
 
 // MissingPermission reports, for a 403 from Graph, the operation refused and the permission
 // the operator's application lacks for it.
@@ -31,7 +40,7 @@ func MissingPermission(err error) (op, permission string, ok bool) {
 	if !errors.As(err, &e) || e.StatusCode != http.StatusForbidden {
 		return "", "", false
 	}
-	permission = leastPermission[e.Op]
+	permission = LeastPermission(e.Op)
 	if permission == "" {
 		permission = "the permission this call needs"
 	}

@@ -52,6 +52,9 @@ type Config struct {
 	Controller                                controllers.Options
 	// Budget paces Graph calls below the tenant's quotas; nil sends them unpaced.
 	Budget *graph.Budget
+	// Clock tells the reconciler the time (expiry, grace periods); nil is the real clock.
+	// Tests step a fake one instead of sleeping.
+	Clock clock.PassiveClock
 }
 
 // NewScheme returns a scheme with the core types and this operator's API.
@@ -124,13 +127,16 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	if err != nil {
 		return nil, fmt.Errorf("register reconciler metrics: %w", err)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
 	r := &controllers.PartnerInvitationReconciler{
 		Metrics:   reconcilerMetrics,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Directory: dir,
 		Recorder:  mgr.GetEventRecorder("partner-operator"),
-		Clock:     clock.RealClock{},
+		Clock:     cfg.Clock,
 		Options:   cfg.Controller,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {

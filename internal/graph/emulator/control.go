@@ -13,7 +13,7 @@ import (
 // way the Go methods do. It lives on the Graph listener under /_emulator/ and is neither
 // logged as Graph traffic nor subject to auth, latency or faults.
 //
-//	GET    /_emulator/users               every user, all properties, plus "visible"
+//	GET    /_emulator/users               every user, all properties, plus "visible" and "sponsors"
 //	POST   /_emulator/users               seed a user (User JSON; accountEnabled defaults to true)
 //	POST   /_emulator/users/{id}/accept   the partner redeems the invitation
 //	DELETE /_emulator/users/{id}          delete out of band
@@ -27,7 +27,8 @@ import (
 //	GET    /_emulator/requests            the request log (method, path, status, time)
 //	DELETE /_emulator/requests            reset the request log
 //	POST   /_emulator/settings            {"visibilityDelay":"30s","latency":"50ms","latencyJitter":"100ms",
-//	                                       "quotas":"small"|"medium"|"large"|"off"}
+//	                                       "quotas":"small"|"medium"|"large"|"off",
+//	                                       "grantedPermissions":["User.Invite.All",...] ([] grants all)}
 //	GET    /_emulator/stats               counters, throttling and quota usage included
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/_emulator/"), "/"), "/")
@@ -104,6 +105,7 @@ func (e *Emulator) controlListUsers(w http.ResponseWriter) {
 	for _, u := range e.dir.sortedUsers() {
 		m := renderUser(&u.User, allUserProps())
 		m["visible"] = u.visible(now)
+		m["sponsors"] = append([]string{}, u.sponsors...)
 		out = append(out, m)
 	}
 	e.mu.Unlock()
@@ -234,6 +236,8 @@ func (e *Emulator) controlSettings(w http.ResponseWriter, r *http.Request, body 
 		Latency         json.RawMessage `json:"latency"`
 		LatencyJitter   json.RawMessage `json:"latencyJitter"`
 		Quotas          *string         `json:"quotas"`
+		// A pointer, so that an absent field leaves the grant alone and [] grants everything.
+		GrantedPermissions *[]string `json:"grantedPermissions"`
 	}
 	if !controlDecode(w, r, body, &in) {
 		return
@@ -266,6 +270,9 @@ func (e *Emulator) controlSettings(w http.ResponseWriter, r *http.Request, body 
 	}
 	if in.Quotas != nil {
 		e.SetQuotas(quotas)
+	}
+	if in.GrantedPermissions != nil {
+		e.SetGrantedPermissions(*in.GrantedPermissions...)
 	}
 	writeNoContent(w)
 }

@@ -51,6 +51,9 @@ type userRec struct {
 	seq int64
 	// visibleAt is when replication "catches up": before it, reads answer 404.
 	visibleAt time.Time
+	// sponsors are the object ids of the user's sponsors (users or groups), in the order
+	// they were added.
+	sponsors []string
 }
 
 type deletedRec struct {
@@ -82,6 +85,33 @@ func (u *userRec) visible(now time.Time) bool { return !now.Before(u.visibleAt) 
 // visibleUser returns the user only when replication has caught up with it.
 func (d *directory) visibleUser(id string, now time.Time) *userRec {
 	u := d.users[id]
+	if u == nil || !u.visible(now) {
+		return nil
+	}
+	return u
+}
+
+// userByKey finds a user by object id or, as /users/{id-or-upn} does, by user principal
+// name (case-insensitively), visible or not.
+func (d *directory) userByKey(key string) *userRec {
+	if u := d.users[key]; u != nil {
+		return u
+	}
+	if !strings.Contains(key, "@") {
+		return nil
+	}
+	var found *userRec
+	for _, u := range d.users {
+		if (found == nil || u.ord < found.ord) && strings.EqualFold(u.UserPrincipalName, key) {
+			found = u
+		}
+	}
+	return found
+}
+
+// visibleUserByKey is userByKey for reads: nil until replication has caught up.
+func (d *directory) visibleUserByKey(key string, now time.Time) *userRec {
+	u := d.userByKey(key)
 	if u == nil || !u.visible(now) {
 		return nil
 	}
@@ -121,8 +151,8 @@ func (d *directory) sortedUsers() []*userRec {
 	return out
 }
 
-// deleteUser soft-deletes a user and drops its group memberships and app role assignments,
-// as Entra does when a user object goes to deletedItems.
+// deleteUser soft-deletes a user and drops its group memberships, app role assignments and
+// sponsorships of other users, as Entra does when a user object goes to deletedItems.
 func (d *directory) deleteUser(id string, now time.Time) bool {
 	u := d.users[id]
 	if u == nil {
@@ -133,6 +163,9 @@ func (d *directory) deleteUser(id string, now time.Time) bool {
 	d.tombstones = append(d.tombstones, tombstone{id: id, seq: d.nextSeq()})
 	for _, g := range d.groups {
 		g.removeMember(id)
+	}
+	for _, other := range d.users {
+		other.removeSponsor(id)
 	}
 	kept := d.assignments[:0]
 	for _, a := range d.assignments {

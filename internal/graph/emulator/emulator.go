@@ -53,6 +53,10 @@ type Options struct {
 	// LatencyJitter adds a uniformly random [0, LatencyJitter) on top of Latency to each
 	// request, e.g. Latency 50ms + LatencyJitter 100ms for Graph's usual 50-150 ms.
 	LatencyJitter time.Duration
+	// GrantedPermissions are the application permissions the calling app holds, e.g.
+	// "User.Invite.All"; a request whose route needs one it lacks is answered 403. Nil or
+	// empty allows everything. SetGrantedPermissions changes it at run time.
+	GrantedPermissions []string
 	// Quotas, when set, enforces Graph's published throttling limits (see Quotas and
 	// DefaultQuotas); nil means no throttling beyond injected faults.
 	Quotas *Quotas
@@ -80,6 +84,7 @@ type Emulator struct {
 	quotas    atomic.Pointer[quotaState]
 	throttled atomic.Int64 // 429s from quotas and faults
 	onInvite  atomic.Pointer[func(email, userID string)]
+	granted   atomic.Pointer[map[string]bool] // lower-cased permission names; nil = all
 
 	// mu guards the directory state and the knobs below it.
 	mu              sync.Mutex
@@ -133,6 +138,7 @@ func New(opts Options) *Emulator {
 	e.latency.Store(int64(opts.Latency))
 	e.jitter.Store(int64(opts.LatencyJitter))
 	e.SetQuotas(opts.Quotas)
+	e.SetGrantedPermissions(opts.GrantedPermissions...)
 	e.handler = e.buildHandler()
 	return e
 }

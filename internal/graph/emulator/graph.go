@@ -9,7 +9,7 @@ import (
 )
 
 // serveGraph is the pipeline every Graph request goes through, in the order Graph itself
-// would apply it: latency, authentication, faults, quotas, then the resource. The request
+// would apply it: latency, authentication, permissions, faults, quotas, then the resource. The request
 // is logged whatever the outcome, so tests can count retries of faulted requests too.
 func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 	arrived := e.now()
@@ -61,6 +61,11 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		app = clientID
+	}
+	// Graph refuses a call the app has no permission for before it does or counts any work.
+	if !e.permitted(r.Method, path, body) {
+		writeInsufficientPrivileges(rec, r)
+		return
 	}
 	if f, ok := e.takeFault(r.Method, path); ok {
 		if f.Status == http.StatusTooManyRequests {

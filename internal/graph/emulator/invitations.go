@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -21,6 +22,10 @@ type invitationRequest struct {
 	InvitedUser             *struct {
 		ID string `json:"id"`
 	} `json:"invitedUser"`
+	// InvitedUserSponsors are directoryObjects of which only the id counts.
+	InvitedUserSponsors []struct {
+		ID string `json:"id"`
+	} `json:"invitedUserSponsors"`
 }
 
 type messageInfo struct {
@@ -47,24 +52,37 @@ func (e *Emulator) MailsSent(email string) int {
 
 const redeemURLPrefix = "https://login.microsoftonline.com/redeem?rd="
 
+// ErrAccountDisabled is Redeem's error for a user whose accountEnabled is false: Entra refuses
+// the sign-in (AADSTS50057), so the invitation cannot be redeemed.
+var ErrAccountDisabled = errors.New("the user account is disabled (AADSTS50057)")
+
 // Redeem plays the partner opening a redemption URL: the user it was issued for accepts the
-// invitation. A URL the emulator never issued, or whose user is gone, is an error. Like
-// Graph, every URL issued for a user stays valid (a re-invitation adds one).
+// invitation. A URL the emulator never issued, or whose user is gone or disabled, is an error.
+// Like Graph, every URL issued for a user stays valid (a re-invitation adds one).
 func (e *Emulator) Redeem(redeemURL string) (userID string, err error) {
 	u, err := url.Parse(redeemURL)
 	if err != nil || !strings.HasPrefix(redeemURL, redeemURLPrefix) {
 		return "", fmt.Errorf("not a redemption URL of this emulator: %q", redeemURL)
 	}
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	id, ok := e.dir.redeemTokens[u.Query().Get("rd")]
-	e.mu.Unlock()
 	if !ok {
 		return "", errors.New("unknown redemption token")
 	}
-	return id, e.AcceptInvitation(id)
+	user := e.dir.users[id]
+	switch {
+	case user == nil:
+		return id, fmt.Errorf("emulator: user %q does not exist", id)
+	case !user.AccountEnabled:
+		return id, fmt.Errorf("emulator: user %q cannot redeem: %w", id, ErrAccountDisabled)
+	}
+	e.dir.accept(user, e.now())
+	return id, nil
 }
 
-// RedeemURLUser says which user a redemption URL was issued for, without redeeming it.
+// RedeemURLUser says which user a redemption URL was issued for, without redeeming it (and so
+// whether or not that user's account could redeem it now).
 func (e *Emulator) RedeemURLUser(redeemURL string) (string, bool) {
 	u, err := url.Parse(redeemURL)
 	if err != nil || !strings.HasPrefix(redeemURL, redeemURLPrefix) {
@@ -125,6 +143,14 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 
 	e.mu.Lock()
 	now := e.now()
+	sponsors, unknown, ok := e.dir.invitedSponsors(req)
+	if !ok {
+		e.mu.Unlock()
+		// Graph's exact wording is undocumented; the code and status are what callers see.
+		writeError(w, r, http.StatusBadRequest, codeRequestBadRequest, fmt.Sprintf(
+			"Invalid value specified for property 'invitedUserSponsors': '%s' is not a user or group in this tenant.", unknown))
+		return
+	}
 	var u *userRec
 	if reset {
 		if u = e.dir.visibleUser(resetID, now); u == nil {
@@ -156,7 +182,7 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 			ExternalUserStateChangeDateTime: now,
 			CreatedDateTime:                 now,
 			AccountEnabled:                  true,
-		}, ord: e.dir.nextOrd(), visibleAt: now.Add(e.visibilityDelay)}
+		}, ord: e.dir.nextOrd(), visibleAt: now.Add(e.visibilityDelay), sponsors: sponsors}
 		e.dir.touch(u)
 		e.dir.users[u.ID] = u
 	}
@@ -190,6 +216,23 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 		"invitedUserMessageInfo":  renderMessageInfo(req.InvitedUserMessageInfo),
 		"invitedUser":             map[string]any{"id": userID},
 	})
+}
+
+// invitedSponsors resolves an invitation's invitedUserSponsors to object ids, without
+// duplicates. Every one must be a user or group the directory holds, replicated or not; the
+// first that is not is returned with ok false. Sponsors are recorded only for a user the
+// invitation creates: a re-invitation leaves an existing user's sponsors alone.
+func (d *directory) invitedSponsors(req invitationRequest) (ids []string, unknown string, ok bool) {
+	for _, s := range req.InvitedUserSponsors {
+		id := strings.TrimSpace(s.ID)
+		if id == "" || (d.users[id] == nil && d.groups[id] == nil) {
+			return nil, id, false
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, "", true
 }
 
 func containsFold(list []string, s string) bool {

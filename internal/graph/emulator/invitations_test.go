@@ -2,7 +2,9 @@ package emulator
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -240,5 +242,67 @@ func TestReinvitationWithoutMailReturnsAWorkingURL(t *testing.T) {
 	}
 	if _, err := h.e.Redeem("https://login.microsoftonline.com/redeem?rd=forged"); err == nil {
 		t.Error("a URL the emulator never issued must not redeem")
+	}
+}
+
+func TestInvitationSponsors(t *testing.T) {
+	h := newHarness(t, Options{})
+	employee := h.e.AddUser(User{Mail: "sam@contoso.com", UserType: "Member", AccountEnabled: true})
+	team := h.e.AddGroup(Group{DisplayName: "Partner managers"})
+	sponsors := []any{
+		map[string]any{"@odata.type": "#microsoft.graph.directoryObject", "id": employee.ID},
+		map[string]any{"id": team.ID},
+		map[string]any{"id": employee.ID}, // a repeat is one sponsor
+	}
+	rep := h.invite("jane@fabrikam.com", map[string]any{"invitedUserSponsors": sponsors})
+	if rep.status != http.StatusCreated {
+		t.Fatalf("status %d: %s", rep.status, rep.raw)
+	}
+	id := str(rep.body, "invitedUser", "id")
+	if got := h.e.Sponsors(id); !slices.Equal(got, []string{employee.ID, team.ID}) {
+		t.Errorf("sponsors = %v, want [%s %s]", got, employee.ID, team.ID)
+	}
+
+	// A re-invitation leaves the existing guest's sponsors alone.
+	if again := h.invite("jane@fabrikam.com", map[string]any{"invitedUserSponsors": []any{}}); again.status != http.StatusCreated {
+		t.Fatalf("re-invitation: %d %s", again.status, again.raw)
+	}
+	if got := h.e.Sponsors(id); len(got) != 2 {
+		t.Errorf("sponsors after a re-invitation = %v", got)
+	}
+
+	// An unknown sponsor refuses the invitation before anything changes.
+	users := len(h.e.Users())
+	for _, bad := range []any{map[string]any{"id": "ghost"}, map[string]any{}} {
+		rep := h.invite("joe@fabrikam.com", map[string]any{"sendInvitationMessage": true, "invitedUserSponsors": []any{bad}})
+		wantError(t, rep, http.StatusBadRequest, codeRequestBadRequest, "invitedUserSponsors")
+	}
+	if n := len(h.e.Users()); n != users {
+		t.Errorf("a refused invitation created a user: %d users, want %d", n, users)
+	}
+	if n := h.e.MailsSent("joe@fabrikam.com"); n != 0 {
+		t.Errorf("a refused invitation sent %d mails", n)
+	}
+}
+
+// A disabled account cannot sign in, so its redemption URL does not redeem.
+func TestRedeemDisabledAccount(t *testing.T) {
+	h := newHarness(t, Options{})
+	rep := h.invite("jane@fabrikam.com", nil)
+	id, redeemURL := str(rep.body, "invitedUser", "id"), str(rep.body, "inviteRedeemUrl")
+	if r := h.graph(http.MethodPatch, "/users/"+id, map[string]any{"accountEnabled": false}); r.status != http.StatusNoContent {
+		t.Fatalf("disable: %d %s", r.status, r.raw)
+	}
+	if got, err := h.e.Redeem(redeemURL); !errors.Is(err, ErrAccountDisabled) || got != id {
+		t.Errorf("Redeem of a disabled account = %q, %v; want %q and ErrAccountDisabled", got, err, id)
+	}
+	if u, _ := h.e.User(id); u.ExternalUserState != StatePendingAcceptance {
+		t.Errorf("externalUserState = %q after a refused redemption, want PendingAcceptance", u.ExternalUserState)
+	}
+	if r := h.graph(http.MethodPatch, "/users/"+id, map[string]any{"accountEnabled": true}); r.status != http.StatusNoContent {
+		t.Fatalf("enable: %d %s", r.status, r.raw)
+	}
+	if got, err := h.e.Redeem(redeemURL); err != nil || got != id {
+		t.Errorf("Redeem after enabling = %q, %v", got, err)
 	}
 }

@@ -111,7 +111,9 @@ func (e *Emulator) Users() []User {
 	return out
 }
 
-// AcceptInvitation plays the partner redeeming the invitation.
+// AcceptInvitation plays the partner redeeming the invitation. Unlike Redeem it does not
+// check accountEnabled: it is the test's shortcut to the accepted state, also for users seeded
+// with AddUser, whose AccountEnabled is whatever the seed said.
 func (e *Emulator) AcceptInvitation(userID string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -119,10 +121,15 @@ func (e *Emulator) AcceptInvitation(userID string) error {
 	if u == nil {
 		return fmt.Errorf("emulator: user %q does not exist", userID)
 	}
-	u.ExternalUserState = StateAccepted
-	u.ExternalUserStateChangeDateTime = e.now()
-	e.dir.touch(u)
+	e.dir.accept(u, e.now())
 	return nil
+}
+
+// accept records the redemption of the user's invitation.
+func (d *directory) accept(u *userRec, now time.Time) {
+	u.ExternalUserState = StateAccepted
+	u.ExternalUserStateChangeDateTime = now
+	d.touch(u)
 }
 
 // DeleteUserOutOfBand deletes a user as an administrator in the portal would, without a

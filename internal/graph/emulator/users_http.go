@@ -13,7 +13,8 @@ var userFilterSchema = filterSchema{
 	collections: canonicalNames("otherMails"),
 }
 
-// routeUsers serves /users, /users/delta(), /users/{id}.
+// routeUsers serves /users, /users/delta(), /users/{id} and the sponsors under a user. Like
+// Graph, {id} may be an object id or a user principal name.
 func (e *Emulator) routeUsers(w http.ResponseWriter, r *http.Request, segs []string, body []byte) {
 	switch {
 	case len(segs) == 0:
@@ -39,6 +40,8 @@ func (e *Emulator) routeUsers(w http.ResponseWriter, r *http.Request, segs []str
 		default:
 			writeMethodNotAllowed(w, r)
 		}
+	case strings.EqualFold(segs[1], "sponsors"):
+		e.routeSponsors(w, r, segs[0], segs[2:], body)
 	default:
 		writeError(w, r, http.StatusNotFound, codeNotFound,
 			fmt.Sprintf("Resource not found for the segment '%s'.", segs[1]))
@@ -75,7 +78,7 @@ func (e *Emulator) getUser(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	e.mu.Lock()
-	u := e.dir.visibleUser(id, e.now())
+	u := e.dir.visibleUserByKey(id, e.now())
 	var out map[string]any
 	if u != nil {
 		out = renderUser(&u.User, sel)
@@ -180,7 +183,9 @@ func (e *Emulator) patchUser(w http.ResponseWriter, r *http.Request, id string, 
 				}
 			}
 		case k == "accountEnabled":
-			err = json.Unmarshal(v, &enabled)
+			if json.Unmarshal(v, &enabled) != nil || enabled == nil {
+				err = fmt.Errorf("Invalid value specified for property 'accountEnabled' of resource 'User'.")
+			}
 		case ProfileLimits[k] > 0:
 			var value *string
 			if err = json.Unmarshal(v, &value); err == nil {
@@ -196,7 +201,7 @@ func (e *Emulator) patchUser(w http.ResponseWriter, r *http.Request, id string, 
 		}
 	}
 	e.mu.Lock()
-	u := e.dir.visibleUser(id, e.now())
+	u := e.dir.visibleUserByKey(id, e.now())
 	if u != nil {
 		changed := false
 		if displayName != nil && *displayName != u.DisplayName {
@@ -263,7 +268,8 @@ func normalizeUserType(s string) (string, bool) {
 func (e *Emulator) deleteUser(w http.ResponseWriter, r *http.Request, id string) {
 	e.mu.Lock()
 	now := e.now()
-	ok := e.dir.visibleUser(id, now) != nil && e.dir.deleteUser(id, now)
+	u := e.dir.visibleUserByKey(id, now)
+	ok := u != nil && e.dir.deleteUser(u.ID, now)
 	e.mu.Unlock()
 	if !ok {
 		writeNotFound(w, r, id)

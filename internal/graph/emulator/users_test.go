@@ -238,6 +238,8 @@ func TestPatchUser(t *testing.T) {
 		"unmodelled field": {id, map[string]any{"mobilePhone": "+1 555"}, http.StatusBadRequest, codeRequestBadRequest},
 		"usage location":   {id, map[string]any{"usageLocation": "Germany"}, http.StatusBadRequest, codeRequestBadRequest},
 		"too long":         {id, map[string]any{"department": strings.Repeat("d", 65)}, http.StatusBadRequest, codeRequestBadRequest},
+		"enabled a string": {id, map[string]any{"accountEnabled": "false"}, http.StatusBadRequest, codeRequestBadRequest},
+		"enabled null":     {id, map[string]any{"accountEnabled": nil}, http.StatusBadRequest, codeRequestBadRequest},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -245,7 +247,7 @@ func TestPatchUser(t *testing.T) {
 			wantError(t, rep, tc.status, tc.code, "")
 		})
 	}
-	if u2, _ := h.e.User(id); u2.DisplayName != "Jane D." || u2.UserType != "Member" || len(u2.Profile) != 0 {
+	if u2, _ := h.e.User(id); u2.DisplayName != "Jane D." || u2.UserType != "Member" || len(u2.Profile) != 0 || !u2.AccountEnabled {
 		t.Errorf("a rejected patch changed the user: %+v", u2)
 	}
 	if rep := h.graph(http.MethodPatch, "/users/"+id, map[string]any{"jobTitle": "CEO", "companyName": "Fabrikam"}); rep.status != http.StatusNoContent {
@@ -255,6 +257,50 @@ func TestPatchUser(t *testing.T) {
 		str(rep.body, "companyName") != "Fabrikam" || rep.body["department"] != nil {
 		t.Errorf("profile read back: %s", rep.raw)
 	}
+}
+
+func TestPatchAccountEnabled(t *testing.T) {
+	h := newHarness(t, Options{})
+	id := h.inviteID("jane@fabrikam.com")
+	sel := "/users/" + id + "?$select=accountEnabled"
+	if rep := h.graph(http.MethodGet, sel, nil); rep.body["accountEnabled"] != true {
+		t.Fatalf("an invited guest is not enabled: %s", rep.raw)
+	}
+	for _, enabled := range []bool{false, true} {
+		if rep := h.graph(http.MethodPatch, "/users/"+id, map[string]any{"accountEnabled": enabled}); rep.status != http.StatusNoContent {
+			t.Fatalf("patch accountEnabled=%t: %d %s", enabled, rep.status, rep.raw)
+		}
+		if rep := h.graph(http.MethodGet, sel, nil); rep.body["accountEnabled"] != enabled {
+			t.Errorf("accountEnabled read back %v, want %t", rep.body["accountEnabled"], enabled)
+		}
+	}
+}
+
+// /users/{id-or-upn}: a user principal name works wherever an id does, in any case.
+func TestUserByUPN(t *testing.T) {
+	h := newHarness(t, Options{})
+	id := h.inviteID("jane@fabrikam.com")
+	upn := url.PathEscape("JANE_Fabrikam.com#EXT#@emulator.onmicrosoft.com")
+
+	rep := h.graph(http.MethodGet, "/users/"+upn+"?$select=id,userPrincipalName", nil)
+	if rep.status != http.StatusOK || str(rep.body, "id") != id ||
+		str(rep.body, "userPrincipalName") != "jane_fabrikam.com#EXT#@emulator.onmicrosoft.com" {
+		t.Fatalf("get by UPN: %d %s", rep.status, rep.raw)
+	}
+	if rep := h.graph(http.MethodPatch, "/users/"+upn, map[string]any{"jobTitle": "Partner"}); rep.status != http.StatusNoContent {
+		t.Fatalf("patch by UPN: %d %s", rep.status, rep.raw)
+	}
+	if u, _ := h.e.User(id); u.Profile["jobTitle"] != "Partner" {
+		t.Errorf("patch by UPN did not take: %+v", u)
+	}
+	if rep := h.graph(http.MethodDelete, "/users/"+upn, nil); rep.status != http.StatusNoContent {
+		t.Fatalf("delete by UPN: %d %s", rep.status, rep.raw)
+	}
+	if _, ok := h.e.User(id); ok {
+		t.Error("delete by UPN left the user")
+	}
+	wantError(t, h.graph(http.MethodGet, "/users/"+upn, nil), http.StatusNotFound, codeNotFound, "#EXT#")
+	wantError(t, h.graph(http.MethodGet, "/users/nobody@emulator.onmicrosoft.com", nil), http.StatusNotFound, codeNotFound, "nobody")
 }
 
 func TestAddUserDefaults(t *testing.T) {

@@ -30,6 +30,9 @@ type Fake struct {
 	FindServicePrincipalByAppIDFn func(ctx context.Context, appID string) (*graph.ServicePrincipal, error)
 	AssignAppRoleFn               func(ctx context.Context, a graph.AppRoleAssignment) (string, error)
 	RemoveAppRoleAssignmentFn     func(ctx context.Context, spID, assignmentID string) error
+	ListSponsorsFn                func(ctx context.Context, userID string) ([]graph.DirectoryObject, error)
+	AddSponsorFn                  func(ctx context.Context, userID, sponsorID string) error
+	RemoveSponsorFn               func(ctx context.Context, userID, sponsorID string) error
 	UserChangesFn                 func(ctx context.Context, deltaLink string) ([]graph.UserChange, string, error)
 
 	mu    sync.Mutex
@@ -153,6 +156,30 @@ func (f *Fake) RemoveAppRoleAssignment(ctx context.Context, spID, assignmentID s
 		return ErrNotImplemented
 	}
 	return f.RemoveAppRoleAssignmentFn(ctx, spID, assignmentID)
+}
+
+func (f *Fake) ListSponsors(ctx context.Context, userID string) ([]graph.DirectoryObject, error) {
+	f.record("ListSponsors")
+	if f.ListSponsorsFn == nil {
+		return nil, ErrNotImplemented
+	}
+	return f.ListSponsorsFn(ctx, userID)
+}
+
+func (f *Fake) AddSponsor(ctx context.Context, userID, sponsorID string) error {
+	f.record("AddSponsor")
+	if f.AddSponsorFn == nil {
+		return ErrNotImplemented
+	}
+	return f.AddSponsorFn(ctx, userID, sponsorID)
+}
+
+func (f *Fake) RemoveSponsor(ctx context.Context, userID, sponsorID string) error {
+	f.record("RemoveSponsor")
+	if f.RemoveSponsorFn == nil {
+		return ErrNotImplemented
+	}
+	return f.RemoveSponsorFn(ctx, userID, sponsorID)
 }
 
 func (f *Fake) UserChanges(ctx context.Context, deltaLink string) ([]graph.UserChange, string, error) {

@@ -56,7 +56,8 @@ func fillThrottle(e *graph.Error) *graph.Error {
 
 // kindFor maps Graph's answers to what the caller should do. The 400s that name missing
 // references are Graph's eventual consistency right after an invitation (graph.md), so they
-// are transient; duplicates of group membership or app role assignments mean "already done".
+// are transient; duplicates of group membership, sponsors or app role assignments mean
+// "already done".
 func kindFor(status int, code, message string) graph.Kind {
 	msg := strings.ToLower(message)
 	switch {

@@ -27,11 +27,11 @@ import (
 // DefaultEndpoint is Microsoft Graph's global endpoint, without the version segment.
 const DefaultEndpoint = "https://graph.microsoft.com"
 
-// userSelect names the properties the operator reads. externalUserState and its change time
-// are returned only when $select names them.
+// userSelect names the properties the operator reads. externalUserState, its change time and
+// accountEnabled are returned only when $select names them.
 var userSelect = []string{
-	"id", "displayName", "mail", "otherMails", "userType", "creationType",
-	"externalUserState", "externalUserStateChangeDateTime",
+	"id", "userPrincipalName", "displayName", "mail", "otherMails", "userType", "creationType",
+	"externalUserState", "externalUserStateChangeDateTime", "accountEnabled",
 	"givenName", "surname", "companyName", "department", "jobTitle", "usageLocation", "employeeType",
 }
 
@@ -126,7 +126,9 @@ func (c *Client) FindUsersByEmail(ctx context.Context, email string) ([]graph.Us
 	return out, nil
 }
 
-// GetUser reads one user with the redemption properties selected.
+// GetUser reads one user with the redemption properties selected. id may be an object ID or a
+// user principal name: the SDK percent-encodes the key, so a guest's "#EXT#" UPN reaches Graph
+// intact.
 func (c *Client) GetUser(ctx context.Context, id string) (*graph.User, error) {
 	resp, err := c.users().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userSelect},
@@ -171,6 +173,15 @@ func (c *Client) Invite(ctx context.Context, req graph.InvitationRequest) (*grap
 		}
 		body.SetInvitedUserMessageInfo(info)
 	}
+	if len(req.Sponsors) > 0 {
+		sponsors := make([]models.DirectoryObjectable, len(req.Sponsors))
+		for i, id := range req.Sponsors {
+			o := models.NewDirectoryObject()
+			o.SetId(&id)
+			sponsors[i] = o
+		}
+		body.SetInvitedUserSponsors(sponsors)
+	}
 	if req.ResetRedemptionForUserID != "" {
 		reset := true
 		body.SetResetRedemption(&reset)
@@ -192,22 +203,35 @@ func (c *Client) Invite(ctx context.Context, req graph.InvitationRequest) (*grap
 	return inv, nil
 }
 
-// UpdateUser sends PATCH /users/{id} with the changed properties only.
+// UpdateUser sends PATCH /users/{id} with the changed properties only. A PATCH of
+// accountEnabled alone needs a permission of its own (User.EnableDisableAccount.All), so its
+// errors carry the op "enable or disable user" and a 403 names that permission.
 func (c *Client) UpdateUser(ctx context.Context, id string, update graph.UserUpdate) error {
 	body := models.NewUser()
+	others := false // whether anything but accountEnabled is set
 	if update.DisplayName != nil {
 		body.SetDisplayName(update.DisplayName)
+		others = true
 	}
 	if update.UserType != nil {
 		body.SetUserType(update.UserType)
+		others = true
 	}
 	for prop, value := range update.Profile {
 		if set, ok := profileSetters(body)[prop]; ok {
 			set(&value)
+			others = true
+		}
+	}
+	op := "update user"
+	if update.AccountEnabled != nil {
+		body.SetAccountEnabled(update.AccountEnabled)
+		if !others {
+			op = "enable or disable user"
 		}
 	}
 	if _, err := c.users().ByUserId(id).Patch(ctx, body, nil); err != nil {
-		return classify("update user", err)
+		return classify(op, err)
 	}
 	return nil
 }
@@ -223,6 +247,7 @@ func (c *Client) DeleteUser(ctx context.Context, id string) error {
 func userFromModel(u models.Userable) graph.User {
 	out := graph.User{
 		ID:                deref(u.GetId()),
+		UserPrincipalName: deref(u.GetUserPrincipalName()),
 		DisplayName:       deref(u.GetDisplayName()),
 		Mail:              deref(u.GetMail()),
 		OtherMails:        u.GetOtherMails(),
@@ -232,6 +257,10 @@ func userFromModel(u models.Userable) graph.User {
 	}
 	if t := u.GetExternalUserStateChangeDateTime(); t != nil {
 		out.ExternalUserStateChangedAt = *t
+	}
+	if enabled := u.GetAccountEnabled(); enabled != nil {
+		v := *enabled // a copy: the model is not ours to alias
+		out.AccountEnabled = &v
 	}
 	for prop, value := range map[string]*string{
 		"givenName": u.GetGivenName(), "surname": u.GetSurname(), "companyName": u.GetCompanyName(),

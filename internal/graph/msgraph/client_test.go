@@ -199,22 +199,34 @@ func TestGetUser(t *testing.T) {
 	changed := time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC)
 	seeded := emu.AddUser(emulator.User{
 		DisplayName: "Jane", Mail: "jane@fabrikam.com", OtherMails: []string{"jane@fabrikam.com"},
-		UserType: "Guest", CreationType: "Invitation",
+		UserType: "Guest", CreationType: "Invitation", AccountEnabled: true,
 		ExternalUserState: emulator.StateAccepted, ExternalUserStateChangeDateTime: changed,
 	})
+	want := &graph.User{
+		ID: seeded.ID, UserPrincipalName: "jane_fabrikam.com#EXT#@emulator.onmicrosoft.com",
+		DisplayName: "Jane", Mail: "jane@fabrikam.com", OtherMails: []string{"jane@fabrikam.com"},
+		UserType: "Guest", CreationType: "Invitation",
+		ExternalUserState: "Accepted", ExternalUserStateChangedAt: changed, AccountEnabled: new(true),
+	}
 
 	got, err := c.GetUser(ctx, seeded.ID)
 	if err != nil {
 		t.Fatalf("GetUser: %v", err)
 	}
-	want := &graph.User{
-		ID: seeded.ID, DisplayName: "Jane", Mail: "jane@fabrikam.com", OtherMails: []string{"jane@fabrikam.com"},
-		UserType: "Guest", CreationType: "Invitation",
-		ExternalUserState: "Accepted", ExternalUserStateChangedAt: changed,
-	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("user (-want +got):\n%s", diff)
 	}
+
+	// By UPN, in another case: the SDK must carry "#EXT#" and "@" in the path segment intact.
+	upn := strings.ToUpper(seeded.UserPrincipalName)
+	got, err = c.GetUser(ctx, upn)
+	if err != nil {
+		t.Fatalf("GetUser(%q): %v", upn, err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("user by UPN (-want +got):\n%s", diff)
+	}
+	onlyRequest(t, emu, "GET", "/users/"+upn)
 
 	_, err = c.GetUser(ctx, "00000000-0000-0000-0000-00000000dead")
 	if !graph.IsNotFound(err) || graph.StatusCode(err) != 404 {
@@ -261,6 +273,35 @@ func TestUpdateUser(t *testing.T) {
 	err := c.UpdateUser(ctx, "00000000-0000-0000-0000-00000000dead", graph.UserUpdate{DisplayName: &name})
 	if !graph.IsNotFound(err) {
 		t.Errorf("UpdateUser(unknown) error = %v, want NotFound", err)
+	}
+}
+
+// accountEnabled goes out alone when only it changes, and reads back through GetUser.
+func TestUpdateUserAccountEnabled(t *testing.T) {
+	t.Parallel()
+	c, emu := newTestClient(t, emulator.Options{})
+	ctx := testContext(t)
+	seeded := emu.AddUser(emulator.User{Mail: "x@fabrikam.com", UserType: "Guest", AccountEnabled: true})
+
+	for _, enabled := range []bool{false, true} {
+		emu.ResetRequests()
+		if err := c.UpdateUser(ctx, seeded.ID, graph.UserUpdate{AccountEnabled: &enabled}); err != nil {
+			t.Fatalf("UpdateUser(accountEnabled=%t): %v", enabled, err)
+		}
+		body := withoutODataType(decodeBody(t, onlyRequest(t, emu, "PATCH", "/users/"+seeded.ID)))
+		if diff := cmp.Diff(map[string]any{"accountEnabled": enabled}, body); diff != "" {
+			t.Errorf("PATCH body (-want +got):\n%s", diff)
+		}
+		if u, _ := emu.User(seeded.ID); u.AccountEnabled != enabled {
+			t.Errorf("emulator accountEnabled = %t, want %t", u.AccountEnabled, enabled)
+		}
+		got, err := c.GetUser(ctx, seeded.ID)
+		if err != nil {
+			t.Fatalf("GetUser: %v", err)
+		}
+		if got.AccountEnabled == nil || *got.AccountEnabled != enabled {
+			t.Errorf("GetUser AccountEnabled = %v, want %t", got.AccountEnabled, enabled)
+		}
 	}
 }
 

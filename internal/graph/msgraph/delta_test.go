@@ -79,8 +79,9 @@ func TestUserChanges(t *testing.T) {
 	slices.SortFunc(changes, func(a, b graph.UserChange) int { return strings.Compare(a.ID, b.ID) })
 	wantChanges := []graph.UserChange{
 		{User: graph.User{
-			ID: accepted.ID, Mail: accepted.Mail, OtherMails: []string{}, UserType: "Guest", CreationType: "Invitation",
-			DisplayName: accepted.DisplayName, ExternalUserState: "Accepted",
+			ID: accepted.ID, UserPrincipalName: accepted.UserPrincipalName, Mail: accepted.Mail, OtherMails: []string{},
+			UserType: "Guest", CreationType: "Invitation", DisplayName: accepted.DisplayName,
+			ExternalUserState: "Accepted", AccountEnabled: new(false), // seeded without accountEnabled
 		}},
 		{User: graph.User{ID: deleted.ID}, Removed: true},
 	}

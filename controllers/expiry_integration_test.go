@@ -164,6 +164,34 @@ var _ = Describe("Access that ends", func() {
 		Expect(invitationsFor("dora@expiry.example")).To(Equal(1))
 	})
 
+	It("names the missing Graph permission when it cannot disable, and disables once it is granted", func() {
+		ns := newNamespace()
+		p := newInvitation(ns, "pete", "pete@expiry.example", func(p *b2bv1alpha1.PartnerInvitation) {
+			p.Spec.ExpiresAt = ptr.To(metav1.NewTime(time.Now().Add(10 * day)))
+			p.Spec.ExpiryAction = b2bv1alpha1.ExpiryDisable
+		})
+		createReady(p)
+		guest := userID(p)
+
+		By("an application with invite and read permissions only")
+		emu.SetGrantedPermissions("User.Invite.All", "User.Read.All")
+		DeferCleanup(emu.SetGrantedPermissions)
+		operatorClock.Step(11 * day)
+		poke(p)
+		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(beStalled(b2bv1alpha1.ReasonPermissionDenied))
+		got := fetch(p)(Default)
+		Expect(condition(got, b2bv1alpha1.ConditionReady).Message).To(ContainSubstring("User.EnableDisableAccount.All"))
+		Expect(got).To(haveCondition(b2bv1alpha1.ConditionExpired, metav1.ConditionFalse, b2bv1alpha1.ReasonExpiryActionPending))
+		Expect(accountEnabled(guest)).To(BeTrue())
+
+		By("the permission granted")
+		emu.SetGrantedPermissions("User.Invite.All", "User.Read.All", "User.EnableDisableAccount.All")
+		poke(p)
+		eventuallyCondition(p, b2bv1alpha1.ConditionExpired, metav1.ConditionTrue, b2bv1alpha1.ReasonAccountDisabled)
+		Expect(accountEnabled(guest)).To(BeFalse())
+		Expect(fetch(p)(Default)).To(haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonExpired))
+	})
+
 	It("deletes the guest at expiry, sends nothing while expired, and invites again when expiresAt moves later", func() {
 		ns := newNamespace()
 		email := "dirk@expiry.example"

@@ -245,7 +245,9 @@ func (r *PartnerInvitationReconciler) reconcileExpiry(ctx context.Context, pinv 
 		exp = r.checkExpiry(pinv, selecting, f)
 	}
 	if exp.passed(r.now()) {
-		return true, r.expire(ctx, pinv, guest, exp)
+		err := r.expire(ctx, pinv, guest, exp)
+		f.expiry.failed = err != nil
+		return true, err
 	}
 	return false, r.restore(ctx, pinv, guest)
 }

@@ -33,6 +33,8 @@ type expiryFinding struct {
 	expiry
 	// soon: inside the warning window, not passed.
 	soon bool
+	// failed: the expiry action was recorded but Graph refused or failed it this time.
+	failed bool
 }
 
 // checkExpiry computes the effective expiry at the reconcile's clock and records it for the
@@ -195,6 +197,9 @@ func reportExpiry(pinv *b2bv1alpha1.PartnerInvitation, ef *expiryFinding) {
 	}
 	at := exp.at.UTC().Format(time.RFC3339)
 	switch done := st.Expiry; {
+	case done != nil && ef.failed:
+		setCondition(pinv, b2bv1alpha1.ConditionExpired, metav1.ConditionFalse, b2bv1alpha1.ReasonExpiryActionPending, fmt.Sprintf(
+			"Access ended at %s (%s); %s is not done yet (see Ready)", done.At.UTC().Format(time.RFC3339), done.Source, done.Action))
 	case done != nil:
 		msg := fmt.Sprintf("Access ended at %s (%s): %s", done.At.UTC().Format(time.RFC3339), done.Source, expiryActionDone(done.Action))
 		if done.Note != "" {

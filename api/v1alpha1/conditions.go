@@ -72,6 +72,8 @@ const (
 	ReasonAccessRevoked   = "AccessRevoked"
 	ReasonAccountDisabled = "AccountDisabled"
 	ReasonGuestDeleted    = "GuestDeleted"
+	// ReasonExpiryActionPending: access ended, the action is recorded and not done yet.
+	ReasonExpiryActionPending = "ActionPending"
 	// ReasonExpired is Ready's reason (True) and AccessGranted's (False) once access ended.
 	ReasonExpired = "Expired"
 )

@@ -9,8 +9,8 @@ import (
 )
 
 // serveGraph is the pipeline every Graph request goes through, in the order Graph itself
-// would apply it: latency, authentication, permissions, faults, quotas, then the resource. The request
-// is logged whatever the outcome, so tests can count retries of faulted requests too.
+// would apply it: latency, authentication, permissions, faults, quotas, then the resource. The
+// request is logged whatever the outcome, so tests can count retries of faulted requests too.
 func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 	arrived := e.now()
 	// Graph echoes client-request-id and adds its own request-id; the SDK surfaces both.

@@ -29,6 +29,15 @@ func poke(p *b2bv1alpha1.PartnerInvitation) {
 	annotate(p, map[string]string{"test.partnerops.io/poke": fmt.Sprint(pokes.Add(1))})
 }
 
+// expiringIn sets an expiry that far from now (real time: the clock is stepped later) and
+// the action to take.
+func expiringIn(d time.Duration, action b2bv1alpha1.ExpiryAction) func(*b2bv1alpha1.PartnerInvitation) {
+	return func(p *b2bv1alpha1.PartnerInvitation) {
+		p.Spec.ExpiresAt = ptr.To(metav1.NewTime(time.Now().Add(d)))
+		p.Spec.ExpiryAction = action
+	}
+}
+
 // setExpiresAt moves spec.expiresAt, as a commit to Git would.
 func setExpiresAt(p *b2bv1alpha1.PartnerInvitation, at time.Time) {
 	got := fetch(p)(Default)
@@ -144,10 +153,7 @@ var _ = Describe("Access that ends", func() {
 
 	It("disables the account at expiry and enables it again when expiresAt moves later", func() {
 		ns := newNamespace()
-		p := newInvitation(ns, "dora", "dora@expiry.example", func(p *b2bv1alpha1.PartnerInvitation) {
-			p.Spec.ExpiresAt = ptr.To(metav1.NewTime(time.Now().Add(10 * day)))
-			p.Spec.ExpiryAction = b2bv1alpha1.ExpiryDisable
-		})
+		p := newInvitation(ns, "dora", "dora@expiry.example", expiringIn(10*day, b2bv1alpha1.ExpiryDisable))
 		createReady(p)
 		guest := userID(p)
 		Expect(accountEnabled(guest)).To(BeTrue())
@@ -166,10 +172,7 @@ var _ = Describe("Access that ends", func() {
 
 	It("names the missing Graph permission when it cannot disable, and disables once it is granted", func() {
 		ns := newNamespace()
-		p := newInvitation(ns, "pete", "pete@expiry.example", func(p *b2bv1alpha1.PartnerInvitation) {
-			p.Spec.ExpiresAt = ptr.To(metav1.NewTime(time.Now().Add(10 * day)))
-			p.Spec.ExpiryAction = b2bv1alpha1.ExpiryDisable
-		})
+		p := newInvitation(ns, "pete", "pete@expiry.example", expiringIn(10*day, b2bv1alpha1.ExpiryDisable))
 		createReady(p)
 		guest := userID(p)
 
@@ -195,10 +198,7 @@ var _ = Describe("Access that ends", func() {
 	It("deletes the guest at expiry, sends nothing while expired, and invites again when expiresAt moves later", func() {
 		ns := newNamespace()
 		email := "dirk@expiry.example"
-		p := newInvitation(ns, "dirk", email, func(p *b2bv1alpha1.PartnerInvitation) {
-			p.Spec.ExpiresAt = ptr.To(metav1.NewTime(time.Now().Add(10 * day)))
-			p.Spec.ExpiryAction = b2bv1alpha1.ExpiryDelete
-		})
+		p := newInvitation(ns, "dirk", email, expiringIn(10*day, b2bv1alpha1.ExpiryDelete))
 		createReady(p)
 		guest := userID(p)
 

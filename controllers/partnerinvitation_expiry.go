@@ -201,11 +201,11 @@ func reportExpiry(pinv *b2bv1alpha1.PartnerInvitation, ef *expiryFinding) {
 		setCondition(pinv, b2bv1alpha1.ConditionExpired, metav1.ConditionFalse, b2bv1alpha1.ReasonExpiryActionPending, fmt.Sprintf(
 			"Access ended at %s (%s); %s is not done yet (see Ready)", done.At.UTC().Format(time.RFC3339), done.Source, done.Action))
 	case done != nil:
-		msg := fmt.Sprintf("Access ended at %s (%s): %s", done.At.UTC().Format(time.RFC3339), done.Source, expiryActionDone(done.Action))
+		msg := fmt.Sprintf("Access ended at %s (%s): %s", done.At.UTC().Format(time.RFC3339), done.Source, expiryActions[done.Action].done)
 		if done.Note != "" {
 			msg += "; " + done.Note
 		}
-		setCondition(pinv, b2bv1alpha1.ConditionExpired, metav1.ConditionTrue, expiryReason(done.Action), msg)
+		setCondition(pinv, b2bv1alpha1.ConditionExpired, metav1.ConditionTrue, expiryActions[done.Action].reason, msg)
 		if meta.FindStatusCondition(st.Conditions, b2bv1alpha1.ConditionAccessGranted) != nil || st.Access != nil {
 			setCondition(pinv, b2bv1alpha1.ConditionAccessGranted, metav1.ConditionFalse, b2bv1alpha1.ReasonExpired, msg)
 		}
@@ -213,7 +213,7 @@ func reportExpiry(pinv *b2bv1alpha1.PartnerInvitation, ef *expiryFinding) {
 		meta.RemoveStatusCondition(&st.Conditions, b2bv1alpha1.ConditionExpired)
 	case ef.soon:
 		setCondition(pinv, b2bv1alpha1.ConditionExpired, metav1.ConditionFalse, b2bv1alpha1.ReasonExpiringSoon,
-			fmt.Sprintf("Access ends at %s (%s), then %s", at, exp.source, expiryActionDue(expiryAction(pinv))))
+			fmt.Sprintf("Access ends at %s (%s), then %s", at, exp.source, expiryActions[expiryAction(pinv)].due))
 	default:
 		setCondition(pinv, b2bv1alpha1.ConditionExpired, metav1.ConditionFalse, b2bv1alpha1.ReasonExpiryScheduled,
 			fmt.Sprintf("Access ends at %s (%s)", at, exp.source))
@@ -241,32 +241,10 @@ func expiryAction(pinv *b2bv1alpha1.PartnerInvitation) b2bv1alpha1.ExpiryAction 
 	return pinv.Spec.ExpiryAction
 }
 
-func expiryReason(a b2bv1alpha1.ExpiryAction) string {
-	switch a {
-	case b2bv1alpha1.ExpiryDisable:
-		return b2bv1alpha1.ReasonAccountDisabled
-	case b2bv1alpha1.ExpiryDelete:
-		return b2bv1alpha1.ReasonGuestDeleted
-	}
-	return b2bv1alpha1.ReasonAccessRevoked
-}
-
-func expiryActionDone(a b2bv1alpha1.ExpiryAction) string {
-	switch a {
-	case b2bv1alpha1.ExpiryDisable:
-		return "the guest account is disabled"
-	case b2bv1alpha1.ExpiryDelete:
-		return "the guest account was deleted"
-	}
-	return "the grants this object made were revoked"
-}
-
-func expiryActionDue(a b2bv1alpha1.ExpiryAction) string {
-	switch a {
-	case b2bv1alpha1.ExpiryDisable:
-		return "the guest account is disabled"
-	case b2bv1alpha1.ExpiryDelete:
-		return "the guest account is deleted"
-	}
-	return "the grants this object made are revoked"
+// expiryActions says, per action, Expired's reason once it is done and what it does, in the
+// past and ahead.
+var expiryActions = map[b2bv1alpha1.ExpiryAction]struct{ reason, done, due string }{
+	b2bv1alpha1.ExpiryRevokeAccess: {b2bv1alpha1.ReasonAccessRevoked, "the grants this object made were revoked", "the grants this object made are revoked"},
+	b2bv1alpha1.ExpiryDisable:      {b2bv1alpha1.ReasonAccountDisabled, "the guest account is disabled", "the guest account is disabled"},
+	b2bv1alpha1.ExpiryDelete:       {b2bv1alpha1.ReasonGuestDeleted, "the guest account was deleted", "the guest account is deleted"},
 }

@@ -65,7 +65,7 @@ test: verify-generated vet ## Unit tests and the envtest integration suite (real
 
 .PHONY: demo
 demo: ## Run the whole lifecycle locally: control plane, Graph emulator, operator (no Azure account).
-	@assets="$$(hack/envtest.sh)" && go run . demo --assets "$$assets"
+	@assets="$$(hack/envtest.sh)" && go run ./cmd/partner-dev demo --assets "$$assets"
 
 .PHONY: soak
 soak: ## Fault soak: two leader-elected replicas, Graph faults and quotas, leader kills; SOAK_OBJECTS, SOAK_DURATION.

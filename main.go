@@ -1,8 +1,9 @@
 // Command partner-operator manages Microsoft Entra ID B2B guests from PartnerInvitation objects.
 //
 //	partner-operator [run] [flags]   run the operator against a cluster and Microsoft Graph
-//	partner-operator demo            a local control plane, the Graph emulator and the operator
-//	partner-operator emulator        the Graph emulator on its own
+//
+// It is what the image ships, so it links neither the Graph emulator nor a test bed: the demo
+// and the emulator are commands of cmd/partner-dev.
 package main
 
 import (
@@ -19,9 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/partnerops/partner-operator/controllers"
-	"github.com/partnerops/partner-operator/internal/demo"
 	"github.com/partnerops/partner-operator/internal/graph"
-	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/operator"
 	"github.com/partnerops/partner-operator/internal/policy"
@@ -44,12 +43,11 @@ func run(ctx context.Context, args []string) error {
 	switch cmd {
 	case "run":
 		return runOperator(ctx, args)
-	case "demo":
-		return runDemo(ctx, args)
-	case "emulator":
-		return runEmulator(ctx, args)
+	case "demo", "emulator":
+		// Moved out so that the image links neither envtest nor the emulator.
+		return fmt.Errorf("%s is not part of the operator binary: use 'go run ./cmd/partner-dev %s'", cmd, cmd)
 	default:
-		return fmt.Errorf("unknown command %q (want run, demo or emulator)", cmd)
+		return fmt.Errorf("unknown command %q: partner-operator only runs the operator (run, the default)", cmd)
 	}
 }
 
@@ -150,35 +148,4 @@ func envOr(key, fallback string) string {
 		return v
 	}
 	return fallback
-}
-
-func runDemo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	var opts demo.Options
-	fs.StringVar(&opts.AssetsDir, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory with kube-apiserver, etcd and kubectl (hack/envtest.sh prints one)")
-	fs.StringVar(&opts.SamplesDir, "samples", "config/samples", "manifests to apply")
-	fs.StringVar(&opts.CRDDir, "crds", "config/crd/bases", "CRDs to install")
-	fs.StringVar(&opts.PolicyDir, "policy", "config/policy", "admission policy to apply")
-	fs.DurationVar(&opts.Step, "step", 2*time.Second, "pause between the demo's steps")
-	fs.BoolVar(&opts.Verbose, "v", false, "show the operator's logs")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	opts.Out = os.Stdout
-	return demo.Run(ctx, opts)
-}
-
-func runEmulator(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
-	var opts emulator.Options
-	fs.StringVar(&opts.Addr, "addr", "127.0.0.1:8443", "Graph listen address (plain HTTP on loopback)")
-	fs.StringVar(&opts.AuthAddr, "auth-addr", "127.0.0.1:8444", "token endpoint listen address (TLS)")
-	fs.StringVar(&opts.CACertFile, "ca-file", "", "write the token endpoint's CA certificate here")
-	fs.BoolVar(&opts.RequireAuth, "require-auth", true, "answer 401 to requests without a token it issued")
-	fs.DurationVar(&opts.VisibilityDelay, "visibility-delay", 0, "how long a new guest stays invisible (Graph's eventual consistency)")
-	fs.DurationVar(&opts.Latency, "latency", 0, "added latency per Graph request")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	return emulator.Run(ctx, opts, os.Stdout)
 }

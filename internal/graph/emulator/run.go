@@ -8,8 +8,8 @@ import (
 )
 
 // Run starts an emulator, prints where it listens, writes the token server's certificate to
-// opts.CACertFile when set, and serves until ctx is done. It backs the thin
-// `partner-operator emulator` subcommand, so a human can run the operator against it.
+// opts.CACertFile when set, and serves until ctx is done. It backs the development binary's
+// `go run ./cmd/partner-dev emulator`, so a human can run the operator against it.
 func Run(ctx context.Context, opts Options, out io.Writer) error {
 	e := New(opts)
 	if err := e.Start(); err != nil {

@@ -3,6 +3,7 @@ IMG ?= partner-operator:latest
 ENVTEST_K8S_VERSION ?= 1.37.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 LOCALBIN ?= $(CURDIR)/bin
+CHART_CRDS ?= charts/partner-operator/crds
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUBECTL ?= kubectl
 BENCH_N ?= 1000
@@ -21,8 +22,9 @@ help: ## Show the targets.
 
 ##@ Development
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and RBAC manifests under config/.
+manifests: controller-gen ## Generate the CRD and RBAC manifests under config/; copy the CRDs into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=partner-operator crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	rm -f $(CHART_CRDS)/*.yaml && cp config/crd/bases/*.yaml $(CHART_CRDS)/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -30,12 +32,12 @@ generate: controller-gen ## Generate DeepCopy methods.
 
 .PHONY: verify-generated
 verify-generated: controller-gen ## Regenerate CRDs, RBAC and DeepCopy; fail if that changed anything (CI runs it on a clean clone).
-	@state() { git status --porcelain -- config api; git diff -- config api | sha256sum; }; \
+	@state() { git status --porcelain -- config api $(CHART_CRDS); git diff -- config api $(CHART_CRDS) | sha256sum; }; \
 	before="$$(state)"; \
 	$(MAKE) -s manifests generate; \
 	if [ "$$before" != "$$(state)" ]; then \
-		git --no-pager diff --stat -- config api; \
-		echo "ERROR: the generated files under config/ or api/ were out of date with their markers."; \
+		git --no-pager diff --stat -- config api $(CHART_CRDS); \
+		echo "ERROR: the generated files under config/, api/ or $(CHART_CRDS)/ were out of date with their markers."; \
 		echo "       They are regenerated now: review and commit them."; \
 		exit 1; \
 	fi
@@ -52,10 +54,15 @@ vet: ## go vet.
 envtest: ## Provide kube-apiserver, etcd and kubectl for envtest (built once, then cached).
 	@hack/envtest.sh
 
+.PHONY: helm
+helm: ## Provide helm for the chart's tests (built once from the Go module proxy, then cached).
+	@hack/helm.sh
+
 .PHONY: test
-test: verify-generated vet ## Unit tests and the envtest integration suite (real kube-apiserver and etcd, Graph emulator).
+test: verify-generated vet ## Unit tests, the Helm chart's tests and the envtest integration suite (real kube-apiserver and etcd, Graph emulator).
 	@assets="$$(hack/envtest.sh)" && echo "envtest binaries: $$assets" && \
-	KUBEBUILDER_ASSETS="$$assets" go test -count=1 $$(go list ./... | grep -v -e '/controllers$$' -e '/test/soak$$') && \
+	helm="$$(hack/helm.sh)" && echo "helm: $$helm" && \
+	KUBEBUILDER_ASSETS="$$assets" HELM="$$helm" go test -count=1 $$(go list ./... | grep -v -e '/controllers$$' -e '/test/soak$$') && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v ./controllers/ -ginkgo.v && \
 	echo "short soak: 100 objects, 2 minutes, two replicas, faults and leader kills (make soak runs the full one):" && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v -run TestSoak -timeout 15m ./test/soak/ && \

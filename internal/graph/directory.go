@@ -129,6 +129,8 @@ type User struct {
 	ExternalUserStateChangedAt time.Time
 	// AccountEnabled is false when the account may not sign in; nil when Graph did not say.
 	AccountEnabled *bool
+	// CreatedAt is the account's createdDateTime (zero when not read).
+	CreatedAt time.Time
 	// Profile holds the profile properties the operator can manage, by Graph name.
 	Profile Profile
 }

@@ -52,8 +52,13 @@ func BudgetFor(size string) Budget {
 // Pace wraps a Directory so every call waits for its share of the budget, and a 429 pauses all
 // callers until Graph's Retry-After has passed (one throttled answer stops the whole herd).
 func Pace(d Directory, b Budget) Directory {
+	p := newPaced(b)
+	p.next = d
+	return p
+}
+
+func newPaced(b Budget) *paced {
 	return &paced{
-		next:        d,
 		invitations: rate.NewLimiter(rate.Limit(b.InvitationsPerSecond), max(b.Burst, 1)),
 		writes:      rate.NewLimiter(rate.Limit(b.WritesPerSecond), max(b.Burst, 1)),
 		units:       rate.NewLimiter(rate.Limit(b.ResourceUnitsPerSecond), max(b.Burst, 2)),

@@ -27,6 +27,11 @@ var leastPermission = map[string]string{
 	"list sponsors":              "User.Read.All",
 	"add sponsor":                "User.ReadWrite.All",
 	"remove sponsor":             "User.ReadWrite.All",
+	// The export's reads. Microsoft documents Directory.Read.All as the least-privileged
+	// application permission for another user's memberOf and appRoleAssignments.
+	"list guests":               "User.Read.All",
+	"list memberships":          "Directory.Read.All",
+	"list app role assignments": "Directory.Read.All",
 }
 
 // LeastPermission returns the least-privileged application permission the operation needs,

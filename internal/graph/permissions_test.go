@@ -17,6 +17,9 @@ func TestMissingPermission(t *testing.T) {
 		{"enable or disable user", "User.EnableDisableAccount.All"},
 		{"update user", "User.ReadWrite.All"},
 		{"invite", "User.Invite.All"},
+		{"list guests", "User.Read.All"},
+		{"list memberships", "Directory.Read.All"},
+		{"list app role assignments", "Directory.Read.All"},
 		{"something new", "the permission this call needs"},
 	}
 	for _, tc := range tests {

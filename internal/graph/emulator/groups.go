@@ -8,11 +8,28 @@ import (
 	"strings"
 )
 
-// Group is a security group the operator adds guests to.
+// Group is a group guests are members of; the zero Kind is a security group, the kind the
+// operator adds guests to.
 type Group struct {
 	ID          string `json:"id,omitempty"`
 	DisplayName string `json:"displayName,omitempty"`
+	// Kind is GroupSecurity (the default), GroupMicrosoft365, GroupMailEnabledSecurity or
+	// GroupDistribution; it shapes groupTypes, mailEnabled and securityEnabled.
+	Kind string `json:"kind,omitempty"`
+	// Dynamic groups take their members from a rule (groupTypes DynamicMembership).
+	Dynamic bool `json:"dynamic,omitempty"`
+	// OnPremises groups are synchronised from an on-premises directory
+	// (onPremisesSyncEnabled true).
+	OnPremises bool `json:"onPremises,omitempty"`
 }
+
+// Group kinds, after the portal's group types.
+const (
+	GroupSecurity            = "Security"
+	GroupMicrosoft365        = "Microsoft365"
+	GroupMailEnabledSecurity = "MailEnabledSecurity"
+	GroupDistribution        = "Distribution"
+)
 
 type groupRec struct {
 	Group
@@ -95,12 +112,31 @@ func (e *Emulator) RemoveGroupMemberOutOfBand(groupID, userID string) error {
 	return nil
 }
 
-var groupProps = canonicalNames("id", "displayName")
+var groupFilterSchema = filterSchema{scalars: canonicalNames("id", "displayName")}
 
-var groupFilterSchema = filterSchema{scalars: groupProps}
-
+// renderGroup renders the group properties the emulator models, as Graph serialises them.
 func renderGroup(g *Group) map[string]any {
-	return map[string]any{"id": g.ID, "displayName": g.DisplayName}
+	types := []string{}
+	mailEnabled, securityEnabled := false, true
+	switch g.Kind {
+	case GroupMicrosoft365:
+		types, mailEnabled, securityEnabled = append(types, "Unified"), true, false
+	case GroupMailEnabledSecurity:
+		mailEnabled = true
+	case GroupDistribution:
+		mailEnabled, securityEnabled = true, false
+	}
+	if g.Dynamic {
+		types = append(types, "DynamicMembership")
+	}
+	var onPremises any // null: never synchronised
+	if g.OnPremises {
+		onPremises = true
+	}
+	return map[string]any{
+		"id": g.ID, "displayName": g.DisplayName, "groupTypes": types,
+		"mailEnabled": mailEnabled, "securityEnabled": securityEnabled, "onPremisesSyncEnabled": onPremises,
+	}
 }
 
 // routeGroups serves /groups, /groups/{id}, /groups/{id}/members/$ref and

@@ -25,6 +25,10 @@ var (
 	permsGroupMember   = []string{"GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"}
 	permsAppRead       = []string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 	permsAppRoleAssign = []string{"AppRoleAssignment.ReadWrite.All"}
+	// Another user's memberOf and appRoleAssignments: Microsoft documents Directory.Read.All
+	// as the least-privileged application permission for both.
+	permsMemberOfRead       = []string{"Directory.Read.All", "Directory.ReadWrite.All"}
+	permsUserAssignmentRead = []string{"Directory.Read.All", "AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All"}
 )
 
 // permissionRule says which permissions (any one of them) a Graph route needs. path is the
@@ -53,6 +57,8 @@ var permissionRules = []permissionRule{
 	{http.MethodGet, "users/{id}/sponsors", nil, permsSponsorRead},
 	{http.MethodPost, "users/{id}/sponsors/$ref", nil, permsUserWrite},
 	{http.MethodDelete, "users/{id}/sponsors/{id}/$ref", nil, permsUserWrite},
+	{http.MethodGet, "users/{id}/memberOf", nil, permsMemberOfRead},
+	{http.MethodGet, "users/{id}/appRoleAssignments", nil, permsUserAssignmentRead},
 
 	{http.MethodGet, "directory/deletedItems/{id}", nil, permsUserRead},
 	{http.MethodDelete, "directory/deletedItems/{id}", nil, permsUserDelete},

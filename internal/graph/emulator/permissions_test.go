@@ -27,6 +27,9 @@ func TestRequiredPermissions(t *testing.T) {
 		{"GET", "/Users/abc/Sponsors", "", permsSponsorRead},
 		{"POST", "/users/abc/sponsors/$ref", "", permsUserWrite},
 		{"DELETE", "/users/abc/sponsors/def/$ref", "", permsUserWrite},
+		{"GET", "/users/abc/memberOf", "", permsMemberOfRead},
+		{"GET", "/users/abc/appRoleAssignments", "", permsUserAssignmentRead},
+		{"POST", "/users/abc/appRoleAssignments", "", nil},
 		{"GET", "/directory/deletedItems/abc", "", permsUserRead},
 		{"POST", "/directory/deletedItems/abc/restore", "", permsUserDelete},
 		{"DELETE", "/directory/deletedItems/abc", "", permsUserDelete},
@@ -67,6 +70,8 @@ func TestPermissionSetsLeastPrivilegedFirst(t *testing.T) {
 		"GET groups/{id}":                               "GroupMember.Read.All",
 		"GET servicePrincipals/{id}":                    "Application.Read.All",
 		"POST servicePrincipals/{id}/appRoleAssignedTo": "AppRoleAssignment.ReadWrite.All",
+		"GET users/{id}/memberOf":                       "Directory.Read.All",
+		"GET users/{id}/appRoleAssignments":             "Directory.Read.All",
 	}
 	for _, rule := range permissionRules {
 		if least, ok := want[rule.method+" "+rule.path]; ok && rule.when == nil && rule.perms[0] != least {

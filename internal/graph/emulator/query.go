@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // parseSelect turns "$select=a,b" into canonical property names. An empty or absent $select
@@ -30,10 +31,12 @@ func parseSelect(raw string, props map[string]string, entity string, def []strin
 	return out, nil
 }
 
-// filterSchema says which properties a $filter may name: scalars compare with eq, and
-// collections only through any(). Keys are lower-cased, values canonical.
+// filterSchema says which properties a $filter may name: scalars compare with eq, times
+// (DateTimeOffset properties) with eq, ge and le against an unquoted literal, and collections
+// only through any(). Keys are lower-cased, values canonical.
 type filterSchema struct {
 	scalars     map[string]string
+	times       map[string]string
 	collections map[string]string
 }
 
@@ -49,6 +52,37 @@ type andNode struct{ l, r filterNode }
 // Graph's directory compares addresses and names without regard to case.
 type eqNode struct{ prop, val string }
 
+// timeNode compares a DateTimeOffset property with a literal; unset values never match.
+type timeNode struct {
+	prop string
+	op   string // "eq", "ge" or "le"
+	val  time.Time
+}
+
+func (n timeNode) match(g func(string) []string) bool {
+	for _, v := range g(n.prop) {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			continue
+		}
+		switch n.op {
+		case "eq":
+			if t.Equal(n.val) {
+				return true
+			}
+		case "ge":
+			if !t.Before(n.val) {
+				return true
+			}
+		case "le":
+			if !t.After(n.val) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (n orNode) match(g func(string) []string) bool  { return n.l.match(g) || n.r.match(g) }
 func (n andNode) match(g func(string) []string) bool { return n.l.match(g) && n.r.match(g) }
 func (n eqNode) match(g func(string) []string) bool {
@@ -60,7 +94,8 @@ func (n eqNode) match(g func(string) []string) bool {
 	return false
 }
 
-// parseFilter parses the small OData subset the operator uses: `p eq 'v'`,
+// parseFilter parses the small OData subset the operator and the export use: `p eq 'v'`,
+// `t ge 2024-01-31T00:00:00Z` (also eq and le) on DateTimeOffset properties,
 // `c/any(x:x eq 'v')`, joined with `or`/`and`, with parentheses. Anything else is reported
 // as unsupported, which Graph answers with 400 Request_UnsupportedQuery.
 func parseFilter(s string, schema filterSchema) (filterNode, error) {
@@ -85,6 +120,8 @@ const (
 	tokIdent tokKind = iota
 	tokString
 	tokPunct
+	// tokLiteral is an unquoted literal that starts with a digit, such as a DateTimeOffset.
+	tokLiteral
 )
 
 type token struct {
@@ -123,6 +160,14 @@ func lexFilter(s string) ([]token, error) {
 				i++
 			}
 			toks = append(toks, token{tokString, b.String()})
+		case c >= '0' && c <= '9':
+			// 2024-01-31T00:00:00Z or 2024-01-31T00:00:00.5+01:00: the colons belong to it.
+			j := i
+			for j < len(s) && (isIdentByte(s[j]) || s[j] == ':' || s[j] == '+') {
+				j++
+			}
+			toks = append(toks, token{tokLiteral, s[i:j]})
+			i = j
 		case isIdentByte(c):
 			j := i
 			for j < len(s) && isIdentByte(s[j]) {
@@ -233,6 +278,9 @@ func (p *filterParser) parsePrimary() (filterNode, error) {
 	if coll, ok := strings.CutSuffix(name.text, "/any"); ok {
 		return p.parseAny(coll)
 	}
+	if prop, ok := p.schema.times[strings.ToLower(name.text)]; ok {
+		return p.parseTime(prop)
+	}
 	prop, ok := p.schema.scalars[strings.ToLower(name.text)]
 	if !ok {
 		return nil, fmt.Errorf("filtering on '%s' is not supported", name.text)
@@ -245,6 +293,31 @@ func (p *filterParser) parsePrimary() (filterNode, error) {
 		return nil, err
 	}
 	return eqNode{prop, v.text}, nil
+}
+
+// parseTime parses the rest of `t eq|ge|le <DateTimeOffset literal>`. A quoted value is
+// refused as Graph refuses it: a string is not a DateTimeOffset.
+func (p *filterParser) parseTime(prop string) (filterNode, error) {
+	op, err := p.expect(tokIdent, "")
+	if err != nil {
+		return nil, err
+	}
+	kind, ok := map[string]string{"eq": "Equal", "ge": "GreaterThanOrEqual", "le": "LessThanOrEqual"}[strings.ToLower(op.text)]
+	if !ok {
+		return nil, fmt.Errorf("operator '%s' is not supported on '%s'", op.text, prop)
+	}
+	v := p.next()
+	switch v.kind {
+	case tokString:
+		return nil, fmt.Errorf("A binary operator with incompatible types was detected. Found operand types 'Edm.DateTimeOffset' and 'Edm.String' for operator kind '%s'.", kind)
+	case tokLiteral:
+		t, err := time.Parse(time.RFC3339Nano, v.text)
+		if err != nil {
+			return nil, fmt.Errorf("'%s' is not a valid DateTimeOffset literal", v.text)
+		}
+		return timeNode{prop: prop, op: strings.ToLower(op.text), val: t}, nil
+	}
+	return nil, fmt.Errorf("expected a DateTimeOffset literal, found %q", v.text)
 }
 
 // parseAny parses the rest of `coll/any(x:x eq 'v')`; the lambda variable may have any name.

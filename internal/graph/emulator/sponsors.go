@@ -1,21 +1,15 @@
 package emulator
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 )
 
 // defaultSponsorPageSize is Graph's default page size for directoryObject navigations.
 const defaultSponsorPageSize = 100
-
-// maxPageSize is the largest $top Graph accepts on directoryObject navigations.
-const maxPageSize = 999
 
 const (
 	odataTypeUser  = "#microsoft.graph.user"
@@ -101,19 +95,12 @@ func (e *Emulator) listSponsors(w http.ResponseWriter, r *http.Request, userKey 
 		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
-	top := defaultSponsorPageSize
-	if raw := strings.TrimSpace(q.Get("$top")); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxPageSize {
-			writeError(w, r, http.StatusBadRequest, codeRequestBadRequest,
-				fmt.Sprintf("Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", raw, maxPageSize))
-			return
-		}
-		top = n
-	}
-	offset, ok := parseOffsetToken(q.Get("$skiptoken"))
+	top, ok := pageSize(w, r, defaultSponsorPageSize)
 	if !ok {
-		writeError(w, r, http.StatusBadRequest, codeRequestBadRequest, "Invalid $skiptoken.")
+		return
+	}
+	offset, ok := skipToken(w, r)
+	if !ok {
 		return
 	}
 
@@ -141,35 +128,9 @@ func (e *Emulator) listSponsors(w http.ResponseWriter, r *http.Request, userKey 
 	}
 	out := map[string]any{"@odata.context": ctx, "value": value}
 	if more {
-		// The next link keeps the request's own query, as Graph's do, with a new $skiptoken.
-		next := url.Values{}
-		for k, v := range q {
-			next[k] = v
-		}
-		next.Set("$skiptoken", offsetToken(offset+top))
-		out["@odata.nextLink"] = baseURL(r) + r.URL.EscapedPath() + "?" + next.Encode()
+		out["@odata.nextLink"] = nextLink(r, offset+top)
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// offsetToken makes an opaque $skiptoken of a position in a listing.
-func offsetToken(offset int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("offset:" + strconv.Itoa(offset)))
-}
-
-func parseOffsetToken(tok string) (int, bool) {
-	if tok == "" {
-		return 0, true
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return 0, false
-	}
-	n, err := strconv.Atoi(strings.TrimPrefix(string(raw), "offset:"))
-	if err != nil || n < 0 || !strings.HasPrefix(string(raw), "offset:") {
-		return 0, false
-	}
-	return n, true
 }
 
 // renderDirectoryObject renders a user or group as an entry of a directoryObject collection:

@@ -5,16 +5,19 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 var userFilterSchema = filterSchema{
 	scalars: canonicalNames("id", "mail", "userPrincipalName", "displayName", "userType",
 		"creationType", "externalUserState"),
+	times:       canonicalNames("createdDateTime"),
 	collections: canonicalNames("otherMails"),
 }
 
-// routeUsers serves /users, /users/delta(), /users/{id} and the sponsors under a user. Like
-// Graph, {id} may be an object id or a user principal name.
+// routeUsers serves /users, /users/delta(), /users/{id}, and under a user its sponsors,
+// memberOf and appRoleAssignments. Like Graph, {id} may be an object id or a user principal
+// name.
 func (e *Emulator) routeUsers(w http.ResponseWriter, r *http.Request, segs []string, body []byte) {
 	switch {
 	case len(segs) == 0:
@@ -42,6 +45,18 @@ func (e *Emulator) routeUsers(w http.ResponseWriter, r *http.Request, segs []str
 		}
 	case strings.EqualFold(segs[1], "sponsors"):
 		e.routeSponsors(w, r, segs[0], segs[2:], body)
+	case len(segs) == 2 && strings.EqualFold(segs[1], "memberOf"):
+		if r.Method != http.MethodGet {
+			writeMethodNotAllowed(w, r)
+			return
+		}
+		e.listMemberOf(w, r, segs[0])
+	case len(segs) == 2 && strings.EqualFold(segs[1], "appRoleAssignments"):
+		if r.Method != http.MethodGet {
+			writeMethodNotAllowed(w, r)
+			return
+		}
+		e.listUserAssignments(w, r, segs[0])
 	default:
 		writeError(w, r, http.StatusNotFound, codeNotFound,
 			fmt.Sprintf("Resource not found for the segment '%s'.", segs[1]))
@@ -92,10 +107,21 @@ func (e *Emulator) getUser(w http.ResponseWriter, r *http.Request, id string) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// listUsers serves GET /users with an optional $filter; users not yet replicated are absent,
-// which is how an eventually consistent lookup by email misses a fresh guest.
+// listUsers serves GET /users with an optional $filter, in pages of $top (100 by default, at
+// most 999) linked by @odata.nextLink; users not yet replicated are absent, which is how an
+// eventually consistent lookup by email misses a fresh guest. A page's $skiptoken stands for
+// the last user it listed, so users created or deleted while a client pages through are
+// neither listed twice nor make it skip anyone else.
 func (e *Emulator) listUsers(w http.ResponseWriter, r *http.Request) {
 	sel, ok := selectUsers(w, r)
+	if !ok {
+		return
+	}
+	top, ok := pageSize(w, r, defaultPageSize)
+	if !ok {
+		return
+	}
+	after, ok := skipToken(w, r)
 	if !ok {
 		return
 	}
@@ -110,21 +136,27 @@ func (e *Emulator) listUsers(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	now := e.now()
 	value := []map[string]any{}
+	last, more := int64(after), false
 	for _, u := range e.dir.sortedUsers() {
-		if !u.visible(now) {
+		if u.ord <= int64(after) || !u.visible(now) {
 			continue
 		}
 		if filter != nil && !filter.match(userGetter(&u.User)) {
 			continue
 		}
+		if len(value) == top {
+			more = true
+			break
+		}
 		value = append(value, renderUser(&u.User, sel))
+		last = u.ord
 	}
 	e.mu.Unlock()
-	// $top is accepted and ignored: the emulated tenants are small enough for one page.
-	writeJSON(w, http.StatusOK, map[string]any{
-		"@odata.context": userContext(r, sel, false),
-		"value":          value,
-	})
+	out := map[string]any{"@odata.context": userContext(r, sel, false), "value": value}
+	if more {
+		out["@odata.nextLink"] = nextLink(r, int(last))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func userGetter(u *User) func(string) []string {
@@ -146,6 +178,11 @@ func userGetter(u *User) func(string) []string {
 			return []string{u.CreationType}
 		case "externalUserState":
 			return []string{u.ExternalUserState}
+		case "createdDateTime":
+			if u.CreatedDateTime.IsZero() {
+				return nil
+			}
+			return []string{u.CreatedDateTime.UTC().Format(time.RFC3339Nano)}
 		}
 		return nil
 	}

@@ -258,6 +258,9 @@ func userFromModel(u models.Userable) graph.User {
 	if t := u.GetExternalUserStateChangeDateTime(); t != nil {
 		out.ExternalUserStateChangedAt = *t
 	}
+	if t := u.GetCreatedDateTime(); t != nil {
+		out.CreatedAt = *t
+	}
 	if enabled := u.GetAccountEnabled(); enabled != nil {
 		v := *enabled // a copy: the model is not ours to alias
 		out.AccountEnabled = &v

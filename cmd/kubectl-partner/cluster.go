@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+)
+
+// clusterClient connects to the cluster the kubectl flags name. Its scheme knows only this
+// operator's API, which is all the plugin reads and writes.
+func clusterClient(p *plugin) (client.Client, error) {
+	cfg, err := p.kube.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	scheme := runtime.NewScheme()
+	if err := b2bv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("connect to the cluster: %w", err)
+	}
+	return c, nil
+}
+
+// namespace is the namespace kubectl would use: -n, else the kubeconfig context's, else
+// "default" (also when there is no kubeconfig at all, so export works without a cluster).
+func namespace(p *plugin) (string, error) {
+	ns, _, err := p.kube.ToRawKubeConfigLoader().Namespace()
+	if clientcmd.IsEmptyConfig(err) {
+		return "default", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("namespace from the kubeconfig: %w", err)
+	}
+	return ns, nil
+}

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/graph"
+	"github.com/partnerops/partner-operator/internal/graph/msgraph"
+	"github.com/partnerops/partner-operator/internal/manifest"
+)
+
+// progressEvery is how many guests pass between two progress lines on stderr.
+const progressEvery = 500
+
+type exportOptions struct {
+	p            *plugin
+	domain       string
+	createdAfter string
+	state        string
+	withAccess   bool
+	out          string
+	overwrite    bool
+	output       string
+	tenantSize   string
+}
+
+func newExportCommand(p *plugin) *cobra.Command {
+	o := &exportOptions{p: p}
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write manifests that adopt the guests a tenant already has",
+		Long: `Read the tenant's guest accounts (userType Guest; member accounts are never exported)
+from Microsoft Graph and write one PartnerInvitation per guest that adopts it: spec.email is
+the guest's mail (else its first other mail address), spec.displayName its display name,
+sendInvitationMessage false, and deletionPolicy Orphan, so that deleting a manifest never
+deletes a person until someone decides so. Guests without an address, and second guests with
+an address already exported, are reported and skipped.
+
+With --with-access the manifests also carry the guest's direct group memberships
+(spec.access.groups, by object ID) and app role assignments (spec.access.applications: the
+application's service principal object ID and the role ID, empty for default access).
+Only what the operator could manage is exported: memberships of dynamic, on-premises and
+mail-enabled groups, and roles the guest holds through a group, are reported and left out.
+
+The operator adopts the guests only where a PartnerAccessPolicy selecting the namespace says
+adoption: Adopt (or AdoptAndDelete) and allows the groups and applications the manifests
+grant. No invitation is sent for an adopted guest.
+
+Graph is reached as the operator reaches it: azidentity's default credential chain
+(AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or a certificate, workload
+identity, managed identity). Reading guests needs User.Read.All; --with-access also needs
+Directory.Read.All (Microsoft's least-privileged permission for another user's memberOf and
+appRoleAssignments). Requests are paced to the tenant's quota (--tenant-size), and a
+progress line goes to stderr every ` + fmt.Sprint(progressEvery) + ` guests.`,
+		Example: `  # Every guest of the tenant, into a directory ready to commit
+  kubectl partner export -n partners --out guests/
+
+  # Guests from one partner who redeemed, with their groups and applications
+  kubectl partner export -n fabrikam --domain fabrikam.com --state Accepted --with-access --out fabrikam/
+
+  # Guests invited since the start of the year, to stdout
+  kubectl partner export --created-after 2025-01-01
+
+  # Against the project's Graph emulator
+  kubectl partner export --graph-endpoint http://127.0.0.1:8080 \
+    --azure-authority-host https://127.0.0.1:8443/ --azure-authority-ca-file emulator-ca.pem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.domain, "domain", "", "only guests with an address (mail or other mails) at this domain")
+	f.StringVar(&o.createdAfter, "created-after", "", "only guests created at or after this time (RFC 3339, or a date such as 2025-01-31)")
+	f.StringVar(&o.state, "state", "", "only guests in this redemption state: PendingAcceptance or Accepted")
+	f.BoolVar(&o.withAccess, "with-access", false, "also export group memberships and app role assignments")
+	f.StringVar(&o.out, "out", "", "write <name>.yaml files and a kustomization.yaml into this directory instead of stdout")
+	f.BoolVar(&o.overwrite, "overwrite", false, "with --out, replace files that exist")
+	f.StringVarP(&o.output, "output", "o", "yaml", "stdout format: yaml, json or name")
+	f.StringVar(&o.tenantSize, "tenant-size", graph.TenantSmall, "Graph throttling tier to pace the reads to: small, medium or large")
+	f.StringVar(&p.graph.endpoint, "graph-endpoint", msgraph.DefaultEndpoint, "Microsoft Graph base URL without /v1.0")
+	f.StringVar(&p.graph.authority, "azure-authority-host", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra ID authority host; empty means Azure's public cloud")
+	f.StringVar(&p.graph.authorityCA, "azure-authority-ca-file", "", "PEM CA to trust for the authority host (the emulator's)")
+	return cmd
+}
+
+func (o *exportOptions) run(ctx context.Context) error {
+	q, err := o.query()
+	if err != nil {
+		return err
+	}
+	if !slices.Contains([]string{"yaml", "json", "name"}, o.output) {
+		return fmt.Errorf("--output must be yaml, json or name, not %q", o.output)
+	}
+	if o.out != "" && o.output != "yaml" {
+		return errors.New("--out writes YAML files; --output applies to stdout only")
+	}
+	if !slices.Contains([]string{graph.TenantSmall, graph.TenantMedium, graph.TenantLarge}, o.tenantSize) {
+		return fmt.Errorf("--tenant-size must be small, medium or large, not %q", o.tenantSize)
+	}
+	ns, err := namespace(o.p)
+	if err != nil {
+		return err
+	}
+	reader, err := o.graphReader()
+	if err != nil {
+		return err
+	}
+
+	rep := &exportReport{}
+	guests, err := readGuests(ctx, reader, q, o.p.streams.ErrOut)
+	if err != nil {
+		return err
+	}
+	guests = rep.exportable(guests)
+	var access map[string]*guestAccess
+	if o.withAccess {
+		if access, err = readAccess(ctx, reader, guests, rep, o.p.streams.ErrOut); err != nil {
+			return err
+		}
+	}
+	objs := rep.manifests(guests, access, ns)
+
+	switch {
+	case o.out != "":
+		err = manifest.WriteDir(o.out, objs, o.overwrite)
+	case o.output == "json":
+		err = manifest.EncodeJSON(o.p.streams.Out, objs)
+	case o.output == "name":
+		for _, obj := range objs {
+			fmt.Fprintf(o.p.streams.Out, "partnerinvitation.%s/%s\n", b2bv1alpha1.GroupVersion.Group, obj.Name)
+		}
+	default:
+		err = manifest.Encode(o.p.streams.Out, objs)
+	}
+	if err != nil {
+		return fmt.Errorf("write the manifests: %w", err)
+	}
+	rep.print(o.p.streams.ErrOut, ns, o.out)
+	if rep.invalid > 0 {
+		return fmt.Errorf("%d guests could not be exported as valid PartnerInvitations (listed above)", rep.invalid)
+	}
+	return nil
+}
+
+// query turns the filter flags into a GuestQuery, refusing values Graph would not understand.
+func (o *exportOptions) query() (graph.GuestQuery, error) {
+	q := graph.GuestQuery{Domain: strings.ToLower(strings.TrimPrefix(strings.TrimSpace(o.domain), "@"))}
+	if strings.ContainsAny(q.Domain, "@ \t'") {
+		return q, fmt.Errorf("--domain %q is not a domain name", o.domain)
+	}
+	switch {
+	case o.state == "":
+	case strings.EqualFold(o.state, string(b2bv1alpha1.StatePendingAcceptance)):
+		q.State = string(b2bv1alpha1.StatePendingAcceptance)
+	case strings.EqualFold(o.state, string(b2bv1alpha1.StateAccepted)):
+		q.State = string(b2bv1alpha1.StateAccepted)
+	default:
+		return q, fmt.Errorf("--state must be PendingAcceptance or Accepted, not %q", o.state)
+	}
+	if o.createdAfter != "" {
+		t, err := time.Parse(time.RFC3339, o.createdAfter)
+		if err != nil {
+			// A date alone is midnight UTC.
+			if t, err = time.Parse(time.DateOnly, o.createdAfter); err != nil {
+				return q, fmt.Errorf("--created-after %q is neither RFC 3339 (2025-01-31T00:00:00Z) nor a date (2025-01-31)", o.createdAfter)
+			}
+		}
+		q.CreatedAfter = t
+	}
+	return q, nil
+}
+
+// graphReader connects to Graph with the operator's credential chain and paces the reads to
+// the tenant's quota. The retries wait out throttling inline, as a person at a terminal would.
+func (o *exportOptions) graphReader() (graph.GuestReader, error) {
+	cred, err := msgraph.NewCredential(msgraph.CredentialOptions{AuthorityHost: o.p.graph.authority, AuthorityCAFile: o.p.graph.authorityCA})
+	if err != nil {
+		return nil, err
+	}
+	c, err := msgraph.NewClient(msgraph.Config{
+		Endpoint: o.p.graph.endpoint, Credential: cred, UserAgent: "kubectl-partner",
+		Retry: msgraph.RetryOptions{MaxRetries: 5, MaxInlineWait: time.Minute},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return graph.PaceReader(c, graph.BudgetFor(o.tenantSize)), nil
+}
+
+// readGuests lists the guests, with a progress line every progressEvery.
+func readGuests(ctx context.Context, r graph.GuestReader, q graph.GuestQuery, progress io.Writer) ([]graph.User, error) {
+	var guests []graph.User
+	pages := 0
+	err := r.ListGuests(ctx, q, func(page []graph.User) error {
+		pages++
+		before := len(guests)
+		guests = append(guests, page...)
+		if len(guests)/progressEvery > before/progressEvery {
+			fmt.Fprintf(progress, "export: %d guests read (page %d)\n", len(guests), pages)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the guests: %w", err)
+	}
+	return guests, nil
+}
+
+// exportReport collects what was left out, to tell the person running the export.
+type exportReport struct {
+	exported  int
+	noAddress []string // guest IDs
+	// duplicates are addresses a second guest also has: "address: guest A exported, guest B not".
+	duplicates []string
+	// skippedGroups counts, per group left out, the guests that are members.
+	skippedGroups map[string]*skippedGroup
+	// viaGroups counts app role assignments held through a group, which follow the membership.
+	viaGroups int
+	truncated []string
+	invalid   int
+	problems  []string
+	groups    map[string]bool
+	apps      map[string]bool
+}
+
+type skippedGroup struct {
+	name, why string
+	members   int
+}
+
+// exportable keeps the guests that can become a manifest: one with an address, the first of
+// those that share one.
+func (rep *exportReport) exportable(guests []graph.User) []graph.User {
+	seen := map[string]string{} // folded address -> guest ID
+	var out []graph.User
+	for _, u := range guests {
+		addr := guestAddress(&u)
+		if addr == "" {
+			rep.noAddress = append(rep.noAddress, u.ID)
+			continue
+		}
+		key := manifest.Fold(addr)
+		if first, dup := seen[key]; dup {
+			rep.duplicates = append(rep.duplicates, fmt.Sprintf("%s: guest %s exported, guest %s not", addr, first, u.ID))
+			continue
+		}
+		seen[key] = u.ID
+		out = append(out, u)
+	}
+	return out
+}
+
+// guestAddress is the address that identifies the guest to the operator, which looks guests
+// up by mail and otherMails: mail, else the first other mail address.
+func guestAddress(u *graph.User) string {
+	if addr := strings.TrimSpace(u.Mail); addr != "" {
+		return addr
+	}
+	for _, addr := range u.OtherMails {
+		if addr = strings.TrimSpace(addr); addr != "" {
+			return addr
+		}
+	}
+	return ""
+}
+
+// manifests builds one PartnerInvitation per guest, sorted by name, and leaves out (counting
+// them) those the API server would refuse.
+func (rep *exportReport) manifests(guests []graph.User, access map[string]*guestAccess, ns string) []*b2bv1alpha1.PartnerInvitation {
+	emails := make([]string, len(guests))
+	for i := range guests {
+		emails[i] = guestAddress(&guests[i])
+	}
+	names := manifest.Names(emails)
+	var objs []*b2bv1alpha1.PartnerInvitation
+	for i, u := range guests {
+		obj := &b2bv1alpha1.PartnerInvitation{
+			TypeMeta:   metav1.TypeMeta{APIVersion: b2bv1alpha1.GroupVersion.String(), Kind: "PartnerInvitation"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names[i]},
+			Spec: b2bv1alpha1.PartnerInvitationSpec{
+				Email:                 emails[i],
+				DisplayName:           u.DisplayName,
+				SendInvitationMessage: ptr.To(false),
+				DeletionPolicy:        b2bv1alpha1.DeletionPolicyOrphan,
+			},
+		}
+		if a := access[u.ID]; a != nil && (len(a.groups) > 0 || len(a.apps) > 0) {
+			obj.Spec.Access = &b2bv1alpha1.PartnerAccess{Groups: a.groups, Applications: a.apps}
+		}
+		if errs := b2bv1alpha1.ValidateSpec(&obj.Spec, field.NewPath("spec")); len(errs) > 0 {
+			rep.invalid++
+			rep.problems = append(rep.problems, fmt.Sprintf("guest %s (%s): %s", u.ID, emails[i], errs.ToAggregate()))
+			continue
+		}
+		objs = append(objs, obj)
+	}
+	slices.SortFunc(objs, func(a, b *b2bv1alpha1.PartnerInvitation) int { return strings.Compare(a.Name, b.Name) })
+	rep.exported = len(objs)
+	return objs
+}
+
+func (rep *exportReport) print(w io.Writer, ns, dir string) {
+	where := ""
+	if dir != "" {
+		where = " to " + dir
+	}
+	fmt.Fprintf(w, "export: %d guests exported%s, namespace %s\n", rep.exported, where, ns)
+	if n := len(rep.noAddress); n > 0 {
+		fmt.Fprintf(w, "export: %d guests skipped, they have no mail address: %s\n", n, abbreviate(rep.noAddress, 10))
+	}
+	for _, d := range rep.duplicates {
+		fmt.Fprintf(w, "export: duplicate address %s\n", d)
+	}
+	for _, p := range rep.problems {
+		fmt.Fprintf(w, "export: not exported: %s\n", p)
+	}
+	ids := make([]string, 0, len(rep.skippedGroups))
+	for id := range rep.skippedGroups {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		g := rep.skippedGroups[id]
+		fmt.Fprintf(w, "export: group %s (%s) left out, %s: %d guests are members\n", id, g.name, g.why, g.members)
+	}
+	if rep.viaGroups > 0 {
+		fmt.Fprintf(w, "export: %d app role assignments held through a group left out; they follow the membership\n", rep.viaGroups)
+	}
+	for _, t := range rep.truncated {
+		fmt.Fprintf(w, "export: %s\n", t)
+	}
+	if rep.exported > 0 {
+		fmt.Fprintf(w, "export: to adopt them, a PartnerAccessPolicy selecting namespace %s needs adoption: Adopt", ns)
+		if len(rep.groups)+len(rep.apps) > 0 {
+			fmt.Fprintf(w, ", and must allow the %d groups (allowedGroups) and %d applications (allowedApplications) they grant", len(rep.groups), len(rep.apps))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func abbreviate(ids []string, n int) string {
+	if len(ids) <= n {
+		return strings.Join(ids, ", ")
+	}
+	return strings.Join(ids[:n], ", ") + fmt.Sprintf(" and %d more", len(ids)-n)
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/importer"
+	"github.com/partnerops/partner-operator/internal/manifest"
+)
+
+type importOptions struct {
+	p            *plugin
+	out          string
+	overwrite    bool
+	skipInvalid  bool
+	policyFile   string
+	serverDryRun bool
+	output       string
+}
+
+func newImportCommand(p *plugin) *cobra.Command {
+	o := &importOptions{p: p}
+	cmd := &cobra.Command{
+		Use:   "import FILE.csv",
+		Short: "Turn the portal's bulk-invite CSV files into PartnerInvitation manifests",
+		Long: `Read a CSV file of the Azure portal's bulk invitations and write one PartnerInvitation per
+row, named after the address, into a directory ready to commit (--out, with a
+kustomization.yaml listing the files) or to stdout. The format is recognised by its header:
+
+  - the classic portal's 2016 upload, with the header
+    Email,DisplayName,InviteAppID,InviteReplyUrl,InviteAppResources,InviteGroupResources,InviteContactUsUrl
+    InviteAppID and InviteAppResources (app IDs, space-separated) become spec.access.applications,
+    InviteGroupResources (group object IDs, space-separated) spec.access.groups, InviteReplyUrl
+    spec.redirectURL, and InviteContactUsUrl a line "Questions: <url>" of spec.message.body;
+
+  - the Entra admin center's bulk-invite template: the line version:v1.0, then columns known by
+    their bracketed name: [inviteeEmail] (spec.email), [inviteRedirectURL] (spec.redirectURL),
+    [sendEmail] (spec.sendInvitationMessage) and [customizedMessageBody] (spec.message.body).
+    Other columns are reported and ignored; the template's example row is skipped.
+
+Every row is checked by the rules the API server applies to a PartnerInvitation and those the
+operator adds, by the PartnerAccessPolicies of --policy as if they selected the namespace,
+and, with --server-dry-run, by the cluster itself: a dry-run create per row, judged by the
+CRD schema and the admission policy installed there. Each problem is reported on stderr as
+FILE:LINE: field: message. An http:// redirect URL is reported, never rewritten.
+
+Nothing is written when any row has a problem, unless --skip-invalid, which writes the valid
+rows and still fails. The same file gives byte-identical output every time, and files that
+exist in --out are only replaced with --overwrite. The file is UTF-8, with or without a byte
+order mark; "-" reads stdin.`,
+		Example: `  # Preview the manifests of the 2016 portal's CSV file
+  kubectl partner import invitations.csv -n partners
+
+  # Write them into a directory to commit; kustomization.yaml lists them
+  kubectl partner import invitations.csv -n partners --out clusters/prod/partners/
+
+  # Check the rows against the policies in Git and against the cluster, write the good ones
+  kubectl partner import bulk-invite.csv -n partners --policy policies.yaml --server-dry-run \
+    --skip-invalid --out partners/
+
+  # Import again after fixing the file: replace what the first run wrote
+  kubectl partner import invitations.csv -n partners --out partners/ --overwrite`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), args[0]) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "", "write <name>.yaml files and a kustomization.yaml into this directory instead of stdout")
+	f.BoolVar(&o.overwrite, "overwrite", false, "with --out, replace files that exist")
+	f.BoolVar(&o.skipInvalid, "skip-invalid", false, "write the valid rows even when others have problems (the command still fails)")
+	f.StringVar(&o.policyFile, "policy", "", "YAML file of PartnerAccessPolicies to check every row against, as if they selected the namespace")
+	f.BoolVar(&o.serverDryRun, "server-dry-run", false, "also create every valid row with dry-run in the cluster, so its CRD schema and admission policy judge it")
+	f.StringVarP(&o.output, "output", "o", "yaml", "stdout format: yaml, json or name")
+	return cmd
+}
+
+func (o *importOptions) run(ctx context.Context, file string) error {
+	if !slices.Contains([]string{"yaml", "json", "name"}, o.output) {
+		return fmt.Errorf("--output must be yaml, json or name, not %q", o.output)
+	}
+	if o.out != "" && o.output != "yaml" {
+		return errors.New("--out writes YAML files; --output applies to stdout only")
+	}
+	ns, err := namespace(o.p)
+	if err != nil {
+		return err
+	}
+	opts := importer.Options{Namespace: ns}
+	if o.policyFile != "" {
+		if opts.Policies, err = readPolicies(o.policyFile); err != nil {
+			return err
+		}
+	}
+	res, err := o.importFile(file, opts)
+	if err != nil {
+		return err
+	}
+	if o.serverDryRun && len(res.Valid()) > 0 {
+		c, err := dryRunClient(o.p)
+		if err != nil {
+			return err
+		}
+		if err := res.CheckWithServer(ctx, c); err != nil {
+			return err
+		}
+	}
+
+	errOut := o.p.streams.ErrOut
+	for _, n := range res.Notices {
+		fmt.Fprintf(errOut, "warning: %s\n", n)
+	}
+	for _, p := range res.Problems {
+		fmt.Fprintln(errOut, p)
+	}
+	valid := res.Valid()
+	if len(res.Problems) > 0 && !o.skipInvalid {
+		return fmt.Errorf("%s: %d problems; nothing written (--skip-invalid writes the %d valid rows)", file, len(res.Problems), len(valid))
+	}
+	if err := o.write(valid); err != nil {
+		return err
+	}
+	if o.out != "" {
+		fmt.Fprintf(errOut, "%s: %d PartnerInvitations written to %s\n", file, len(valid), o.out)
+	}
+	if len(res.Problems) > 0 {
+		return fmt.Errorf("%s: %d problems; the %d valid rows were written", file, len(res.Problems), len(valid))
+	}
+	return nil
+}
+
+func (o *importOptions) importFile(file string, opts importer.Options) (*importer.Result, error) {
+	var in io.Reader = o.p.streams.In
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		in = f
+	}
+	return importer.Import(in, file, opts)
+}
+
+func (o *importOptions) write(objs []*b2bv1alpha1.PartnerInvitation) error {
+	var err error
+	switch {
+	case len(objs) == 0:
+		return nil // an empty kustomization helps no one
+	case o.out != "":
+		err = manifest.WriteDir(o.out, objs, o.overwrite)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w (--overwrite replaces them)", err)
+		}
+	case o.output == "json":
+		err = manifest.EncodeJSON(o.p.streams.Out, objs)
+	case o.output == "name":
+		for _, obj := range objs {
+			fmt.Fprintf(o.p.streams.Out, "partnerinvitation.%s/%s\n", b2bv1alpha1.GroupVersion.Group, obj.Name)
+		}
+	default:
+		err = manifest.Encode(o.p.streams.Out, objs)
+	}
+	if err != nil {
+		return fmt.Errorf("write the manifests: %w", err)
+	}
+	return nil
+}
+
+func readPolicies(file string) ([]b2bv1alpha1.PartnerAccessPolicy, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	defer f.Close()
+	policies, err := importer.ReadPolicies(f)
+	if err != nil {
+		return nil, fmt.Errorf("--policy %s: %w", file, err)
+	}
+	return policies, nil
+}
+
+// dryRunClient connects as clusterClient does, allowed more requests a second: a dry-run
+// create costs the API server little, and client-go's default of five a second would make a
+// file of a thousand rows take minutes.
+func dryRunClient(p *plugin) (client.Client, error) {
+	cfg, err := p.kube.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 50, 100
+	scheme := runtime.NewScheme()
+	if err := b2bv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("connect to the cluster: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,46 @@
+package graph
+
+import "context"
+
+// PaceReader wraps a GuestReader so that its requests stay within the budget's resource units
+// (a page of users, a user's memberships or its assignments each cost one with $select), and a
+// throttled answer holds the next request back for Graph's Retry-After.
+func PaceReader(r GuestReader, b Budget) GuestReader {
+	return &pacedReader{next: r, p: newPaced(b)}
+}
+
+type pacedReader struct {
+	next GuestReader
+	p    *paced
+}
+
+// ListGuests is charged per page: before the first request and, since the next page is
+// requested when page returns, after each page.
+func (r *pacedReader) ListGuests(ctx context.Context, q GuestQuery, page func([]User) error) error {
+	if err := r.p.wait(ctx, costList, false, false); err != nil {
+		return err
+	}
+	err := r.next.ListGuests(ctx, q, func(users []User) error {
+		if err := page(users); err != nil {
+			return err
+		}
+		return r.p.wait(ctx, costList, false, false)
+	})
+	return r.p.observe(err)
+}
+
+func (r *pacedReader) MemberOf(ctx context.Context, userID string) ([]MemberGroup, error) {
+	if err := r.p.wait(ctx, costList, false, false); err != nil {
+		return nil, err
+	}
+	g, err := r.next.MemberOf(ctx, userID)
+	return g, r.p.observe(err)
+}
+
+func (r *pacedReader) AppRoleAssignments(ctx context.Context, userID string) ([]AssignedAppRole, error) {
+	if err := r.p.wait(ctx, costList, false, false); err != nil {
+		return nil, err
+	}
+	a, err := r.next.AppRoleAssignments(ctx, userID)
+	return a, r.p.observe(err)
+}

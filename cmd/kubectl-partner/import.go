@@ -10,9 +10,6 @@ import (
 	"slices"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/importer"
@@ -106,7 +103,7 @@ func (o *importOptions) run(ctx context.Context, file string) error {
 		return err
 	}
 	if o.serverDryRun && len(res.Valid()) > 0 {
-		c, err := dryRunClient(o.p)
+		c, err := clusterClient(o.p, 50)
 		if err != nil {
 			return err
 		}
@@ -187,25 +184,4 @@ func readPolicies(file string) ([]b2bv1alpha1.PartnerAccessPolicy, error) {
 		return nil, fmt.Errorf("--policy %s: %w", file, err)
 	}
 	return policies, nil
-}
-
-// dryRunClient connects as clusterClient does, allowed more requests a second: a dry-run
-// create costs the API server little, and client-go's default of five a second would make a
-// file of a thousand rows take minutes.
-func dryRunClient(p *plugin) (client.Client, error) {
-	cfg, err := p.kube.ToRESTConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
-	}
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = 50, 100
-	scheme := runtime.NewScheme()
-	if err := b2bv1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("connect to the cluster: %w", err)
-	}
-	return c, nil
 }

@@ -54,7 +54,7 @@ reports Ready=False with reason ResetDenied and nothing is sent.`
 // requestSendAgain sets the annotation on every named object with a merge patch, so nothing
 // else of the object is written and no resourceVersion can conflict.
 func requestSendAgain(ctx context.Context, p *plugin, names []string, annotation, what string) error {
-	c, err := clusterClient(p)
+	c, err := clusterClient(p, 0)
 	if err != nil {
 		return err
 	}

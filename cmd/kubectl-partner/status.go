@@ -100,7 +100,7 @@ func (o *statusOptions) run(ctx context.Context) error {
 	if o.output != "" && o.output != "json" && o.output != "yaml" {
 		return fmt.Errorf("--output must be json or yaml, not %q", o.output)
 	}
-	c, err := clusterClient(o.p)
+	c, err := clusterClient(o.p, 0)
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,8 @@ func runDemo(ctx context.Context, args []string) error {
 func runEmulator(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	var opts emulator.Options
-	fs.StringVar(&opts.Addr, "addr", "127.0.0.1:8443", "Graph listen address (plain HTTP on loopback)")
+	fs.StringVar(&opts.Addr, "addr", "127.0.0.1:8443", "Graph listen address (loopback)")
+	fs.BoolVar(&opts.GraphTLS, "graph-tls", false, "serve Graph over HTTPS with the certificate written to --ca-file (the operator then needs --graph-ca-file)")
 	fs.StringVar(&opts.AuthAddr, "auth-addr", "127.0.0.1:8444", "token endpoint listen address (TLS)")
 	fs.StringVar(&opts.CACertFile, "ca-file", "", "write the token endpoint's CA certificate here")
 	fs.BoolVar(&opts.RequireAuth, "require-auth", true, "answer 401 to requests without a token it issued")

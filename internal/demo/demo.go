@@ -82,7 +82,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	d.say("Starting the Graph emulator")
-	emu := emulator.New(emulator.Options{RequireAuth: true})
+	// Graph over TLS, as in production: the operator trusts the emulator's CA.
+	emu := emulator.New(emulator.Options{RequireAuth: true, GraphTLS: true})
 	if err := emu.Start(); err != nil {
 		return fmt.Errorf("start emulator: %w", err)
 	}
@@ -96,7 +97,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: emu.URL(), Credential: cred, Retry: msgraph.DefaultRetryOptions})
+	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: emu.URL(), Credential: cred, HTTPClient: emu.TLSClient(), Retry: msgraph.DefaultRetryOptions})
 	if err != nil {
 		return err
 	}

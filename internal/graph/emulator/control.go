@@ -103,7 +103,7 @@ func (e *Emulator) controlListUsers(w http.ResponseWriter) {
 	now := e.now()
 	out := []map[string]any{}
 	for _, u := range e.dir.sortedUsers() {
-		m := renderUser(&u.User, allUserProps())
+		m := renderUser(&u.User, allUserProps(&u.User))
 		m["visible"] = u.visible(now)
 		m["sponsors"] = append([]string{}, u.sponsors...)
 		out = append(out, m)
@@ -124,7 +124,7 @@ func (e *Emulator) controlSeedUser(w http.ResponseWriter, r *http.Request, body 
 	}
 	in.User.AccountEnabled = in.AccountEnabled == nil || *in.AccountEnabled
 	u := e.AddUser(in.User)
-	writeJSON(w, http.StatusCreated, renderUser(&u, allUserProps()))
+	writeJSON(w, http.StatusCreated, renderUser(&u, allUserProps(&u)))
 }
 
 func (e *Emulator) controlListGroups(w http.ResponseWriter) {

@@ -59,6 +59,7 @@ type userRec struct {
 type deletedRec struct {
 	user      User
 	deletedAt time.Time
+	ord       int64 // deletion order, for listings
 }
 
 // tombstone records a deletion for users/delta ("@removed").
@@ -159,7 +160,7 @@ func (d *directory) deleteUser(id string, now time.Time) bool {
 		return false
 	}
 	delete(d.users, id)
-	d.deleted[id] = &deletedRec{user: cloneUser(u.User), deletedAt: now}
+	d.deleted[id] = &deletedRec{user: cloneUser(u.User), deletedAt: now, ord: d.nextOrd()}
 	d.tombstones = append(d.tombstones, tombstone{id: id, seq: d.nextSeq()})
 	for _, g := range d.groups {
 		g.removeMember(id)
@@ -187,11 +188,6 @@ func (d *directory) restoreUser(id string) *userRec {
 	u := &userRec{User: del.user, ord: d.nextOrd()}
 	d.touch(u)
 	d.users[id] = u
-	return u
-}
-
-func cloneUser(u User) User {
-	u.OtherMails = append([]string(nil), u.OtherMails...)
 	return u
 }
 

@@ -40,8 +40,12 @@ type Options struct {
 	// RequireAuth makes Graph endpoints answer 401 InvalidAuthenticationToken unless the
 	// request carries "Authorization: Bearer <token issued by this emulator>".
 	RequireAuth bool
-	// Addr is the Graph (plain HTTP) listen address; default "127.0.0.1:0".
+	// Addr is the Graph listen address; default "127.0.0.1:0".
 	Addr string
+	// GraphTLS serves Graph over HTTPS with the same self-signed certificate as the token
+	// server (CACertPEM, TLSClient), valid for localhost, 127.0.0.1 and ::1, so the client's
+	// TLS set-up is exercised as against graph.microsoft.com. URL then starts with https.
+	GraphTLS bool
 	// AuthAddr is the TLS token server's listen address; default "127.0.0.1:0".
 	AuthAddr string
 	// VisibilityDelay emulates Entra's replication lag: users created by an invitation are
@@ -62,8 +66,8 @@ type Options struct {
 	Quotas *Quotas
 	// DeltaPageSize is the maximum number of entries per users/delta page; default 100.
 	DeltaPageSize int
-	// CACertFile, when set, is where Run writes the TLS server's certificate (PEM) so
-	// out-of-process clients can trust the token server.
+	// CACertFile, when set, is where Run writes the TLS certificate (PEM) so out-of-process
+	// clients can trust the token server, and Graph with GraphTLS.
 	CACertFile string
 	// Now is the emulator's clock; default time.Now. Tests set it to step through the
 	// visibility delay without sleeping. Latency always uses real time.
@@ -165,6 +169,10 @@ func (e *Emulator) Start() error {
 	}
 	e.tls = tm
 	e.graphURL = "http://" + gl.Addr().String()
+	if e.opts.GraphTLS {
+		e.graphURL = "https://" + gl.Addr().String()
+		gl = tlsListener(gl, tm)
+	}
 	e.authURL = "https://" + al.Addr().String() + "/"
 	e.graphSrv = &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second}
 	e.authSrv = &http.Server{Handler: e.authHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -195,7 +203,8 @@ func (e *Emulator) Close() {
 	}
 }
 
-// URL is the Graph listener's base, e.g. "http://127.0.0.1:43123"; Graph lives under
+// URL is the Graph listener's base, e.g. "http://127.0.0.1:43123" (https with
+// Options.GraphTLS); Graph lives under
 // URL()+"/v1.0" and the control API under URL()+"/_emulator/". Empty before Start.
 func (e *Emulator) URL() string {
 	e.mu.Lock()
@@ -214,8 +223,9 @@ func (e *Emulator) AuthorityURL() string {
 // TenantID is the emulated tenant's ID.
 func (e *Emulator) TenantID() string { return e.tenantID }
 
-// TLSClient returns an HTTP client that trusts the token server's certificate, for use as
-// azidentity's transport. Before Start it returns a client trusting nothing extra.
+// TLSClient returns an HTTP client that trusts the emulator's certificate: azidentity's
+// transport for the token server, and the Graph client's with Options.GraphTLS. Before Start
+// it returns a client trusting nothing extra.
 func (e *Emulator) TLSClient() *http.Client {
 	e.mu.Lock()
 	tm := e.tls
@@ -226,7 +236,8 @@ func (e *Emulator) TLSClient() *http.Client {
 	return tm.client()
 }
 
-// CACertPEM is the token server's self-signed certificate in PEM form (nil before Start).
+// CACertPEM is the self-signed certificate of the token server (and of Graph with
+// Options.GraphTLS) in PEM form, nil before Start.
 func (e *Emulator) CACertPEM() []byte {
 	e.mu.Lock()
 	defer e.mu.Unlock()

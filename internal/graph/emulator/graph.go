@@ -13,11 +13,14 @@ import (
 // request is logged whatever the outcome, so tests can count retries of faulted requests too.
 func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 	arrived := e.now()
-	// Graph echoes client-request-id and adds its own request-id; the SDK surfaces both.
+	// Graph answers every request with its own request-id and the caller's client-request-id,
+	// making one up when the caller sent none; errors repeat both in innerError.
 	w.Header().Set("request-id", newUUID())
-	if c := r.Header.Get("client-request-id"); c != "" {
-		w.Header().Set("client-request-id", c)
+	clientID := r.Header.Get("client-request-id")
+	if clientID == "" {
+		clientID = newUUID()
 	}
+	w.Header().Set("client-request-id", clientID)
 	body, bodyErr := readBody(r)
 	path := strings.TrimPrefix(r.URL.Path, "/v1.0")
 	if path == "" {

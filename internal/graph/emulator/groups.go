@@ -208,15 +208,8 @@ func (e *Emulator) listGroups(w http.ResponseWriter, r *http.Request) {
 // addGroupMember serves POST /groups/{id}/members/$ref, with Graph's eventual-consistency
 // 400 for a user that exists but has not replicated yet.
 func (e *Emulator) addGroupMember(w http.ResponseWriter, r *http.Request, groupID string, body []byte) {
-	var ref map[string]any
-	if !decodeJSONBody(w, r, body, &ref, codeRequestBadRequest) {
-		return
-	}
-	odataID, _ := ref["@odata.id"].(string)
-	userID := refTarget(odataID)
-	if userID == "" {
-		writeError(w, r, http.StatusBadRequest, codeRequestBadRequest,
-			"Invalid object identifier: the request body needs an '@odata.id' reference.")
+	_, userID, ok := readRef(w, r, body)
+	if !ok {
 		return
 	}
 	e.mu.Lock()

@@ -117,3 +117,28 @@ func TestRefTarget(t *testing.T) {
 		}
 	}
 }
+
+// A $ref body is an entity reference: "@odata.id" and nothing else, names case-sensitive.
+func TestRefBodyStrict(t *testing.T) {
+	h := newHarness(t, Options{})
+	g := h.e.AddGroup(Group{DisplayName: "g"})
+	u := h.e.AddUser(User{Mail: "a@b.example"})
+	path := "/groups/" + g.ID + "/members/$ref"
+	ref := "https://graph.microsoft.com/v1.0/directoryObjects/" + u.ID
+	for name, body := range map[string]string{
+		"extra member":  `{"@odata.id":"` + ref + `","roles":["owner"]}`,
+		"wrong case":    `{"@odata.ID":"` + ref + `"}`,
+		"duplicate key": `{"@odata.id":"` + ref + `","@odata.id":"` + ref + `"}`,
+		"not a string":  `{"@odata.id":42}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantError(t, h.graph(http.MethodPost, path, []byte(body)), http.StatusBadRequest, codeRequestBadRequest, "")
+			if m := h.e.GroupMembers(g.ID); len(m) != 0 {
+				t.Errorf("a refused reference added %v", m)
+			}
+		})
+	}
+	if rep := h.graph(http.MethodPost, path, []byte(`{"@odata.id":"`+ref+`"}`)); rep.status != http.StatusNoContent {
+		t.Errorf("a well-formed reference: %d %s", rep.status, rep.raw)
+	}
+}

@@ -8,38 +8,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
-
-// invitationRequest is the body of POST /invitations (Graph's invitation resource).
-type invitationRequest struct {
-	InvitedUserEmailAddress string       `json:"invitedUserEmailAddress"`
-	InviteRedirectURL       string       `json:"inviteRedirectUrl"`
-	InvitedUserDisplayName  *string      `json:"invitedUserDisplayName"`
-	InvitedUserType         *string      `json:"invitedUserType"`
-	SendInvitationMessage   *bool        `json:"sendInvitationMessage"`
-	ResetRedemption         *bool        `json:"resetRedemption"`
-	InvitedUserMessageInfo  *messageInfo `json:"invitedUserMessageInfo"`
-	InvitedUser             *struct {
-		ID string `json:"id"`
-	} `json:"invitedUser"`
-	// InvitedUserSponsors are directoryObjects of which only the id counts.
-	InvitedUserSponsors []struct {
-		ID string `json:"id"`
-	} `json:"invitedUserSponsors"`
-}
-
-type messageInfo struct {
-	CustomizedMessageBody *string       `json:"customizedMessageBody"`
-	MessageLanguage       *string       `json:"messageLanguage"`
-	CCRecipients          []ccRecipient `json:"ccRecipients"`
-}
-
-type ccRecipient struct {
-	EmailAddress struct {
-		Address *string `json:"address"`
-		Name    *string `json:"name"`
-	} `json:"emailAddress"`
-}
 
 // MailsSent is how many invitation mails Graph would have sent to email (case-insensitive):
 // the number of invitations for it with sendInvitationMessage true. The operator's
@@ -94,15 +65,19 @@ func (e *Emulator) RedeemURLUser(redeemURL string) (string, bool) {
 	return id, ok
 }
 
-// createInvitation serves POST /invitations. Validation happens before any state change so
-// a rejected invitation leaves the directory untouched.
+// createInvitation serves POST /invitations. The body is read with msgraph-sdk-go's
+// invitation model, so a property Graph does not define is refused. Validation happens before
+// any state change so a rejected invitation leaves the directory untouched.
 func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body []byte) {
-	var req invitationRequest
-	if !decodeJSONBody(w, r, body, &req, codeBadRequest) {
+	p, v, ok := readEntity(w, r, body, models.CreateInvitationFromDiscriminatorValue, codeBadRequest)
+	if !ok {
 		return
 	}
+	req := p.(models.Invitationable)
 	bad := func(msg string) { writeError(w, r, http.StatusBadRequest, codeBadRequest, msg) }
-	email := strings.TrimSpace(req.InvitedUserEmailAddress)
+	email := strings.TrimSpace(deref(req.GetInvitedUserEmailAddress()))
+	redirect := deref(req.GetInviteRedirectUrl())
+	displayName := req.GetInvitedUserDisplayName()
 	switch {
 	case email == "":
 		bad("Missing required property: invitedUserEmailAddress.")
@@ -110,40 +85,52 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 	case !validEmail(email):
 		bad("The specified email address is invalid: invitedUserEmailAddress.")
 		return
-	case strings.TrimSpace(req.InviteRedirectURL) == "":
+	case strings.TrimSpace(redirect) == "":
 		bad("Missing required property: inviteRedirectUrl.")
 		return
-	case !validRedirect(req.InviteRedirectURL):
+	case !validRedirect(redirect):
 		bad("The specified inviteRedirectUrl is not a valid absolute URL.")
+		return
+	case displayName != nil && tooLong("displayName", *displayName):
+		// The invited user's displayName is limited like any user's.
+		bad(invalidUserValue("displayName"))
 		return
 	}
 	userType := "Guest"
-	if req.InvitedUserType != nil && *req.InvitedUserType != "" {
-		t, ok := normalizeUserType(*req.InvitedUserType)
+	if t := deref(req.GetInvitedUserType()); t != "" {
+		norm, ok := normalizeUserType(t)
 		if !ok {
 			bad("Invalid value specified for property 'invitedUserType': must be Guest or Member.")
 			return
 		}
-		userType = t
+		userType = norm
 	}
-	if mi := req.InvitedUserMessageInfo; mi != nil && len(mi.CCRecipients) > 1 {
+	info := req.GetInvitedUserMessageInfo()
+	if info != nil && len(info.GetCcRecipients()) > 1 {
 		bad("Currently only one ccRecipient is supported in invitedUserMessageInfo.")
 		return
 	}
-	reset := req.ResetRedemption != nil && *req.ResetRedemption
+	reset := deref(req.GetResetRedemption())
 	resetID := ""
 	if reset {
-		if req.InvitedUser == nil || req.InvitedUser.ID == "" {
+		if u := req.GetInvitedUser(); u != nil {
+			resetID = deref(u.GetId())
+		}
+		if resetID == "" {
 			bad("invitedUser.id is required when resetRedemption is true.")
 			return
 		}
-		resetID = req.InvitedUser.ID
 	}
-	send := req.SendInvitationMessage != nil && *req.SendInvitationMessage
+	sponsorRefs, err := invitedSponsorRefs(req, v)
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
+	send := deref(req.GetSendInvitationMessage())
 
 	e.mu.Lock()
 	now := e.now()
-	sponsors, unknown, ok := e.dir.invitedSponsors(req)
+	sponsors, unknown, ok := e.dir.invitedSponsors(sponsorRefs)
 	if !ok {
 		e.mu.Unlock()
 		// Graph's exact wording is undocumented; the code and status are what callers see.
@@ -172,7 +159,7 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 		// creates one, and it starts invisible for the replication delay.
 		u = &userRec{User: User{
 			ID:                              newUUID(),
-			DisplayName:                     defaultDisplayName(req.InvitedUserDisplayName, email),
+			DisplayName:                     defaultDisplayName(displayName, email),
 			Mail:                            email,
 			OtherMails:                      []string{email},
 			UserPrincipalName:               guestUPN(email),
@@ -206,25 +193,51 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 		"@odata.context":          baseURL(r) + "/v1.0/$metadata#invitations/$entity",
 		"id":                      newUUID(),
 		"inviteRedeemUrl":         redeemURLPrefix + token + "&tenant=" + url.QueryEscape(e.tenantID),
-		"invitedUserDisplayName":  req.InvitedUserDisplayName,
+		"invitedUserDisplayName":  displayName,
 		"invitedUserType":         userType,
 		"invitedUserEmailAddress": email,
 		"sendInvitationMessage":   send,
 		"resetRedemption":         reset,
-		"inviteRedirectUrl":       req.InviteRedirectURL,
+		"inviteRedirectUrl":       redirect,
 		"status":                  status,
-		"invitedUserMessageInfo":  renderMessageInfo(req.InvitedUserMessageInfo),
+		"invitedUserMessageInfo":  renderMessageInfo(info),
 		"invitedUser":             map[string]any{"id": userID},
 	})
+}
+
+// invitedSponsorRefs collects the sponsors an invitation names, as directoryObjects in
+// invitedUserSponsors or as URLs in invitedUserSponsors@odata.bind (Graph takes either).
+func invitedSponsorRefs(req models.Invitationable, v *jsonValue) ([]string, error) {
+	var ids []string
+	for _, s := range req.GetInvitedUserSponsors() {
+		if s == nil {
+			continue
+		}
+		ids = append(ids, deref(s.GetId()))
+	}
+	bind, ok := v.members["invitedUserSponsors@odata.bind"]
+	if !ok {
+		return ids, nil
+	}
+	if bind.kind != '[' {
+		return nil, bodyErrorf(msgUnexpectedNode, bind.nodeKind(), "invitedUserSponsors@odata.bind", "StartArray")
+	}
+	for _, ref := range bind.elems {
+		if ref.kind != '"' {
+			return nil, bodyErrorf(msgUnexpectedNode, ref.nodeKind(), "invitedUserSponsors@odata.bind", "PrimitiveValue")
+		}
+		ids = append(ids, refTarget(ref.literal()))
+	}
+	return ids, nil
 }
 
 // invitedSponsors resolves an invitation's invitedUserSponsors to object ids, without
 // duplicates. Every one must be a user or group the directory holds, replicated or not; the
 // first that is not is returned with ok false. Sponsors are recorded only for a user the
 // invitation creates: a re-invitation leaves an existing user's sponsors alone.
-func (d *directory) invitedSponsors(req invitationRequest) (ids []string, unknown string, ok bool) {
-	for _, s := range req.InvitedUserSponsors {
-		id := strings.TrimSpace(s.ID)
+func (d *directory) invitedSponsors(refs []string) (ids []string, unknown string, ok bool) {
+	for _, ref := range refs {
+		id := strings.TrimSpace(ref)
 		if id == "" || (d.users[id] == nil && d.groups[id] == nil) {
 			return nil, id, false
 		}
@@ -271,19 +284,33 @@ func validRedirect(s string) bool {
 }
 
 // renderMessageInfo echoes the message info the way Graph does, with nulls for unset fields.
-func renderMessageInfo(mi *messageInfo) map[string]any {
+func renderMessageInfo(mi models.InvitedUserMessageInfoable) map[string]any {
 	out := map[string]any{"customizedMessageBody": nil, "messageLanguage": nil, "ccRecipients": []any{}}
 	if mi == nil {
 		return out
 	}
-	out["customizedMessageBody"] = mi.CustomizedMessageBody
-	out["messageLanguage"] = mi.MessageLanguage
-	cc := make([]any, 0, len(mi.CCRecipients))
-	for _, c := range mi.CCRecipients {
-		cc = append(cc, map[string]any{"emailAddress": map[string]any{
-			"address": c.EmailAddress.Address, "name": c.EmailAddress.Name,
-		}})
+	out["customizedMessageBody"] = mi.GetCustomizedMessageBody()
+	out["messageLanguage"] = mi.GetMessageLanguage()
+	cc := make([]any, 0, len(mi.GetCcRecipients()))
+	for _, c := range mi.GetCcRecipients() {
+		if c == nil {
+			continue
+		}
+		var addr, name *string
+		if ea := c.GetEmailAddress(); ea != nil {
+			addr, name = ea.GetAddress(), ea.GetName()
+		}
+		cc = append(cc, map[string]any{"emailAddress": map[string]any{"address": addr, "name": name}})
 	}
 	out["ccRecipients"] = cc
 	return out
+}
+
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }

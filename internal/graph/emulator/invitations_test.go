@@ -137,7 +137,26 @@ func TestInvitationValidation(t *testing.T) {
 		"reset without user":   {map[string]any{"invitedUserEmailAddress": "a@fabrikam.com", "inviteRedirectUrl": "https://x.example", "resetRedemption": true}, "invitedUser"},
 		"empty body":           {[]byte{}, "Empty Payload"},
 		"malformed JSON":       {[]byte(`{"invitedUserEmailAddress":`), "JSON"},
-		"wrong type for field": {[]byte(`{"invitedUserEmailAddress":42,"inviteRedirectUrl":"https://x.example"}`), "JSON"},
+		"wrong type for field": {[]byte(`{"invitedUserEmailAddress":42,"inviteRedirectUrl":"https://x.example"}`), "Cannot convert the literal '42' to the expected type 'Edm.String'."},
+		// Graph reads bodies against its schema: property names are case-sensitive, a name may
+		// appear once, and a property the type does not define is an error, nested ones too.
+		"undefined property": {map[string]any{"invitedUserEmailAddress": "a@fabrikam.com", "inviteRedirectUrl": "https://x.example", "sendMail": true},
+			"The property 'sendMail' does not exist on type 'microsoft.graph.invitation'."},
+		"key differing in case": {[]byte(`{"invitedUserEmailAddress":"a@fabrikam.com","InvitedUserEmailAddress":"b@fabrikam.com","inviteRedirectUrl":"https://x.example"}`),
+			"The property 'InvitedUserEmailAddress' does not exist on type 'microsoft.graph.invitation'."},
+		"duplicate key": {[]byte(`{"invitedUserEmailAddress":"a@fabrikam.com","invitedUserEmailAddress":"b@fabrikam.com","inviteRedirectUrl":"https://x.example"}`),
+			"Multiple properties with the name 'invitedUserEmailAddress'"},
+		"undefined nested property": {map[string]any{"invitedUserEmailAddress": "a@fabrikam.com", "inviteRedirectUrl": "https://x.example",
+			"invitedUserMessageInfo": map[string]any{"customisedMessageBody": "hi"}}, "'customisedMessageBody' does not exist on type 'microsoft.graph.invitedUserMessageInfo'"},
+		"undefined property in a collection": {map[string]any{"invitedUserEmailAddress": "a@fabrikam.com", "inviteRedirectUrl": "https://x.example",
+			"invitedUserMessageInfo": map[string]any{"ccRecipients": []any{map[string]any{"address": "a@contoso.com"}}}}, "'address' does not exist on type 'microsoft.graph.recipient'"},
+		"object for a string": {map[string]any{"invitedUserEmailAddress": map[string]any{"address": "a@fabrikam.com"}, "inviteRedirectUrl": "https://x.example"},
+			"An unexpected 'StartObject' node was found for property named 'invitedUserEmailAddress'"},
+		"string for an object": {map[string]any{"invitedUserEmailAddress": "a@fabrikam.com", "inviteRedirectUrl": "https://x.example", "invitedUser": "abc"},
+			"An unexpected 'PrimitiveValue' node was found for property named 'invitedUser'"},
+		"display name over 256": {map[string]any{"invitedUserEmailAddress": "a@fabrikam.com", "inviteRedirectUrl": "https://x.example", "invitedUserDisplayName": strings.Repeat("n", 257)},
+			"Invalid value specified for property 'displayName' of resource 'User'."},
+		"not an object": {[]byte(`["a@fabrikam.com"]`), "JSON"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

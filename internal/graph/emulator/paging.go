@@ -74,3 +74,128 @@ func parsePositionToken(tok string) (int, bool) {
 	}
 	return n, true
 }
+
+// Messages Graph answers a $count without "ConsistencyLevel: eventual" with, as observed in
+// microsoftgraph/microsoft-graph-docs-contrib#2716 and azurekid/ScEntra#17.
+const (
+	msgCountNeedsEventual    = "$count is not currently supported."
+	msgRawCountNeedsEventual = "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information"
+)
+
+// eventual reports whether the request opted into Graph's advanced queries with the
+// "ConsistencyLevel: eventual" header, which $count on directory objects requires.
+func eventual(r *http.Request) bool {
+	return strings.EqualFold(strings.TrimSpace(r.Header.Get("ConsistencyLevel")), "eventual")
+}
+
+// countRequested reads $count=true|false. Without "ConsistencyLevel: eventual" a $count=true
+// on directory objects is Graph's 400, answered here (and false returned).
+func countRequested(w http.ResponseWriter, r *http.Request) (count, ok bool) {
+	q := r.URL.Query()
+	if !q.Has("$count") {
+		return false, true
+	}
+	switch raw := q.Get("$count"); strings.ToLower(strings.TrimSpace(raw)) {
+	case "false":
+		return false, true
+	case "true":
+	default:
+		writeError(w, r, http.StatusBadRequest, codeBadRequest,
+			fmt.Sprintf("Invalid value '%s' for $count query option found. The $count query option requires a Boolean value.", raw))
+		return false, false
+	}
+	if !eventual(r) {
+		writeError(w, r, http.StatusBadRequest, codeRequestBadRequest, msgCountNeedsEventual)
+		return false, false
+	}
+	return true, true
+}
+
+// listQuery is what a collection request asks for: $filter, $top, $skiptoken and $count.
+type listQuery struct {
+	filter filterNode
+	top    int
+	after  int // $skiptoken: the position of the last item already listed
+	count  bool
+}
+
+// parseListQuery reads a collection request's query options; when one is invalid it answers
+// Graph's 400 itself and returns false.
+func parseListQuery(w http.ResponseWriter, r *http.Request, schema filterSchema) (listQuery, bool) {
+	var q listQuery
+	var ok bool
+	if q.top, ok = pageSize(w, r, defaultPageSize); !ok {
+		return q, false
+	}
+	if q.after, ok = skipToken(w, r); !ok {
+		return q, false
+	}
+	if q.count, ok = countRequested(w, r); !ok {
+		return q, false
+	}
+	if f := strings.TrimSpace(r.URL.Query().Get("$filter")); f != "" {
+		var err error
+		if q.filter, err = parseFilter(f, schema); err != nil {
+			writeError(w, r, http.StatusBadRequest, codeUnsupportedQuery, "Unsupported Query. "+err.Error())
+			return q, false
+		}
+	}
+	return q, true
+}
+
+func (q listQuery) matches(get func(string) []string) bool {
+	return q.filter == nil || q.filter.match(get)
+}
+
+// listPage collects one page of a collection whose items have increasing positions. A
+// page's $skiptoken stands for the last item it listed, so items created or deleted while a
+// client pages through are neither listed twice nor make it skip anyone else.
+type listPage struct {
+	q     listQuery
+	value []map[string]any
+	last  int64
+	more  bool
+	total int // matching items on every page, for @odata.count
+}
+
+func newListPage(q listQuery) *listPage {
+	return &listPage{q: q, value: []map[string]any{}, last: int64(q.after)}
+}
+
+// add offers a matching item at position pos; render runs only for items on the page.
+func (p *listPage) add(pos int64, render func() map[string]any) {
+	p.total++
+	switch {
+	case pos <= int64(p.q.after):
+	case len(p.value) == p.q.top:
+		p.more = true
+	default:
+		p.value = append(p.value, render())
+		p.last = pos
+	}
+}
+
+// write answers the page with its @odata.context, and @odata.count and @odata.nextLink when
+// they apply.
+func (p *listPage) write(w http.ResponseWriter, r *http.Request, context string) {
+	out := map[string]any{"@odata.context": context, "value": p.value}
+	if p.q.count {
+		out["@odata.count"] = p.total
+	}
+	if p.more {
+		out["@odata.nextLink"] = nextLink(r, int(p.last))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// writeRawCount answers GET {collection}/$count: the number as text/plain, and only with
+// "ConsistencyLevel: eventual".
+func writeRawCount(w http.ResponseWriter, r *http.Request, n int) {
+	if !eventual(r) {
+		writeError(w, r, http.StatusBadRequest, codeUnsupportedQuery, msgRawCountNeedsEventual)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprint(w, n)
+}

@@ -83,6 +83,18 @@ func (n timeNode) match(g func(string) []string) bool {
 	return false
 }
 
+// prefixNode is startswith(prop, 'v'), case-insensitive like eq.
+type prefixNode struct{ prop, val string }
+
+func (n prefixNode) match(g func(string) []string) bool {
+	for _, v := range g(n.prop) {
+		if len(v) >= len(n.val) && strings.EqualFold(v[:len(n.val)], n.val) {
+			return true
+		}
+	}
+	return false
+}
+
 func (n orNode) match(g func(string) []string) bool  { return n.l.match(g) || n.r.match(g) }
 func (n andNode) match(g func(string) []string) bool { return n.l.match(g) && n.r.match(g) }
 func (n eqNode) match(g func(string) []string) bool {
@@ -95,8 +107,8 @@ func (n eqNode) match(g func(string) []string) bool {
 }
 
 // parseFilter parses the small OData subset the operator and the export use: `p eq 'v'`,
-// `t ge 2024-01-31T00:00:00Z` (also eq and le) on DateTimeOffset properties,
-// `c/any(x:x eq 'v')`, joined with `or`/`and`, with parentheses. Anything else is reported
+// `startswith(p, 'v')`, `t ge 2024-01-31T00:00:00Z` (also eq and le) on DateTimeOffset
+// properties, `c/any(x:x eq 'v')`, joined with `or`/`and`, with parentheses. Anything else is reported
 // as unsupported, which Graph answers with 400 Request_UnsupportedQuery.
 func parseFilter(s string, schema filterSchema) (filterNode, error) {
 	toks, err := lexFilter(s)
@@ -136,7 +148,7 @@ func lexFilter(s string) ([]token, error) {
 		switch {
 		case c == ' ' || c == '\t':
 			i++
-		case c == '(' || c == ')' || c == ':':
+		case c == '(' || c == ')' || c == ':' || c == ',':
 			toks = append(toks, token{tokPunct, string(c)})
 			i++
 		case c == '\'':
@@ -278,12 +290,21 @@ func (p *filterParser) parsePrimary() (filterNode, error) {
 	if coll, ok := strings.CutSuffix(name.text, "/any"); ok {
 		return p.parseAny(coll)
 	}
+	if t := p.peek(); t.kind == tokPunct && t.text == "(" {
+		return p.parseFunction(name.text)
+	}
+	if strings.EqualFold(name.text, "not") {
+		return nil, fmt.Errorf("the 'not' operator is not supported")
+	}
 	if prop, ok := p.schema.times[strings.ToLower(name.text)]; ok {
 		return p.parseTime(prop)
 	}
 	prop, ok := p.schema.scalars[strings.ToLower(name.text)]
 	if !ok {
 		return nil, fmt.Errorf("filtering on '%s' is not supported", name.text)
+	}
+	if op := p.peek(); op.kind == tokIdent && !strings.EqualFold(op.text, "eq") {
+		return nil, fmt.Errorf("operator '%s' is not supported on '%s'", op.text, prop)
 	}
 	if _, err := p.expect(tokIdent, "eq"); err != nil {
 		return nil, err
@@ -293,6 +314,34 @@ func (p *filterParser) parsePrimary() (filterNode, error) {
 		return nil, err
 	}
 	return eqNode{prop, v.text}, nil
+}
+
+// parseFunction parses the rest of `startswith(p, 'v')`, the one function the emulator
+// evaluates; Graph's others (endswith, contains) are reported as unsupported.
+func (p *filterParser) parseFunction(fn string) (filterNode, error) {
+	if !strings.EqualFold(fn, "startswith") {
+		return nil, fmt.Errorf("the function '%s' is not supported", fn)
+	}
+	p.pos++ // "("
+	name, err := p.expect(tokIdent, "")
+	if err != nil {
+		return nil, err
+	}
+	prop, ok := p.schema.scalars[strings.ToLower(name.text)]
+	if !ok {
+		return nil, fmt.Errorf("startswith on '%s' is not supported", name.text)
+	}
+	if t := p.next(); t.kind != tokPunct || t.text != "," {
+		return nil, fmt.Errorf("expected ',', found %q", t.text)
+	}
+	v, err := p.expect(tokString, "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.expect(tokPunct, ")"); err != nil {
+		return nil, err
+	}
+	return prefixNode{prop, v.text}, nil
 }
 
 // parseTime parses the rest of `t eq|ge|le <DateTimeOffset literal>`. A quoted value is

@@ -261,6 +261,9 @@ func isCollectionRead(segs []string) bool {
 	if strings.EqualFold(segs[0], "directory") && len(segs) > 1 {
 		segs = segs[1:] // directory/deletedItems is a collection like any other
 	}
+	if len(segs) > 1 && strings.HasPrefix(strings.ToLower(segs[len(segs)-1]), "microsoft.graph.") {
+		segs = segs[:len(segs)-1] // a type cast narrows what it follows, a collection or an item
+	}
 	last := strings.ToLower(segs[len(segs)-1])
 	if last == "delta" || last == "delta()" {
 		return true

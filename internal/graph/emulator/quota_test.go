@@ -515,6 +515,7 @@ func TestIsCollectionRead(t *testing.T) {
 		"/groups/g/members": true, "/servicePrincipals(appId='a')": false,
 		"/servicePrincipals(appId='a')/appRoleAssignedTo": true, "/servicePrincipals/s/appRoleAssignedTo": true,
 		"/directory/deletedItems": true, "/directory/deletedItems/x": false, "/": false,
+		"/directory/deletedItems/microsoft.graph.user": true, "/directory/deletedItems/x/microsoft.graph.user": false,
 	} {
 		if got := isCollectionRead(strings.Split(strings.Trim(path, "/"), "/")); got != want {
 			t.Errorf("isCollectionRead(%s) = %v, want %v", path, got, want)

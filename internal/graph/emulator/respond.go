@@ -48,9 +48,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeNoContent answers 204 the way Graph does: no body, no content type needed.
 func writeNoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
 
-// writeError writes Graph's error envelope. innerError carries the request ids so a test
-// failure can be matched to the request log.
+// writeError writes Graph's error envelope
+// (https://learn.microsoft.com/en-us/graph/errors). innerError carries the date and the
+// request ids of the answer's headers, so a failure can be matched to the request log.
 func writeError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	clientID := w.Header().Get("client-request-id")
+	if clientID == "" {
+		clientID = r.Header.Get("client-request-id")
+	}
 	writeJSON(w, status, map[string]any{
 		"error": map[string]any{
 			"code":    code,
@@ -58,7 +63,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, messag
 			"innerError": map[string]any{
 				"date":              time.Now().UTC().Format("2006-01-02T15:04:05"),
 				"request-id":        w.Header().Get("request-id"),
-				"client-request-id": r.Header.Get("client-request-id"),
+				"client-request-id": clientID,
 			},
 		},
 	})
@@ -111,21 +116,6 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, errors.New("decompressed request body exceeds 4 MB")
 	}
 	return out, nil
-}
-
-// decodeJSONBody unmarshals a request body into v, answering Graph's 400s itself. It returns
-// false when it has already written the answer.
-func decodeJSONBody(w http.ResponseWriter, r *http.Request, body []byte, v any, code string) bool {
-	if len(bytes.TrimSpace(body)) == 0 {
-		writeError(w, r, http.StatusBadRequest, code, emptyPayload)
-		return false
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		writeError(w, r, http.StatusBadRequest, code,
-			"Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
-		return false
-	}
-	return true
 }
 
 // newUUID returns a random (version 4) UUID, the shape of every Entra object id.

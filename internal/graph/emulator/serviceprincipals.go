@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
 
 // AppRole is an application role a service principal exposes.
@@ -269,9 +272,15 @@ func (e *Emulator) listAssignments(w http.ResponseWriter, r *http.Request, spID 
 // createAssignment serves POST /servicePrincipals/{id}/appRoleAssignedTo with Graph's
 // documented refusals, including the eventual-consistency one for a fresh guest.
 func (e *Emulator) createAssignment(w http.ResponseWriter, r *http.Request, spID string, body []byte) {
-	var req AppRoleAssignment
-	if !decodeJSONBody(w, r, body, &req, codeRequestBadRequest) {
+	p, _, ok := readEntity(w, r, body, models.CreateAppRoleAssignmentFromDiscriminatorValue, codeRequestBadRequest)
+	if !ok {
 		return
+	}
+	in := p.(models.AppRoleAssignmentable)
+	req := AppRoleAssignment{
+		PrincipalID: uuidString(in.GetPrincipalId()),
+		ResourceID:  uuidString(in.GetResourceId()),
+		AppRoleID:   uuidString(in.GetAppRoleId()),
 	}
 	bad := func(msg string) { writeError(w, r, http.StatusBadRequest, codeRequestBadRequest, msg) }
 	e.mu.Lock()
@@ -317,6 +326,14 @@ func (e *Emulator) createAssignment(w http.ResponseWriter, r *http.Request, spID
 	out := e.renderAssignment(rec)
 	out["@odata.context"] = baseURL(r) + "/v1.0/$metadata#servicePrincipals('" + spID + "')/appRoleAssignedTo/$entity"
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// uuidString renders a Guid property as Graph does (lower case), "" when unset.
+func uuidString(u *uuid.UUID) string {
+	if u == nil {
+		return ""
+	}
+	return u.String()
 }
 
 // hasRole accepts the SP's own roles and the all-zero "default access" role.

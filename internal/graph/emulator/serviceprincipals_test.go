@@ -93,8 +93,10 @@ func TestAppRoleAssignments(t *testing.T) {
 	}{
 		"duplicate":        {path, body(id, roleID), 400, "Permission being assigned already exists on the object"},
 		"unknown role":     {path, body(id, "11111111-1111-1111-1111-111111111111"), 400, "Permission being assigned was not found on application"},
-		"principal absent": {path, body("ghost", roleID), 400, "Not a valid reference update."},
-		"wrong resource":   {path, map[string]any{"principalId": id, "resourceId": "other", "appRoleId": roleID}, 400, "resourceId"},
+		"principal absent": {path, body(newUUID(), roleID), 400, "Not a valid reference update."},
+		"wrong resource":   {path, map[string]any{"principalId": id, "resourceId": newUUID(), "appRoleId": roleID}, 400, "resourceId"},
+		"not a guid":       {path, body("ghost", roleID), 400, "Cannot convert the literal 'ghost' to the expected type 'Edm.Guid'."},
+		"undefined":        {path, map[string]any{"principalId": id, "appRoleId": roleID, "role": "Reader"}, 400, "'role' does not exist on type 'microsoft.graph.appRoleAssignment'"},
 		"missing role":     {path, map[string]any{"principalId": id}, 400, "appRoleId"},
 		"sp absent":        {"/servicePrincipals/nope/appRoleAssignedTo", body(id, roleID), 404, "nope"},
 	}

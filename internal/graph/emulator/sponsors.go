@@ -167,15 +167,8 @@ func (d *directory) renderDirectoryObject(id string, sel []string) map[string]an
 // under /users, /groups or /directoryObjects. A user or sponsor that has not replicated yet
 // gets the same eventual-consistency 400 as a group member write.
 func (e *Emulator) addSponsor(w http.ResponseWriter, r *http.Request, userKey string, body []byte) {
-	var ref map[string]any
-	if !decodeJSONBody(w, r, body, &ref, codeRequestBadRequest) {
-		return
-	}
-	odataID, _ := ref["@odata.id"].(string)
-	sponsorID := refTarget(odataID)
-	if sponsorID == "" {
-		writeError(w, r, http.StatusBadRequest, codeRequestBadRequest,
-			"Invalid object identifier: the request body needs an '@odata.id' reference.")
+	odataID, sponsorID, ok := readRef(w, r, body)
+	if !ok {
 		return
 	}
 	notYet := func() {

@@ -1,7 +1,9 @@
 package emulator
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 )
@@ -20,15 +22,14 @@ type User struct {
 	ExternalUserStateChangeDateTime time.Time `json:"externalUserStateChangeDateTime,omitzero"`
 	CreatedDateTime                 time.Time `json:"createdDateTime,omitzero"`
 	AccountEnabled                  bool      `json:"accountEnabled"`
-	// Profile holds the profile properties (givenName, surname, companyName, department,
-	// jobTitle, usageLocation, employeeType) by their Graph names; unset ones are null.
+	// Profile holds the other string properties of the user (givenName, surname,
+	// companyName, department, jobTitle, usageLocation, city, ...) by their Graph names;
+	// unset ones read as null.
 	Profile map[string]string `json:"profile,omitempty"`
-}
 
-// ProfileLimits are the profile properties PATCH /users accepts, with Graph's maximum lengths.
-var ProfileLimits = map[string]int{
-	"givenName": 64, "surname": 64, "companyName": 64, "department": 64,
-	"jobTitle": 128, "employeeType": 64, "usageLocation": 2,
+	// props holds the non-string properties a PATCH set (businessPhones, passwordProfile,
+	// employeeOrgData, ...) as the JSON it sent, already checked against Graph's schema.
+	props map[string]json.RawMessage
 }
 
 // External user states Graph reports.
@@ -143,15 +144,12 @@ func (e *Emulator) DeleteUserOutOfBand(userID string) error {
 	return nil
 }
 
-// userProps maps lower-cased property names (Graph's $select is case-insensitive) to their
-// canonical spelling. It lists what the emulator can render; anything else in $select is a
-// 400, as on Graph, which catches typos in the operator's queries.
-var userProps = canonicalNames(
+// controlUserProps are the properties the control API lists for every user; set Profile
+// and props entries are added.
+var controlUserProps = []string{
 	"id", "displayName", "mail", "otherMails", "userPrincipalName", "userType", "creationType",
 	"externalUserState", "externalUserStateChangeDateTime", "createdDateTime", "accountEnabled",
-	"businessPhones", "givenName", "surname", "jobTitle", "mobilePhone", "officeLocation",
-	"preferredLanguage", "deletedDateTime", "companyName", "department", "usageLocation", "employeeType",
-)
+}
 
 // defaultUserSelect is what Graph returns without $select; note it lacks externalUserState,
 // userType and creationType, the trap graph.md warns about.
@@ -193,13 +191,18 @@ func userValue(u *User, prop string) any {
 		return formatTime(u.CreatedDateTime)
 	case "accountEnabled":
 		return u.AccountEnabled
-	case "businessPhones":
-		return []string{}
-	case "givenName", "surname", "companyName", "department", "jobTitle", "usageLocation", "employeeType":
-		return nullIfEmpty(u.Profile[prop])
-	default: // givenName, surname, jobTitle, ...: not modelled, null like an unset property
-		return nil
 	}
+	if raw, ok := u.props[prop]; ok {
+		return raw
+	}
+	p := userSchema()[strings.ToLower(prop)]
+	switch {
+	case p.str:
+		return nullIfEmpty(u.Profile[prop])
+	case p.collection:
+		return []any{}
+	}
+	return nil // a property no one has set reads as null, as on Graph
 }
 
 // renderUser returns the user's JSON object with only the selected properties (id always).
@@ -212,11 +215,22 @@ func renderUser(u *User, sel []string) map[string]any {
 	return m
 }
 
-// allUserProps is every property, for the control API's listings.
-func allUserProps() []string {
-	out := make([]string, 0, len(userProps))
-	for _, p := range userProps {
-		out = append(out, p)
+// allUserProps is what the control API lists for u: the emulator's own properties and
+// every property a seed or a PATCH set.
+func allUserProps(u *User) []string {
+	out := append([]string{}, controlUserProps...)
+	for k := range u.Profile {
+		out = append(out, k)
+	}
+	for k := range u.props {
+		out = append(out, k)
 	}
 	return out
+}
+
+func cloneUser(u User) User {
+	u.OtherMails = append([]string(nil), u.OtherMails...)
+	u.Profile = maps.Clone(u.Profile)
+	u.props = maps.Clone(u.props)
+	return u
 }

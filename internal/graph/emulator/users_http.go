@@ -1,16 +1,21 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
 
 var userFilterSchema = filterSchema{
 	scalars: canonicalNames("id", "mail", "userPrincipalName", "displayName", "userType",
-		"creationType", "externalUserState"),
+		"creationType", "externalUserState", "givenName", "surname", "companyName", "department", "jobTitle"),
 	times:       canonicalNames("createdDateTime"),
 	collections: canonicalNames("otherMails"),
 }
@@ -26,6 +31,12 @@ func (e *Emulator) routeUsers(w http.ResponseWriter, r *http.Request, segs []str
 			return
 		}
 		e.listUsers(w, r)
+	case len(segs) == 1 && segs[0] == "$count":
+		if r.Method != http.MethodGet {
+			writeMethodNotAllowed(w, r)
+			return
+		}
+		e.countUsers(w, r)
 	case len(segs) == 1 && (segs[0] == "delta()" || segs[0] == "delta"):
 		if r.Method != http.MethodGet {
 			writeMethodNotAllowed(w, r)
@@ -79,7 +90,7 @@ func userContext(r *http.Request, sel []string, entity bool) string {
 // selectUsers parses a users request's $select; when it is invalid it answers 400 itself
 // and returns false.
 func selectUsers(w http.ResponseWriter, r *http.Request) ([]string, bool) {
-	sel, err := parseSelect(r.URL.Query().Get("$select"), userProps, "user", defaultUserSelect)
+	sel, err := parseSelect(r.URL.Query().Get("$select"), userProps(), "user", defaultUserSelect)
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
 		return nil, false
@@ -108,55 +119,53 @@ func (e *Emulator) getUser(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 // listUsers serves GET /users with an optional $filter, in pages of $top (100 by default, at
-// most 999) linked by @odata.nextLink; users not yet replicated are absent, which is how an
-// eventually consistent lookup by email misses a fresh guest. A page's $skiptoken stands for
-// the last user it listed, so users created or deleted while a client pages through are
-// neither listed twice nor make it skip anyone else.
+// most 999) linked by @odata.nextLink, and @odata.count when asked with $count=true and
+// "ConsistencyLevel: eventual"; users not yet replicated are absent, which is how an
+// eventually consistent lookup by email misses a fresh guest.
 func (e *Emulator) listUsers(w http.ResponseWriter, r *http.Request) {
 	sel, ok := selectUsers(w, r)
 	if !ok {
 		return
 	}
-	top, ok := pageSize(w, r, defaultPageSize)
+	q, ok := parseListQuery(w, r, userFilterSchema)
 	if !ok {
 		return
-	}
-	after, ok := skipToken(w, r)
-	if !ok {
-		return
-	}
-	var filter filterNode
-	if f := strings.TrimSpace(r.URL.Query().Get("$filter")); f != "" {
-		var err error
-		if filter, err = parseFilter(f, userFilterSchema); err != nil {
-			writeError(w, r, http.StatusBadRequest, codeUnsupportedQuery, "Unsupported Query. "+err.Error())
-			return
-		}
 	}
 	e.mu.Lock()
-	now := e.now()
-	value := []map[string]any{}
-	last, more := int64(after), false
-	for _, u := range e.dir.sortedUsers() {
-		if u.ord <= int64(after) || !u.visible(now) {
-			continue
-		}
-		if filter != nil && !filter.match(userGetter(&u.User)) {
-			continue
-		}
-		if len(value) == top {
-			more = true
-			break
-		}
-		value = append(value, renderUser(&u.User, sel))
-		last = u.ord
-	}
+	page := newListPage(q)
+	e.forVisibleUsers(q, func(u *userRec) {
+		page.add(u.ord, func() map[string]any { return renderUser(&u.User, sel) })
+	})
 	e.mu.Unlock()
-	out := map[string]any{"@odata.context": userContext(r, sel, false), "value": value}
-	if more {
-		out["@odata.nextLink"] = nextLink(r, int(last))
+	page.write(w, r, userContext(r, sel, false))
+}
+
+// forVisibleUsers calls f for each replicated user matching q's $filter, in creation order.
+// The caller holds e.mu.
+func (e *Emulator) forVisibleUsers(q listQuery, f func(*userRec)) {
+	now := e.now()
+	for _, u := range e.dir.sortedUsers() {
+		if u.visible(now) && q.matches(userGetter(&u.User)) {
+			f(u)
+		}
 	}
-	writeJSON(w, http.StatusOK, out)
+}
+
+// countUsers serves GET /users/$count (text/plain), which honours $filter.
+func (e *Emulator) countUsers(w http.ResponseWriter, r *http.Request) {
+	if !eventual(r) {
+		writeRawCount(w, r, 0)
+		return
+	}
+	q, ok := parseListQuery(w, r, userFilterSchema)
+	if !ok {
+		return
+	}
+	n := 0
+	e.mu.Lock()
+	e.forVisibleUsers(q, func(*userRec) { n++ })
+	e.mu.Unlock()
+	writeRawCount(w, r, n)
 }
 
 func userGetter(u *User) func(string) []string {
@@ -184,87 +193,47 @@ func userGetter(u *User) func(string) []string {
 			}
 			return []string{u.CreatedDateTime.UTC().Format(time.RFC3339Nano)}
 		}
+		if v, ok := u.Profile[p]; ok {
+			return []string{v}
+		}
 		return nil
 	}
 }
 
-// patchUser applies the profile properties the operator manages. Properties the emulator
-// does not model are refused with a 400 naming them, so a test notices instead of passing
-// on a silently ignored write.
+// userPatch is a PATCH /users/{id} body, checked against Graph's schema and limits.
+type userPatch struct {
+	displayName, userType, mail, upn *string
+	enabled                          *bool
+	otherMails                       []string
+	setOtherMails                    bool
+	strs                             map[string]*string         // Profile; nil clears
+	props                            map[string]json.RawMessage // props; nil clears
+}
+
+// patchUser serves PATCH /users/{id}. The body is read with msgraph-sdk-go's user model, so
+// any property Graph defines and the user-update page lists as writable can be set, and
+// anything else is a 400; the whole body is checked before anything changes.
 func (e *Emulator) patchUser(w http.ResponseWriter, r *http.Request, id string, body []byte) {
-	var patch map[string]json.RawMessage
-	if !decodeJSONBody(w, r, body, &patch, codeRequestBadRequest) {
+	p, v, ok := readEntity(w, r, body, models.CreateUserFromDiscriminatorValue, codeRequestBadRequest)
+	if !ok {
 		return
 	}
-	var displayName, userType *string
-	var enabled *bool
-	profile := map[string]*string{}
-	for k, v := range patch {
-		var err error
-		switch {
-		case strings.HasPrefix(k, "@odata."):
-			continue // the SDK sends "@odata.type"
-		case k == "displayName":
-			err = json.Unmarshal(v, &displayName)
-			if err == nil && (displayName == nil || strings.TrimSpace(*displayName) == "") {
-				err = fmt.Errorf("displayName cannot be empty")
-			}
-		case k == "userType":
-			err = json.Unmarshal(v, &userType)
-			if err == nil {
-				var ok bool
-				if userType == nil {
-					err = fmt.Errorf("userType cannot be null")
-				} else if *userType, ok = normalizeUserType(*userType); !ok {
-					err = fmt.Errorf("Invalid value specified for property 'userType' of resource 'User'.")
-				}
-			}
-		case k == "accountEnabled":
-			if json.Unmarshal(v, &enabled) != nil || enabled == nil {
-				err = fmt.Errorf("Invalid value specified for property 'accountEnabled' of resource 'User'.")
-			}
-		case ProfileLimits[k] > 0:
-			var value *string
-			if err = json.Unmarshal(v, &value); err == nil {
-				err = validProfileValue(k, value)
-			}
-			profile[k] = value
-		default:
-			err = fmt.Errorf("Property '%s' is not supported by the Graph emulator's PATCH /users.", k)
-		}
-		if err != nil {
-			writeError(w, r, http.StatusBadRequest, codeRequestBadRequest, err.Error())
-			return
-		}
+	patch, err := newUserPatch(p.(models.Userable), v)
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, codeRequestBadRequest, err.Error())
+		return
 	}
 	e.mu.Lock()
 	u := e.dir.visibleUserByKey(id, e.now())
-	if u != nil {
-		changed := false
-		if displayName != nil && *displayName != u.DisplayName {
-			u.DisplayName, changed = *displayName, true
+	if u != nil && patch.upn != nil {
+		if other := e.dir.userByKey(*patch.upn); other != nil && other != u {
+			e.mu.Unlock()
+			writeError(w, r, http.StatusBadRequest, codeRequestBadRequest, msgUPNTaken)
+			return
 		}
-		if userType != nil && *userType != u.UserType {
-			u.UserType, changed = *userType, true
-		}
-		if enabled != nil && *enabled != u.AccountEnabled {
-			u.AccountEnabled, changed = *enabled, true
-		}
-		for k, v := range profile {
-			if u.Profile == nil {
-				u.Profile = map[string]string{}
-			}
-			old := u.Profile[k]
-			if v == nil {
-				delete(u.Profile, k)
-			} else {
-				u.Profile[k] = *v
-			}
-			changed = changed || old != u.Profile[k]
-		}
-		if changed {
-			e.dir.touch(u)
-		}
+	}
+	if u != nil && patch.apply(&u.User) {
+		e.dir.touch(u)
 	}
 	e.mu.Unlock()
 	if u == nil {
@@ -274,15 +243,147 @@ func (e *Emulator) patchUser(w http.ResponseWriter, r *http.Request, id string, 
 	writeNoContent(w)
 }
 
-// validProfileValue enforces Graph's limits on a profile property (null clears it).
+// newUserPatch validates the members of a PATCH body (v) as the SDK read them (u).
+func newUserPatch(u models.Userable, v *jsonValue) (*userPatch, error) {
+	patch := &userPatch{strs: map[string]*string{}, props: map[string]json.RawMessage{}}
+	for _, k := range v.keys {
+		if strings.Contains(k, "@") {
+			continue // annotations such as the SDK's "@odata.type"
+		}
+		if _, ok := userWritable[strings.ToLower(k)]; !ok {
+			return nil, fmt.Errorf(msgReadOnlyProperty, k)
+		}
+		member := v.members[k]
+		invalid := errors.New(invalidUserValue(k))
+		switch k {
+		case "displayName":
+			patch.displayName = u.GetDisplayName()
+			if patch.displayName == nil || strings.TrimSpace(*patch.displayName) == "" || tooLong(k, *patch.displayName) {
+				return nil, invalid
+			}
+		case "userType":
+			t := u.GetUserType()
+			if t == nil {
+				return nil, invalid
+			}
+			norm, ok := normalizeUserType(*t)
+			if !ok {
+				return nil, invalid
+			}
+			patch.userType = &norm
+		case "accountEnabled":
+			if patch.enabled = u.GetAccountEnabled(); patch.enabled == nil {
+				return nil, invalid
+			}
+		case "mail":
+			if m := u.GetMail(); m != nil && *m != "" && !validEmail(*m) {
+				return nil, invalid
+			}
+			patch.mail = u.GetMail()
+			if patch.mail == nil {
+				patch.mail = new(string)
+			}
+		case "userPrincipalName":
+			if patch.upn = u.GetUserPrincipalName(); patch.upn == nil || !strings.Contains(*patch.upn, "@") {
+				return nil, invalid
+			}
+		case "otherMails":
+			patch.otherMails, patch.setOtherMails = u.GetOtherMails(), true
+			if len(patch.otherMails) > maxOtherMails {
+				return nil, invalid
+			}
+			for _, m := range patch.otherMails {
+				if len([]rune(m)) > maxOtherMailLength {
+					return nil, invalid
+				}
+			}
+		default:
+			prop := userSchema()[strings.ToLower(k)]
+			if !prop.str {
+				if k == "businessPhones" && len(u.GetBusinessPhones()) > maxBusinessPhones {
+					return nil, invalid
+				}
+				patch.props[k] = nil
+				if member.kind != 'n' {
+					patch.props[k] = member.compact()
+				}
+				continue
+			}
+			val, err := u.GetBackingStore().Get(k)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", k, err)
+			}
+			s, _ := val.(*string)
+			if err := validProfileValue(k, s); err != nil {
+				return nil, err
+			}
+			patch.strs[k] = s
+		}
+	}
+	return patch, nil
+}
+
+// apply changes the user and reports whether anything changed.
+func (p *userPatch) apply(u *User) bool {
+	changed := false
+	set := func(dst *string, v *string) {
+		if v != nil && *v != *dst {
+			*dst, changed = *v, true
+		}
+	}
+	set(&u.DisplayName, p.displayName)
+	set(&u.UserType, p.userType)
+	set(&u.Mail, p.mail)
+	set(&u.UserPrincipalName, p.upn)
+	if p.enabled != nil && *p.enabled != u.AccountEnabled {
+		u.AccountEnabled, changed = *p.enabled, true
+	}
+	if p.setOtherMails && !slices.Equal(p.otherMails, u.OtherMails) {
+		u.OtherMails, changed = append([]string(nil), p.otherMails...), true
+	}
+	for k, v := range p.strs {
+		old, had := u.Profile[k]
+		switch {
+		case v == nil || *v == "":
+			delete(u.Profile, k)
+		default:
+			if u.Profile == nil {
+				u.Profile = map[string]string{}
+			}
+			u.Profile[k] = *v
+		}
+		now, has := u.Profile[k]
+		changed = changed || had != has || old != now
+	}
+	for k, v := range p.props {
+		old, had := u.props[k]
+		if v == nil {
+			delete(u.props, k)
+		} else {
+			if u.props == nil {
+				u.props = map[string]json.RawMessage{}
+			}
+			u.props[k] = v
+		}
+		changed = changed || had != (v != nil) || !bytes.Equal(old, v)
+	}
+	return changed
+}
+
+func tooLong(prop, v string) bool {
+	limit, ok := ProfileLimits[prop]
+	return ok && len([]rune(v)) > limit
+}
+
+// validProfileValue enforces Graph's limits on a string property (null clears it).
 func validProfileValue(prop string, v *string) error {
 	switch {
 	case v == nil:
 		return nil
 	case prop == "usageLocation" && !isCountryCode(*v):
-		return fmt.Errorf("Invalid value specified for property 'usageLocation' of resource 'User'.")
-	case len([]rune(*v)) > ProfileLimits[prop]:
-		return fmt.Errorf("Invalid value specified for property '%s' of resource 'User'.", prop)
+		return errors.New(invalidUserValue(prop))
+	case tooLong(prop, *v):
+		return errors.New(invalidUserValue(prop))
 	}
 	return nil
 }
@@ -313,40 +414,4 @@ func (e *Emulator) deleteUser(w http.ResponseWriter, r *http.Request, id string)
 		return
 	}
 	writeNoContent(w)
-}
-
-// routeDeletedItems serves /directory/deletedItems/{id} (GET, DELETE to purge) and
-// /directory/deletedItems/{id}/restore (POST), Entra's 30-day soft-delete bin.
-func (e *Emulator) routeDeletedItems(w http.ResponseWriter, r *http.Request, segs []string) {
-	if len(segs) == 0 || len(segs) > 2 || (len(segs) == 2 && segs[1] != "restore") {
-		writeError(w, r, http.StatusNotFound, codeNotFound, "Resource not found for the segment 'deletedItems'.")
-		return
-	}
-	id := segs[0]
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	del := e.dir.deleted[id]
-	if del == nil {
-		writeNotFound(w, r, id)
-		return
-	}
-	switch {
-	case len(segs) == 2 && r.Method == http.MethodPost:
-		u := e.dir.restoreUser(id)
-		out := renderUser(&u.User, allUserProps())
-		out["@odata.context"] = baseURL(r) + "/v1.0/$metadata#directoryObjects/$entity"
-		out["@odata.type"] = "#microsoft.graph.user"
-		writeJSON(w, http.StatusOK, out)
-	case len(segs) == 1 && r.Method == http.MethodGet:
-		out := renderUser(&del.user, defaultUserSelect)
-		out["@odata.context"] = baseURL(r) + "/v1.0/$metadata#directory/deletedItems/$entity"
-		out["@odata.type"] = "#microsoft.graph.user"
-		out["deletedDateTime"] = formatTime(del.deletedAt)
-		writeJSON(w, http.StatusOK, out)
-	case len(segs) == 1 && r.Method == http.MethodDelete:
-		delete(e.dir.deleted, id)
-		writeNoContent(w)
-	default:
-		writeMethodNotAllowed(w, r)
-	}
 }

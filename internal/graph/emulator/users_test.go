@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -87,6 +89,8 @@ func TestFilterUsers(t *testing.T) {
 		"quote escape":          {"mail eq 'o''neil@fabrikam.com'", []string{quote.ID}},
 		"no match":              {"mail eq 'nobody@fabrikam.com'", nil},
 		"parentheses and":       {"(mail eq 'jane@fabrikam.com') and userType eq 'Guest'", []string{jane.ID}},
+		"startswith":            {"startswith(mail,'J')", []string{jane.ID}},
+		"startswith or":         {"startswith(mail, 'jane') or startswith(mail, 'bob@')", []string{jane.ID, bob.ID}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -107,8 +111,8 @@ func TestFilterUsers(t *testing.T) {
 		})
 	}
 
-	for _, bad := range []string{"startswith(mail,'j')", "mail ne 'x'", "otherMails eq 'x'", "mail eq 'unterminated",
-		"otherMails/any(x:y eq 'a')", "surname eq 'x'"} {
+	for _, bad := range []string{"endswith(mail,'j')", "mail ne 'x'", "otherMails eq 'x'", "mail eq 'unterminated",
+		"otherMails/any(x:y eq 'a')", "mobilePhone eq 'x'", "not(mail eq 'x')", "startswith(otherMails,'j')"} {
 		t.Run("unsupported "+bad, func(t *testing.T) {
 			wantError(t, h.graph(http.MethodGet, "/users?$filter="+url.QueryEscape(bad), nil),
 				http.StatusBadRequest, codeUnsupportedQuery, "Unsupported")
@@ -235,7 +239,12 @@ func TestPatchUser(t *testing.T) {
 		"absent user":      {"missing", map[string]any{"displayName": "x"}, http.StatusNotFound, codeNotFound},
 		"bad user type":    {id, map[string]any{"userType": "Admin"}, http.StatusBadRequest, codeRequestBadRequest},
 		"empty name":       {id, map[string]any{"displayName": ""}, http.StatusBadRequest, codeRequestBadRequest},
-		"unmodelled field": {id, map[string]any{"mobilePhone": "+1 555"}, http.StatusBadRequest, codeRequestBadRequest},
+		"undefined":        {id, map[string]any{"favouriteColour": "green"}, http.StatusBadRequest, codeRequestBadRequest},
+		"wrong case":       {id, map[string]any{"DisplayName": "x"}, http.StatusBadRequest, codeRequestBadRequest},
+		"read-only":        {id, map[string]any{"creationType": "Invitation"}, http.StatusBadRequest, codeRequestBadRequest},
+		"name over 256":    {id, map[string]any{"displayName": strings.Repeat("n", 257)}, http.StatusBadRequest, codeRequestBadRequest},
+		"two phones":       {id, map[string]any{"businessPhones": []string{"+1 1", "+1 2"}}, http.StatusBadRequest, codeRequestBadRequest},
+		"one bad of two":   {id, map[string]any{"jobTitle": "CEO", "givenName": strings.Repeat("g", 65)}, http.StatusBadRequest, codeRequestBadRequest},
 		"usage location":   {id, map[string]any{"usageLocation": "Germany"}, http.StatusBadRequest, codeRequestBadRequest},
 		"too long":         {id, map[string]any{"department": strings.Repeat("d", 65)}, http.StatusBadRequest, codeRequestBadRequest},
 		"enabled a string": {id, map[string]any{"accountEnabled": "false"}, http.StatusBadRequest, codeRequestBadRequest},
@@ -325,4 +334,98 @@ func TestUnknownPaths(t *testing.T) {
 		wantError(t, rep, http.StatusNotFound, codeNotFound, "")
 	}
 	wantError(t, h.graph(http.MethodPut, "/users/x", nil), http.StatusMethodNotAllowed, codeRequestBadRequest, "")
+}
+
+// Every structural property of microsoft.graph.user (from msgraph-sdk-go's model) can be
+// selected, unset ones reading as null or []; every property the user-update page lists can
+// be written, of any type, and reads back as written.
+func TestUserSchemaProperties(t *testing.T) {
+	h := newHarness(t, Options{})
+	id := h.inviteID("jane@fabrikam.com")
+
+	for _, p := range []string{"department", "companyName", "faxNumber", "employeeHireDate", "passwordPolicies", "onPremisesSyncEnabled"} {
+		rep := h.graph(http.MethodGet, "/users/"+id+"?$select="+p, nil)
+		if v, ok := rep.body[p]; rep.status != http.StatusOK || !ok || v != nil {
+			t.Errorf("$select=%s on a user without it: %d %s, want the property as null", p, rep.status, rep.raw)
+		}
+	}
+	for _, p := range []string{"imAddresses", "proxyAddresses", "businessPhones", "identities"} {
+		rep := h.graph(http.MethodGet, "/users/"+id+"?$select="+p, nil)
+		if v, ok := rep.body[p].([]any); rep.status != http.StatusOK || !ok || len(v) != 0 {
+			t.Errorf("$select=%s on a user without it: %d %s, want []", p, rep.status, rep.raw)
+		}
+	}
+	// Navigation properties are not values: $select of one is Graph's 400.
+	wantError(t, h.graph(http.MethodGet, "/users/"+id+"?$select=manager", nil), http.StatusBadRequest, codeBadRequest, "manager")
+
+	patch := map[string]any{
+		"companyName": "Fabrikam", "department": "Audit", "city": "Zürich", "officeLocation": "B2",
+		"mobilePhone": "+41 44 000 00 00", "businessPhones": []string{"+41 44 000 00 01"},
+		"employeeHireDate": "2024-02-01T00:00:00Z", "employeeOrgData": map[string]any{"division": "Risk", "costCenter": "C-7"},
+		"otherMails": []string{"jane@fabrikam.com", "jane.doe@fabrikam.com"}, "preferredLanguage": "de-CH",
+	}
+	if rep := h.graph(http.MethodPatch, "/users/"+id, patch); rep.status != http.StatusNoContent {
+		t.Fatalf("patch: %d %s", rep.status, rep.raw)
+	}
+	sel := make([]string, 0, len(patch))
+	for k := range patch {
+		sel = append(sel, k)
+	}
+	rep := h.graph(http.MethodGet, "/users/"+id+"?$select="+strings.Join(sel, ","), nil)
+	if rep.status != http.StatusOK {
+		t.Fatalf("read back: %d %s", rep.status, rep.raw)
+	}
+	for k, want := range patch {
+		if got, want := fmt.Sprint(rep.body[k]), fmt.Sprint(roundTrip(t, want)); got != want {
+			t.Errorf("%s read back as %s, want %s", k, got, want)
+		}
+	}
+	// null clears, of any type.
+	if rep := h.graph(http.MethodPatch, "/users/"+id, map[string]any{"employeeOrgData": nil, "department": nil}); rep.status != http.StatusNoContent {
+		t.Fatalf("patch nulls: %d %s", rep.status, rep.raw)
+	}
+	rep = h.graph(http.MethodGet, "/users/"+id+"?$select=employeeOrgData,department,companyName", nil)
+	if rep.body["employeeOrgData"] != nil || rep.body["department"] != nil || rep.body["companyName"] != "Fabrikam" {
+		t.Errorf("after clearing: %s", rep.raw)
+	}
+	// Documented limits, with Graph's message.
+	for prop, v := range map[string]string{"companyName": strings.Repeat("c", 65), "jobTitle": strings.Repeat("j", 129),
+		"mailNickname": strings.Repeat("m", 65), "employeeId": strings.Repeat("1", 17), "postalCode": strings.Repeat("9", 41)} {
+		wantError(t, h.graph(http.MethodPatch, "/users/"+id, map[string]any{prop: v}), http.StatusBadRequest, codeRequestBadRequest,
+			"Invalid value specified for property '"+prop+"' of resource 'User'.")
+	}
+	// A value of the wrong type, in the OData reader's words.
+	wantError(t, h.graph(http.MethodPatch, "/users/"+id, map[string]any{"employeeHireDate": "last spring"}), http.StatusBadRequest,
+		codeRequestBadRequest, "Cannot convert the literal 'last spring' to the expected type 'Edm.DateTimeOffset'.")
+	wantError(t, h.graph(http.MethodPatch, "/users/"+id, map[string]any{"employeeOrgData": map[string]any{"team": "x"}}), http.StatusBadRequest,
+		codeRequestBadRequest, "The property 'team' does not exist on type 'microsoft.graph.employeeOrgData'.")
+}
+
+// roundTrip is v as a JSON decoder sees it, for comparison with a decoded answer.
+func roundTrip(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A userPrincipalName another user holds is refused; the user keeps its own.
+func TestPatchUserPrincipalName(t *testing.T) {
+	h := newHarness(t, Options{})
+	jane := h.inviteID("jane@fabrikam.com")
+	h.inviteID("joe@fabrikam.com")
+	wantError(t, h.graph(http.MethodPatch, "/users/"+jane, map[string]any{"userPrincipalName": "joe_fabrikam.com#EXT#@" + TenantDomain}),
+		http.StatusBadRequest, codeRequestBadRequest, "Another object with the same value for property userPrincipalName already exists.")
+	if rep := h.graph(http.MethodPatch, "/users/"+jane, map[string]any{"userPrincipalName": "jane@" + TenantDomain}); rep.status != http.StatusNoContent {
+		t.Fatalf("patch UPN: %d %s", rep.status, rep.raw)
+	}
+	if rep := h.graph(http.MethodGet, "/users/jane@"+TenantDomain+"?$select=id", nil); str(rep.body, "id") != jane {
+		t.Errorf("get by the new UPN: %d %s", rep.status, rep.raw)
+	}
 }

@@ -1,0 +1,69 @@
+package emulator_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/partnerops/partner-operator/internal/graph/emulator"
+	"github.com/partnerops/partner-operator/internal/graph/emulator/conformance"
+)
+
+// TestConformance sends every documented behaviour of the conformance table to the emulator
+// over plain HTTP, as curl would, and checks the answer Microsoft documents. The same table
+// runs through msgraph-sdk-go in internal/graph/msgraph.
+func TestConformance(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range conformance.Cases {
+		if seen[c.Name] {
+			t.Fatalf("two cases are named %q", c.Name)
+		}
+		seen[c.Name] = true
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			if !strings.HasPrefix(c.Doc, "https://learn.microsoft.com/") {
+				t.Errorf("case names no Microsoft Learn page: %q", c.Doc)
+			}
+			e := emulator.New(emulator.Options{RequireAuth: true})
+			srv := httptest.NewServer(e.Handler())
+			t.Cleanup(srv.Close)
+			req, vars, err := c.Prepare(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body io.Reader
+			if req.Body != nil {
+				body = bytes.NewReader(req.Body)
+			}
+			hr, err := http.NewRequest(req.Method, srv.URL+"/v1.0"+req.Target, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hr.Header.Set("Authorization", "Bearer "+e.IssueToken())
+			if req.Body != nil {
+				hr.Header.Set("Content-Type", "application/json")
+			}
+			for k, v := range req.Header {
+				hr.Header.Set(k, v)
+			}
+			resp, err := srv.Client().Do(hr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range c.CheckResponse(vars, resp.StatusCode, resp.Header, raw) {
+				t.Errorf("%s %s: %s (source: %s)", req.Method, req.Target, p, c.Doc)
+			}
+			if t.Failed() {
+				t.Logf("answer: %d %s", resp.StatusCode, raw)
+			}
+		})
+	}
+}

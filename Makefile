@@ -4,6 +4,7 @@ ENVTEST_K8S_VERSION ?= 1.37.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 LOCALBIN ?= $(CURDIR)/bin
 CHART_CRDS ?= charts/partner-operator/crds
+CHART_FILES ?= charts/partner-operator/files
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUBECTL ?= kubectl
 BENCH_N ?= 1000
@@ -22,9 +23,10 @@ help: ## Show the targets.
 
 ##@ Development
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and RBAC manifests under config/; copy the CRDs into the Helm chart.
+manifests: controller-gen ## Generate the CRD and RBAC manifests under config/; copy the CRDs, the dashboard and the alerts into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=partner-operator crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	rm -f $(CHART_CRDS)/*.yaml && cp config/crd/bases/*.yaml $(CHART_CRDS)/
+	cp config/grafana/partner-operator.json config/prometheus/alerts.yaml $(CHART_FILES)/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -32,12 +34,12 @@ generate: controller-gen ## Generate DeepCopy methods.
 
 .PHONY: verify-generated
 verify-generated: controller-gen ## Regenerate CRDs, RBAC and DeepCopy; fail if that changed anything (CI runs it on a clean clone).
-	@state() { git status --porcelain -- config api $(CHART_CRDS); git diff -- config api $(CHART_CRDS) | sha256sum; }; \
+	@state() { git status --porcelain -- config api $(CHART_CRDS) $(CHART_FILES); git diff -- config api $(CHART_CRDS) $(CHART_FILES) | sha256sum; }; \
 	before="$$(state)"; \
 	$(MAKE) -s manifests generate; \
 	if [ "$$before" != "$$(state)" ]; then \
-		git --no-pager diff --stat -- config api $(CHART_CRDS); \
-		echo "ERROR: the generated files under config/, api/ or $(CHART_CRDS)/ were out of date with their markers."; \
+		git --no-pager diff --stat -- config api $(CHART_CRDS) $(CHART_FILES); \
+		echo "ERROR: the generated files under config/, api/, $(CHART_CRDS)/ or $(CHART_FILES)/ were out of date."; \
 		echo "       They are regenerated now: review and commit them."; \
 		exit 1; \
 	fi

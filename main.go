@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 	"github.com/partnerops/partner-operator/controllers"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
+	"github.com/partnerops/partner-operator/internal/logging"
 	"github.com/partnerops/partner-operator/internal/operator"
 	"github.com/partnerops/partner-operator/internal/policy"
 )
@@ -58,6 +60,7 @@ func runOperator(ctx context.Context, args []string) error {
 		endpoint    string
 		authority   string
 		authorityCA string
+		graphCA     string
 		zapOpts     zap.Options
 		pendingPoll time.Duration
 		resync      time.Duration
@@ -68,6 +71,7 @@ func runOperator(ctx context.Context, args []string) error {
 		createGrace time.Duration
 		claimNS     string
 		expiryWarn  time.Duration
+		personal    bool
 	)
 	fs.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint (0 disables it)")
 	metricsSecure := fs.Bool("metrics-secure", true, "serve metrics over HTTPS to tokens the API server authorizes for GET /metrics; false serves plain HTTP to anyone (local use only)")
@@ -82,6 +86,7 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.StringVar(&endpoint, "graph-endpoint", msgraph.DefaultEndpoint, "Microsoft Graph base URL without /v1.0 (point it at the emulator for local work)")
 	fs.StringVar(&authority, "azure-authority-host", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra ID authority host; empty means Azure's public cloud")
 	fs.StringVar(&authorityCA, "azure-authority-ca-file", "", "PEM CA to trust for the authority host (the emulator's)")
+	fs.StringVar(&graphCA, "graph-ca-file", "", "PEM CA to trust for the Graph endpoint, besides the system's (the emulator's, with --graph-tls)")
 	fs.DurationVar(&deltaEvery, "redemption-watch-interval", 30*time.Second, "how often the tenant-wide users delta is read to learn of redemptions (0: poll each object instead)")
 	fs.DurationVar(&pendingPoll, "pending-poll-interval", 0, "how often each unredeemed invitation is read (default 5m without the watcher, 168h with it)")
 	fs.DurationVar(&resync, "resync-interval", 0, "how often each settled guest is read for drift or deletion (default 1h without the watcher, 168h with it)")
@@ -92,6 +97,9 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.IntVar(&workers, "max-concurrent-reconciles", 32, "parallel reconciles; a shared budget keeps them under Graph's quotas")
 	fs.StringVar(&tenantSize, "tenant-size", graph.TenantSmall, "Graph throttling tier for the request budget: small, medium or large")
 	fs.StringVar(&posture, "policy-posture", string(policy.DenyUnselected), "for namespaces no PartnerAccessPolicy selects: Deny invitations (the default), or Allow them (local use)")
+	fs.BoolVar(&personal, "log-personal-data", false, "log guests' mail addresses, at debug level (--zap-log-level=debug) only; off, every address is redacted from the log (redemption URLs always are)")
+	// Without --zap-devel or --zap-encoder, zap.Options logs JSON (one object per line, the
+	// time as RFC 3339) at info level: what the chart's logFormat json asks for explicitly.
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -100,14 +108,22 @@ func runOperator(ctx context.Context, args []string) error {
 	if posture != string(policy.AllowUnselected) && posture != string(policy.DenyUnselected) {
 		return fmt.Errorf("--policy-posture must be Allow or Deny, not %q", posture)
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// Every line, the libraries' too, is scrubbed of redemption URLs and, unless
+	// --log-personal-data, of mail addresses (Graph's error messages may quote one).
+	ctrl.SetLogger(logging.Redact(zap.New(zap.UseFlagOptions(&zapOpts)), personal))
 
 	cred, err := msgraph.NewCredential(msgraph.CredentialOptions{AuthorityHost: authority, AuthorityCAFile: authorityCA})
 	if err != nil {
 		return err
 	}
+	var graphHTTP *http.Client
+	if graphCA != "" {
+		if graphHTTP, err = msgraph.NewHTTPClientTrusting(graphCA); err != nil {
+			return err
+		}
+	}
 	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: endpoint, Credential: cred, Retry: msgraph.DefaultRetryOptions,
-		UserAgent: "partner-operator (" + replicaName() + ")"})
+		HTTPClient: graphHTTP, UserAgent: "partner-operator (" + replicaName() + ")"})
 	if err != nil {
 		return err
 	}
@@ -121,7 +137,7 @@ func runOperator(ctx context.Context, args []string) error {
 	cfg.Budget = &budget
 	cfg.Controller = controllers.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync,
 		MaxConcurrentReconciles: workers, PolicyPosture: policy.Posture(posture), DeltaInterval: deltaEvery,
-		CreateGracePeriod: createGrace, ClaimNamespace: claimNS, ExpiryWarning: expiryWarn}
+		CreateGracePeriod: createGrace, ClaimNamespace: claimNS, ExpiryWarning: expiryWarn, LogPersonalData: personal}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("kubernetes config: %w", err)

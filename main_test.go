@@ -20,6 +20,8 @@ var forbiddenDeps = []string{
 	"github.com/partnerops/partner-operator/internal/testbed",
 	"sigs.k8s.io/controller-runtime/pkg/envtest",
 	"github.com/onsi/",
+	// Only the tests of the alerts and the dashboard (test/observability) use Prometheus itself.
+	"github.com/prometheus/prometheus/",
 }
 
 func forbidden(pkg string) bool {

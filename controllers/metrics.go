@@ -2,14 +2,21 @@ package controllers
 
 import (
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 )
 
 // Metrics counts what the reconciler does on request. Labels never name an object or a user.
 type Metrics struct {
 	sentAgain, expired *prometheus.CounterVec
 	expiryWarnings     prometheus.Counter
+	timeToRedemption   prometheus.Histogram
+	// watcherLastSuccess has no labels but is a vector, so that it is absent until the
+	// watcher runs: only on the leader, and not at all with --redemption-watch-interval=0.
+	watcherLastSuccess *prometheus.GaugeVec
 }
 
 // NewMetrics creates the collectors and registers them with reg, reusing ones already there.
@@ -35,7 +42,23 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Metrics{sentAgain: sentAgain, expired: expired, expiryWarnings: warnings}, nil
+	redemption, err := register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "partner_operator_time_to_redemption_seconds",
+		Help: "Time from sending an invitation (or resetting a redemption) to the partner redeeming it, observed once per redemption.",
+		// One minute to 30 days.
+		Buckets: []float64{60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400, 14 * 86400, 30 * 86400},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	watcher, err := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "partner_operator_redemption_watcher_last_success_timestamp_seconds",
+		Help: "Unix time of the users-delta watcher's last successful round (its start until the first); exported by the leader only.",
+	}, nil))
+	if err != nil {
+		return nil, err
+	}
+	return &Metrics{sentAgain: sentAgain, expired: expired, expiryWarnings: warnings, timeToRedemption: redemption, watcherLastSuccess: watcher}, nil
 }
 
 // register adds c to reg, or returns the collector of that name already there (a second
@@ -69,5 +92,32 @@ func (m *Metrics) countExpired(action string) {
 func (m *Metrics) countExpiryWarning() {
 	if m != nil {
 		m.expiryWarnings.Inc()
+	}
+}
+
+// observeRedemption records how long the partner took to redeem: from the invitation, or from
+// the last send when the redemption was reset. Guests the object adopted or took over were
+// not invited by it and are not observed.
+func (m *Metrics) observeRedemption(pinv *b2bv1alpha1.PartnerInvitation) {
+	st := &pinv.Status
+	if m == nil || st.RedeemedAt == nil {
+		return
+	}
+	start := st.InvitedAt
+	if st.LastHandledResetAt != "" && st.LastSentAt != nil {
+		start = st.LastSentAt
+	}
+	if start == nil {
+		return
+	}
+	if d := st.RedeemedAt.Sub(start.Time); d >= 0 {
+		m.timeToRedemption.Observe(d.Seconds())
+	}
+}
+
+// watcherSucceeded records a successful users-delta round (or the watcher's start).
+func (m *Metrics) watcherSucceeded(t time.Time) {
+	if m != nil {
+		m.watcherLastSuccess.WithLabelValues().Set(float64(t.UnixNano()) / 1e9)
 	}
 }

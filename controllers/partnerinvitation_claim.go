@@ -59,7 +59,7 @@ func (r *PartnerInvitationReconciler) claimAddress(ctx context.Context, pinv *b2
 				return nil, err
 			}
 			return nil, &blockedError{reason: b2bv1alpha1.ReasonConflict, stalled: true, retryAfter: time.Minute, message: fmt.Sprintf(
-				"spec.email %q is already managed by PartnerInvitation %s", pinv.Spec.Email, holder)}
+				"spec.email is already managed by PartnerInvitation %s", holder)}
 		}
 		lease, err = r.createClaim(ctx, pinv)
 	}
@@ -76,7 +76,7 @@ func (r *PartnerInvitationReconciler) claimAddress(ctx context.Context, pinv *b2
 	}
 	if alive {
 		return nil, &blockedError{reason: b2bv1alpha1.ReasonConflict, stalled: true, message: fmt.Sprintf(
-			"spec.email %q is already claimed by PartnerInvitation %s", pinv.Spec.Email, holder)}
+			"spec.email is already claimed by PartnerInvitation %s", holder)}
 	}
 	// The holder was removed without handing over (its finalizer taken off by hand, say). The
 	// resourceVersion makes this a race the API server decides.

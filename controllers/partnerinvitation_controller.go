@@ -3,10 +3,12 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
@@ -53,6 +55,9 @@ type Options struct {
 	ClaimNamespace string
 	// ExpiryWarning is how long before access ends the object warns (event, metric, condition).
 	ExpiryWarning time.Duration
+	// LogPersonalData lets the operator log guests' mail addresses, at debug level (V(1))
+	// only. Off, no log line of the operator's carries one; conditions and events never do.
+	LogPersonalData bool
 }
 
 func (o Options) withDefaults() Options {
@@ -161,7 +166,28 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		pinv.Status = *before.Status.DeepCopy()
 		return quietOnConflict(err)
 	}
-	return r.report(pinv, &f, res, err)
+	res, reported := r.report(pinv, &f, res, err)
+	return res, logGraphFailure(log, err, reported, res)
+}
+
+// logGraphFailure gives a failed Graph call's request-id, which Microsoft support asks for, to
+// the log: on the error controller-runtime logs ("Reconciler error"), or in a line of its own
+// when the failure only requeues (throttling, a missing permission, a blocked object). The
+// conditions leave it out, as it changes with every attempt.
+func logGraphFailure(log logr.Logger, cause, reported error, res ctrl.Result) error {
+	var gerr *graph.Error
+	if cause == nil || !errors.As(cause, &gerr) {
+		return reported
+	}
+	if reported != nil {
+		if gerr.RequestID == "" {
+			return reported
+		}
+		return fmt.Errorf("%w (graph request-id %s)", reported, gerr.RequestID)
+	}
+	log.Info("Microsoft Graph call failed; retrying later", "error", cause.Error(), "graphOperation", gerr.Op,
+		"graphStatus", gerr.StatusCode, "graphCode", gerr.Code, "graphRequestID", gerr.RequestID, "retryAfter", res.RequeueAfter)
+	return nil
 }
 
 // reconcileNormal follows Crossplane's managed-resource order: validate, check policy, claim,
@@ -330,7 +356,7 @@ func (r *PartnerInvitationReconciler) SetupWithManager(ctx context.Context, mgr 
 		watcher := &RedemptionWatcher{
 			Reader: mgr.GetClient(), Directory: r.Directory, Events: changed,
 			Interval: opts.DeltaInterval, FullRoundInterval: opts.FullRoundInterval,
-			Log: mgr.GetLogger().WithName("redemption-watcher"),
+			Log: mgr.GetLogger().WithName("redemption-watcher"), Metrics: r.Metrics,
 		}
 		if err := mgr.Add(watcher); err != nil {
 			return fmt.Errorf("add redemption watcher: %w", err)

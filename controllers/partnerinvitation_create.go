@@ -10,6 +10,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1 "k8s.io/api/core/v1"
@@ -99,7 +100,7 @@ func (r *PartnerInvitationReconciler) takeHandedOverGuest(ctx context.Context, p
 	pinv.Status.UserID = id
 	pinv.Status.Adopted = origin == b2bv1alpha1.GuestOriginAdopted
 	f.established, f.establishedMsg = b2bv1alpha1.ReasonHandedOver,
-		fmt.Sprintf("Took over guest %s from the PartnerInvitation that held %s before; no invitation was sent", id, pinv.Spec.Email)
+		fmt.Sprintf("Took over guest %s from the PartnerInvitation that held the address before; no invitation was sent", id)
 	return nil
 }
 
@@ -171,6 +172,11 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 		pinv.Status.Sponsors = append(pinv.Status.Sponsors, s)
 	}
 	r.establish(pinv, f, inv.UserID, true)
+	log := ctrl.LoggerFrom(ctx)
+	log.Info("Invitation sent", "userID", inv.UserID, "state", pinv.Status.State)
+	if r.opts().LogPersonalData {
+		log.V(1).Info("Invitation sent", "userID", inv.UserID, "email", pinv.Spec.Email)
+	}
 	return nil
 }
 
@@ -186,12 +192,12 @@ func (r *PartnerInvitationReconciler) establish(pinv *b2bv1alpha1.PartnerInvitat
 	switch {
 	case reinvite:
 		f.established, f.establishedMsg = b2bv1alpha1.ReasonReinvited,
-			fmt.Sprintf("Re-invited %s as guest %s after the previous guest was deleted outside the operator", pinv.Spec.Email, userID)
+			fmt.Sprintf("Re-invited spec.email as guest %s after the previous guest was deleted outside the operator", userID)
 	case sent:
-		f.established, f.establishedMsg = b2bv1alpha1.ReasonInvitationSent, fmt.Sprintf("Invited %s as guest %s", pinv.Spec.Email, userID)
+		f.established, f.establishedMsg = b2bv1alpha1.ReasonInvitationSent, fmt.Sprintf("Invited spec.email as guest %s", userID)
 	default:
 		f.established, f.establishedMsg = b2bv1alpha1.ReasonInvitationSent,
-			fmt.Sprintf("Invited %s as guest %s (the answer to the invitation was recovered by lookup)", pinv.Spec.Email, userID)
+			fmt.Sprintf("Invited spec.email as guest %s (the answer to the invitation was recovered by lookup)", userID)
 	}
 }
 

@@ -106,7 +106,7 @@ func (r *PartnerInvitationReconciler) recoverRedeemURL(ctx context.Context, pinv
 		return err
 	}
 	if inv.UserID != guest.ID {
-		return fmt.Errorf("re-inviting %s for its redemption URL answered with user %s, not guest %s", pinv.Spec.Email, inv.UserID, guest.ID)
+		return fmt.Errorf("re-inviting spec.email for its redemption URL answered with user %s, not guest %s", inv.UserID, guest.ID)
 	}
 	critical, cancel := criticalContext(ctx)
 	defer cancel()

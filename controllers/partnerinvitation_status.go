@@ -126,7 +126,7 @@ func deriveConditions(pinv *b2bv1alpha1.PartnerInvitation, f *findings, blocker 
 		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, invited.Reason, invited.Message)
 	case st.UserID != "":
 		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, b2bv1alpha1.ReasonInvitationSent,
-			fmt.Sprintf("Guest %s exists for %s", st.UserID, pinv.Spec.Email))
+			fmt.Sprintf("Guest %s exists for spec.email", st.UserID))
 	case f.reinvitedFrom != "":
 		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonReinvited,
 			fmt.Sprintf("Guest %s was deleted outside the operator; sending a new invitation", f.reinvitedFrom))
@@ -259,6 +259,10 @@ func (r *PartnerInvitationReconciler) emitTransitions(pinv *b2bv1alpha1.PartnerI
 	}
 	if c, ok := changed(b2bv1alpha1.ConditionRedeemed, metav1.ConditionTrue); ok {
 		r.event(pinv, corev1.EventTypeNormal, eventRedeemed, "Redeem", c.Message)
+		// Once per redemption: this runs after the status write that made Redeemed True.
+		if was := meta.FindStatusCondition(before, b2bv1alpha1.ConditionRedeemed); was == nil || was.Status != metav1.ConditionTrue {
+			r.Metrics.observeRedemption(pinv)
+		}
 	}
 	if c, ok := changed(b2bv1alpha1.ConditionStalled, metav1.ConditionTrue); ok {
 		reason := eventStalled

@@ -30,6 +30,8 @@ type RedemptionWatcher struct {
 	FullRoundInterval time.Duration
 	Events            chan<- event.GenericEvent
 	Log               logr.Logger
+	// Metrics records each successful round; nil records nothing.
+	Metrics *Metrics
 }
 
 // NeedLeaderElection: only the leader watches, as only the leader reconciles.
@@ -41,6 +43,8 @@ func (w *RedemptionWatcher) Start(ctx context.Context) error {
 	var lastFull time.Time
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// Freshness counts from the start: a watcher that never succeeds goes stale too.
+	w.Metrics.watcherSucceeded(time.Now())
 	for {
 		select {
 		case <-ctx.Done():
@@ -54,6 +58,7 @@ func (w *RedemptionWatcher) Start(ctx context.Context) error {
 		switch {
 		case err == nil:
 			link = next
+			w.Metrics.watcherSucceeded(time.Now())
 			w.dispatch(ctx, changes)
 			timer.Reset(w.Interval)
 		case ctx.Err() != nil:
@@ -66,7 +71,8 @@ func (w *RedemptionWatcher) Start(ctx context.Context) error {
 			if ra, ok := graph.RetryAfter(err); ok && ra > wait {
 				wait = ra
 			}
-			w.Log.Info("users delta failed; retrying", "error", err.Error(), "after", wait)
+			w.Log.Info("users delta failed; retrying", "error", err.Error(), "after", wait,
+				"graphStatus", graph.StatusCode(err), "graphRequestID", graph.RequestID(err))
 			timer.Reset(wait)
 		}
 	}

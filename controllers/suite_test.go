@@ -2,17 +2,22 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	uzap "go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
@@ -26,6 +31,7 @@ import (
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
+	"github.com/partnerops/partner-operator/internal/logging"
 	"github.com/partnerops/partner-operator/internal/operator"
 	"github.com/partnerops/partner-operator/internal/testbed"
 )
@@ -72,7 +78,11 @@ func TestIntegration(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	// The operator's log goes to GinkgoWriter as before, and, every level of it, to the
+	// personal-data scanner that AfterSuite reads.
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true), zap.RawZapOpts(uzap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewTee(c, zapcore.NewCore(zapcore.NewJSONEncoder(uzap.NewProductionEncoderConfig()), zapcore.AddSync(logScan), zapcore.Level(-10)))
+	}))))
 	// Never skip: without the binaries this suite fails and says how to get them.
 	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
 		"KUBEBUILDER_ASSETS is not set: run 'make test', which provides kube-apiserver and etcd via hack/envtest.sh")
@@ -89,12 +99,13 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	fmt.Fprintf(os.Stdout, "kube-apiserver %s (envtest, real etcd)\n", version.GitVersion)
 
-	emu = emulator.New(emulator.Options{RequireAuth: true})
+	// Graph over TLS, as in production: the client trusts the emulator's CA only.
+	emu = emulator.New(emulator.Options{RequireAuth: true, GraphTLS: true})
 	Expect(emu.Start()).To(Succeed())
 	cred, err := msgraph.NewClientSecretCredential(emu.TenantID(), "partner-operator-test", "test-secret", emu.AuthorityURL(), emu.TLSClient())
 	Expect(err).NotTo(HaveOccurred())
 	dir, err := msgraph.NewClient(msgraph.Config{
-		Endpoint: emu.URL(), Credential: cred,
+		Endpoint: emu.URL(), Credential: cred, HTTPClient: emu.TLSClient(),
 		Retry: msgraph.RetryOptions{MaxRetries: 3, MaxInlineWait: 2 * time.Second},
 	})
 	Expect(err).NotTo(HaveOccurred())
@@ -161,7 +172,56 @@ var _ = AfterSuite(func() {
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
+	// Guests' addresses are personal data (GDPR): none in the log at info level or above
+	// (--log-personal-data off, as here), and no redemption URL at any level.
+	lines, offending := logScan.result()
+	fmt.Fprintf(os.Stdout, "log scan: %d lines of the operator's log (all levels), %d with a mail address at info or above or a redemption URL\n", lines, len(offending))
+	Expect(lines).To(BeNumerically(">", 10), "the scanner saw no log: is the tee in BeforeSuite gone?")
+	Expect(offending).To(BeEmpty(), "log lines with personal data or a redemption URL:\n%s", strings.Join(offending, "\n"))
 })
+
+// logScan reads every line the operator logs during the suite (JSON, one entry per Write).
+var logScan = &logScanner{}
+
+// allowedAddresses may appear: the example the validation messages give.
+var allowedAddresses = map[string]bool{"name@example.com": true}
+
+type logScanner struct {
+	mu        sync.Mutex
+	lines     int
+	offending []string
+}
+
+func (s *logScanner) Write(p []byte) (int, error) {
+	var entry struct {
+		Level string `json:"level"`
+	}
+	_ = json.Unmarshal(p, &entry)
+	line := strings.TrimSpace(string(p))
+	var bad bool
+	if logging.RedemptionURL.MatchString(line) {
+		bad = true
+	}
+	// zap's levels at info and above; debug and the V(2)+ "Level(-n)" are not.
+	if entry.Level != "debug" && !strings.HasPrefix(entry.Level, "Level(") {
+		for _, a := range logging.MailAddress.FindAllString(line, -1) {
+			bad = bad || !allowedAddresses[strings.ToLower(a)]
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines++
+	if bad && len(s.offending) < 50 {
+		s.offending = append(s.offending, line)
+	}
+	return len(p), nil
+}
+
+func (s *logScanner) result() (int, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lines, slices.Clone(s.offending)
+}
 
 // crashingDirectory loses Graph's answer to an invitation, as a connection reset after the
 // request was sent would: Graph creates the guest, the operator never learns its ID. The

@@ -45,9 +45,19 @@ type Error struct {
 	Code       string
 	Message    string
 	RetryAfter time.Duration
-	Err        error
+	// RequestID is Graph's request-id response header (or the error body's innerError), which
+	// Microsoft support asks for; empty when no answer came back.
+	RequestID string
+	Err       error
 }
 
+// StatusUnauthenticated is the StatusCode of a call that never reached Graph because no
+// access token could be had (the token endpoint refused the credential, or none is
+// configured): for what to do about it, the same as Graph's own 401.
+const StatusUnauthenticated = 401
+
+// Error leaves RequestID out: the text becomes condition messages and events, which would
+// change (and be written and recorded again) on every retry. Logs carry it as a key instead.
 func (e *Error) Error() string {
 	switch {
 	case e.Code != "" || e.Message != "":
@@ -85,6 +95,15 @@ func RetryAfter(err error) (time.Duration, bool) {
 		return ge.RetryAfter, true
 	}
 	return 0, false
+}
+
+// RequestID returns Graph's request-id of a failed call, or "" when there is none.
+func RequestID(err error) string {
+	var ge *Error
+	if errors.As(err, &ge) {
+		return ge.RequestID
+	}
+	return ""
 }
 
 // StatusCode returns the HTTP status of a Graph error, or 0 when there was none.

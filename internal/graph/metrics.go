@@ -10,12 +10,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// Operations are the operation label values of the Graph metrics, one per Directory method.
+var Operations = []string{
+	"find_users", "get_user", "invite", "update_user", "delete_user", "get_group", "find_groups",
+	"add_group_member", "remove_group_member", "get_service_principal", "find_service_principal",
+	"assign_app_role", "remove_app_role_assignment", "list_sponsors", "add_sponsor", "remove_sponsor",
+	"user_changes",
+}
+
+// alertedCodes are the status codes the shipped alerts take rates of. Their series exist from
+// the start, at 0: a counter that first appears at 1 has no rate until it grows again, so a
+// first burst of 401s or 429s would otherwise go unseen.
+var alertedCodes = []string{"401", "429"}
+
 // Metrics counts Graph calls by operation and outcome. Labels never name an object or user,
 // so cardinality stays bounded.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	pacerWait *prometheus.HistogramVec
 }
+
+// Pacer wait classes: which of the budget's quotas a call waits for (each also waits out a
+// pause after a 429).
+const (
+	PaceClassInvitation = "invitation"
+	PaceClassWrite      = "write"
+	PaceClassRead       = "read"
+)
 
 // NewMetrics creates the collectors and registers them with reg. When reg already holds them
 // (a second manager in the same process), it returns the registered ones: counting into the
@@ -28,6 +50,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, op := range Operations {
+		for _, code := range alertedCodes {
+			requests.WithLabelValues(op, code)
+		}
+	}
 	duration, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "partner_operator_graph_request_duration_seconds",
 		Help:    "Latency of Microsoft Graph calls, retries included.",
@@ -36,7 +63,22 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Metrics{requests: requests, duration: duration}, nil
+	pacerWait, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "partner_operator_graph_pacer_wait_seconds",
+		Help: "Time a Microsoft Graph call waited for the request budget (and for a pause after a 429) before it was sent, by class: invitation, write or read.",
+		// From "no wait" to a long 429 pause.
+		Buckets: []float64{0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
+	}, []string{"class"}))
+	if err != nil {
+		return nil, err
+	}
+	return &Metrics{requests: requests, duration: duration, pacerWait: pacerWait}, nil
+}
+
+func (m *Metrics) observePacerWait(class string, d time.Duration) {
+	if m != nil {
+		m.pacerWait.WithLabelValues(class).Observe(d.Seconds())
+	}
 }
 
 // register registers c with reg, or returns the equal collector reg already holds.

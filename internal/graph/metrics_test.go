@@ -2,6 +2,9 @@ package graph_test
 
 import (
 	"context"
+	"maps"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,4 +64,56 @@ func TestNewMetricsConflictingCollector(t *testing.T) {
 	if _, err := graph.NewMetrics(reg); err == nil {
 		t.Fatal("NewMetrics succeeded over a conflicting collector")
 	}
+}
+
+// Every Directory method is counted under one of Operations, whose 401 and 429 series exist
+// from the start.
+func TestOperationsAreEveryDirectoryMethod(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := graph.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := labelValues(t, reg, "operation")
+	if !slices.Equal(before, slices.Sorted(slices.Values(graph.Operations))) {
+		t.Errorf("series at start for operations %v, want %v", before, graph.Operations)
+	}
+	dir := reflect.ValueOf(graph.Instrument(&graphtest.Fake{}, m))
+	typ := reflect.TypeFor[graph.Directory]()
+	for i := range typ.NumMethod() {
+		method := dir.MethodByName(typ.Method(i).Name)
+		args := []reflect.Value{reflect.ValueOf(context.Background())}
+		for j := 1; j < method.Type().NumIn(); j++ {
+			args = append(args, reflect.Zero(method.Type().In(j)))
+		}
+		method.Call(args)
+	}
+	if after := labelValues(t, reg, "operation"); !slices.Equal(after, before) {
+		t.Errorf("the %d Directory methods are counted under %v, not only Operations %v", typ.NumMethod(), after, before)
+	}
+	if n := typ.NumMethod(); n != len(graph.Operations) {
+		t.Errorf("%d Directory methods, %d Operations", n, len(graph.Operations))
+	}
+}
+
+func labelValues(t *testing.T, reg *prometheus.Registry, label string) []string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]bool{}
+	for _, mf := range mfs {
+		if mf.GetName() != "partner_operator_graph_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label {
+					set[lp.GetValue()] = true
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
 }

@@ -51,9 +51,10 @@ func BudgetFor(size string) Budget {
 
 // Pace wraps a Directory so every call waits for its share of the budget, and a 429 pauses all
 // callers until Graph's Retry-After has passed (one throttled answer stops the whole herd).
-func Pace(d Directory, b Budget) Directory {
+// m, when not nil, times each call's wait (partner_operator_graph_pacer_wait_seconds).
+func Pace(d Directory, b Budget, m *Metrics) Directory {
 	p := newPaced(b)
-	p.next = d
+	p.next, p.metrics = d, m
 	return p
 }
 
@@ -68,6 +69,7 @@ func newPaced(b Budget) *paced {
 type paced struct {
 	next                       Directory
 	invitations, writes, units *rate.Limiter
+	metrics                    *Metrics
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -82,6 +84,22 @@ const (
 )
 
 func (p *paced) wait(ctx context.Context, units int, write, invite bool) error {
+	start := time.Now()
+	if err := p.waitBudget(ctx, units, write, invite); err != nil {
+		return err
+	}
+	class := PaceClassRead
+	switch {
+	case invite:
+		class = PaceClassInvitation
+	case write:
+		class = PaceClassWrite
+	}
+	p.metrics.observePacerWait(class, time.Since(start))
+	return nil
+}
+
+func (p *paced) waitBudget(ctx context.Context, units int, write, invite bool) error {
 	p.mu.Lock()
 	until := p.pausedUntil
 	p.mu.Unlock()

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/graphtest"
 )
@@ -40,7 +43,7 @@ func TestThrottledAnswerPausesEveryCaller(t *testing.T) {
 		}
 		return &graph.User{ID: "u"}, nil
 	}}
-	d := graph.Pace(fake, graph.Budget{InvitationsPerSecond: 1000, WritesPerSecond: 1000, ResourceUnitsPerSecond: 1000, Burst: 10})
+	d := graph.Pace(fake, graph.Budget{InvitationsPerSecond: 1000, WritesPerSecond: 1000, ResourceUnitsPerSecond: 1000, Burst: 10}, nil)
 	if _, err := d.GetUser(context.Background(), "u"); err == nil {
 		t.Fatal("want the throttled error passed through")
 	}
@@ -69,7 +72,7 @@ func TestInvitationsArePacedToTheBudget(t *testing.T) {
 	fake := &graphtest.Fake{InviteFn: func(context.Context, graph.InvitationRequest) (*graph.Invitation, error) {
 		return &graph.Invitation{UserID: "u"}, nil
 	}}
-	d := graph.Pace(fake, graph.Budget{InvitationsPerSecond: 50, WritesPerSecond: 1000, ResourceUnitsPerSecond: 1000, Burst: 1})
+	d := graph.Pace(fake, graph.Budget{InvitationsPerSecond: 50, WritesPerSecond: 1000, ResourceUnitsPerSecond: 1000, Burst: 1}, nil)
 	start := time.Now()
 	for range 11 {
 		if _, err := d.Invite(context.Background(), graph.InvitationRequest{}); err != nil {
@@ -80,4 +83,51 @@ func TestInvitationsArePacedToTheBudget(t *testing.T) {
 	if elapsed := time.Since(start); elapsed < 190*time.Millisecond {
 		t.Errorf("11 invitations took %v; the budget allows no faster than 200ms", elapsed)
 	}
+}
+
+// Every paced call's wait is observed by class; the waits of calls held back by the budget add
+// up to the time the budget imposed.
+func TestPacerWaitIsObserved(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := graph.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := &graphtest.Fake{
+		InviteFn: func(context.Context, graph.InvitationRequest) (*graph.Invitation, error) {
+			return &graph.Invitation{UserID: "u"}, nil
+		},
+		GetUserFn: func(context.Context, string) (*graph.User, error) { return &graph.User{ID: "u"}, nil },
+	}
+	d := graph.Pace(fake, graph.Budget{InvitationsPerSecond: 50, WritesPerSecond: 1000, ResourceUnitsPerSecond: 1000, Burst: 1}, m)
+	for range 11 {
+		if _, err := d.Invite(context.Background(), graph.InvitationRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.GetUser(context.Background(), "u"); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*dto.Histogram{}
+	for _, mf := range mfs {
+		if mf.GetName() != "partner_operator_graph_pacer_wait_seconds" {
+			continue
+		}
+		for _, metric := range mf.GetMetric() {
+			got[metric.GetLabel()[0].GetValue()] = metric.GetHistogram()
+		}
+	}
+	inv, read := got[graph.PaceClassInvitation], got[graph.PaceClassRead]
+	if inv.GetSampleCount() != 11 || read.GetSampleCount() != 1 {
+		t.Fatalf("observed %d invitation and %d read waits, want 11 and 1", inv.GetSampleCount(), read.GetSampleCount())
+	}
+	// 11 invitations at 50/s with a burst of 1 wait about 10 × 20 ms in all.
+	if sum := inv.GetSampleSum(); sum < 0.15 || sum > 1 {
+		t.Errorf("invitation waits add up to %.3fs, want about 0.2s", sum)
+	}
+	t.Logf("invitation waits: %d, %.3fs in all", inv.GetSampleCount(), inv.GetSampleSum())
 }

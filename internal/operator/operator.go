@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -115,23 +116,20 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
-	metrics, err := graph.NewMetrics(crmetrics.Registry)
-	if err != nil {
-		return nil, fmt.Errorf("register graph metrics: %w", err)
-	}
-	dir := graph.Instrument(cfg.Directory, metrics)
-	if cfg.Budget != nil {
-		dir = graph.Pace(dir, *cfg.Budget)
-	}
-	reconcilerMetrics, err := controllers.NewMetrics(crmetrics.Registry)
-	if err != nil {
-		return nil, fmt.Errorf("register reconciler metrics: %w", err)
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
+	m, err := registerMetrics(crmetrics.Registry, controllers.NewInventoryCollector(
+		mgr.GetClient(), mgr.Elected(), cfg.Clock, mgr.GetLogger().WithName("metrics")))
+	if err != nil {
+		return nil, err
+	}
+	dir := graph.Instrument(cfg.Directory, m.graph)
+	if cfg.Budget != nil {
+		dir = graph.Pace(dir, *cfg.Budget, m.graph)
+	}
 	r := &controllers.PartnerInvitationReconciler{
-		Metrics:   reconcilerMetrics,
+		Metrics:   m.reconciler,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Directory: dir,
@@ -177,6 +175,29 @@ func metricsOptions(cfg Config) (metricsserver.Options, error) {
 		opts.CertDir = cfg.MetricsCertDir
 	}
 	return opts, nil
+}
+
+type operatorMetrics struct {
+	graph      *graph.Metrics
+	reconciler *controllers.Metrics
+}
+
+// registerMetrics registers every collector of the operator's own (partner_operator_*) with
+// reg. It is the only place they are registered: the metrics reference test describes what it
+// registers and compares it with MetricsReference.
+func registerMetrics(reg prometheus.Registerer, inventory *controllers.InventoryCollector) (*operatorMetrics, error) {
+	g, err := graph.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("register graph metrics: %w", err)
+	}
+	r, err := controllers.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("register reconciler metrics: %w", err)
+	}
+	if err := controllers.RegisterInventory(reg, inventory); err != nil {
+		return nil, fmt.Errorf("register inventory metrics: %w", err)
+	}
+	return &operatorMetrics{graph: g, reconciler: r}, nil
 }
 
 func ptr[T any](v T) *T { return &v }

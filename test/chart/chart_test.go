@@ -440,7 +440,7 @@ func TestTemplateSwitches(t *testing.T) {
 	if v, _, _ := unstructured.NestedFieldNoCopy(pdb.Object, "spec", "minAvailable"); fmt.Sprint(v) != "1" {
 		t.Errorf("PodDisruptionBudget minAvailable %v, want 1", v)
 	}
-	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy", "PartnerAccessPolicy"} {
+	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy", "PartnerAccessPolicy", "PrometheusRule", "ConfigMap"} {
 		if n := len(find(defaults, kind)); n != 0 {
 			t.Errorf("%s is rendered by default", kind)
 		}
@@ -449,7 +449,7 @@ func TestTemplateSwitches(t *testing.T) {
 		t.Errorf("%d admission policy bindings, want 2", n)
 	}
 	all := render(t, release, namespace, "--values", allValues)
-	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy", "PartnerAccessPolicy", "PodDisruptionBudget", "Service"} {
+	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy", "PartnerAccessPolicy", "PodDisruptionBudget", "Service", "PrometheusRule", "ConfigMap"} {
 		if n := len(find(all, kind)); n != 1 {
 			t.Errorf("all values: %d %s, want 1", n, kind)
 		}
@@ -465,6 +465,10 @@ func TestTemplateSwitches(t *testing.T) {
 	}
 	if n := len(find(off, "ValidatingAdmissionPolicy")); n != 0 {
 		t.Errorf("admission policy off: still rendered")
+	}
+	// Alerts about metrics nobody scrapes would page for a missing leader.
+	if n := len(find(render(t, release, namespace, "--set", "metrics.enabled=false,metrics.prometheusRule.enabled=true"), "PrometheusRule")); n != 0 {
+		t.Errorf("metrics off: the PrometheusRule is still rendered")
 	}
 	if args := deployment(t, off).Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--metrics-bind-address=0") {
 		t.Errorf("metrics off: the endpoint still listens: %v", args)
@@ -626,5 +630,66 @@ func TestAdmissionPolicyAsConfigPolicy(t *testing.T) {
 	}
 	if a, _, _ := unstructured.NestedString(allow["ValidatingAdmissionPolicyBinding-update"], "paramRef", "parameterNotFoundAction"); a != "Allow" {
 		t.Errorf("update binding parameterNotFoundAction %q, want Allow", a)
+	}
+}
+
+// TestDashboardAndAlertsAsConfig: the chart ships config/grafana's dashboard and
+// config/prometheus's alerts. Its files/ copies are byte-identical to them (make manifests
+// copies them), and the rendered ConfigMap and PrometheusRule carry their content unchanged.
+func TestDashboardAndAlertsAsConfig(t *testing.T) {
+	for chartFile, configFile := range map[string]string{
+		"files/partner-operator.json": "config/grafana/partner-operator.json",
+		"files/alerts.yaml":           "config/prometheus/alerts.yaml",
+	} {
+		want, err := os.ReadFile(filepath.Join(repoRoot, configFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(chartDir, chartFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("charts/partner-operator/%s differs from %s: run 'make manifests'", chartFile, configFile)
+		}
+	}
+	objs := render(t, release, namespace, "--values", allValues)
+
+	cm := convert[corev1.ConfigMap](t, only(t, objs, "ConfigMap"))
+	if cm.Labels["grafana_dashboard"] != "1" {
+		t.Errorf("the dashboard ConfigMap lacks the sidecar label grafana_dashboard: \"1\": %v", cm.Labels)
+	}
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "grafana", "partner-operator.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got any
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatalf("config/grafana/partner-operator.json: %v", err)
+	}
+	if err := json.Unmarshal([]byte(cm.Data["partner-operator.json"]), &got); err != nil {
+		t.Fatalf("the ConfigMap's dashboard is not JSON: %v", err)
+	}
+	if !apiequality.Semantic.DeepEqual(got, want) {
+		t.Error("the ConfigMap's dashboard differs from config/grafana/partner-operator.json")
+	}
+
+	f, err := os.Open(filepath.Join(repoRoot, "config", "prometheus", "alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	config, err := decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSpec, _, _ := unstructured.NestedMap(only(t, config, "PrometheusRule").Object, "spec")
+	rule := only(t, objs, "PrometheusRule")
+	gotSpec, _, _ := unstructured.NestedMap(rule.Object, "spec")
+	if len(wantSpec) == 0 || !apiequality.Semantic.DeepEqual(gotSpec, wantSpec) {
+		t.Errorf("the chart's PrometheusRule spec differs from config/prometheus/alerts.yaml's")
+	}
+	if rule.GetLabels()["release"] != "kube-prometheus-stack" {
+		t.Errorf("PrometheusRule labels %v lack metrics.prometheusRule.labels", rule.GetLabels())
 	}
 }

@@ -59,14 +59,16 @@ type apiServer struct {
 	warnings *warningRecorder
 }
 
-// serviceMonitorCRD stands in for the Prometheus Operator's CRD, which envtest does not have:
-// it accepts any ServiceMonitor, so the dry run checks its metadata and namespace, not its spec.
-func serviceMonitorCRD() *apiextensionsv1.CustomResourceDefinition {
+// prometheusOperatorCRD stands in for a CRD of the Prometheus Operator (ServiceMonitor,
+// PrometheusRule), which envtest does not have: it accepts any spec, so the dry run checks the
+// object's metadata and namespace (test/observability checks the rules themselves).
+func prometheusOperatorCRD(kind string) *apiextensionsv1.CustomResourceDefinition {
+	singular := strings.ToLower(kind)
 	return &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "servicemonitors.monitoring.coreos.com"},
+		ObjectMeta: metav1.ObjectMeta{Name: singular + "s.monitoring.coreos.com"},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
 			Group: "monitoring.coreos.com",
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "servicemonitors", Singular: "servicemonitor", Kind: "ServiceMonitor", ListKind: "ServiceMonitorList"},
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: singular + "s", Singular: singular, Kind: kind, ListKind: kind + "List"},
 			Scope: apiextensionsv1.NamespaceScoped,
 			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
 				Name: "v1", Served: true, Storage: true,
@@ -89,7 +91,7 @@ func TestPodSecurityRestricted(t *testing.T) {
 	env := &envtest.Environment{
 		// The chart's CRDs (TestCRDsMatchConfig keeps them identical to config/crd/bases).
 		CRDDirectoryPaths:     []string{filepath.Join(chartDir, "crds")},
-		CRDs:                  []*apiextensionsv1.CustomResourceDefinition{serviceMonitorCRD()},
+		CRDs:                  []*apiextensionsv1.CustomResourceDefinition{prometheusOperatorCRD("ServiceMonitor"), prometheusOperatorCRD("PrometheusRule")},
 		ErrorIfCRDPathMissing: true,
 	}
 	cfg, err := env.Start()

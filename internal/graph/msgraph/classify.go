@@ -25,12 +25,25 @@ func classify(op string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &graph.Error{Kind: graph.KindTransient, Op: op, Err: err}
 	}
+	var token *tokenError
+	if errors.As(err, &token) {
+		// No token, no request: the credential is wrong, expired or missing. Counted as a 401,
+		// which is what Graph answers a request without a valid token.
+		return &graph.Error{Kind: graph.KindTransient, Op: op, StatusCode: graph.StatusUnauthenticated,
+			Code: "TokenAcquisitionFailed", Message: token.summary(), Err: token.err}
+	}
 	var odata *odataerrors.ODataError
 	if errors.As(err, &odata) {
 		e := &graph.Error{Op: op, StatusCode: odata.GetStatusCode()}
 		if main := odata.GetErrorEscaped(); main != nil {
 			e.Code = deref(main.GetCode())
 			e.Message = deref(main.GetMessage())
+			if inner := main.GetInnerError(); inner != nil {
+				e.RequestID = deref(inner.GetRequestId())
+			}
+		}
+		if id := requestIDHeader(odata.GetResponseHeaders()); id != "" {
+			e.RequestID = id
 		}
 		e.RetryAfter = retryAfterHeader(odata.GetResponseHeaders())
 		e.Kind = kindFor(e.StatusCode, e.Code, e.Message)
@@ -39,6 +52,7 @@ func classify(op string, err error) error {
 	var api *abs.ApiError
 	if errors.As(err, &api) {
 		e := &graph.Error{Op: op, StatusCode: api.ResponseStatusCode, Message: api.Message}
+		e.RequestID = requestIDHeader(api.ResponseHeaders)
 		e.RetryAfter = retryAfterHeader(api.ResponseHeaders)
 		e.Kind = kindFor(e.StatusCode, "", e.Message)
 		return fillThrottle(e)
@@ -83,6 +97,19 @@ func kindFor(status int, code, message string) graph.Kind {
 	default:
 		return graph.KindTerminal
 	}
+}
+
+// requestIDHeader is Graph's request-id, the identifier Microsoft support asks for.
+func requestIDHeader(h *abs.ResponseHeaders) string {
+	if h == nil {
+		return ""
+	}
+	for _, v := range h.Get("request-id") {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func retryAfterHeader(h *abs.ResponseHeaders) time.Duration {

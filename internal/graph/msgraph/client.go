@@ -74,7 +74,7 @@ func NewClient(cfg Config) (*Client, error) {
 	// Graph tokens are always for graph.microsoft.com; the allowed host is the one we call,
 	// otherwise the provider silently sends no Authorization header.
 	auth, err := kiotaauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
-		cfg.Credential, []string{DefaultEndpoint + "/.default"}, []string{u.Hostname()})
+		tokenCredential{cfg.Credential}, []string{DefaultEndpoint + "/.default"}, []string{u.Hostname()})
 	if err != nil {
 		return nil, fmt.Errorf("graph authentication provider: %w", err)
 	}

@@ -192,12 +192,12 @@ func (r *PartnerInvitationReconciler) establish(pinv *b2bv1alpha1.PartnerInvitat
 	switch {
 	case reinvite:
 		f.established, f.establishedMsg = b2bv1alpha1.ReasonReinvited,
-			fmt.Sprintf("Re-invited spec.email as guest %s after the previous guest was deleted outside the operator", userID)
+			fmt.Sprintf("Re-invited the partner as guest %s after the previous guest was deleted outside the operator", userID)
 	case sent:
-		f.established, f.establishedMsg = b2bv1alpha1.ReasonInvitationSent, fmt.Sprintf("Invited spec.email as guest %s", userID)
+		f.established, f.establishedMsg = b2bv1alpha1.ReasonInvitationSent, fmt.Sprintf("Invited the partner as guest %s", userID)
 	default:
 		f.established, f.establishedMsg = b2bv1alpha1.ReasonInvitationSent,
-			fmt.Sprintf("Invited spec.email as guest %s (the answer to the invitation was recovered by lookup)", userID)
+			fmt.Sprintf("Invited the partner as guest %s (the answer to the invitation was recovered by lookup)", userID)
 	}
 }
 

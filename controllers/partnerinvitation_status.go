@@ -126,7 +126,7 @@ func deriveConditions(pinv *b2bv1alpha1.PartnerInvitation, f *findings, blocker 
 		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, invited.Reason, invited.Message)
 	case st.UserID != "":
 		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionTrue, b2bv1alpha1.ReasonInvitationSent,
-			fmt.Sprintf("Guest %s exists for spec.email", st.UserID))
+			fmt.Sprintf("Guest %s exists for the address in spec.email", st.UserID))
 	case f.reinvitedFrom != "":
 		setCondition(pinv, b2bv1alpha1.ConditionInvited, metav1.ConditionFalse, b2bv1alpha1.ReasonReinvited,
 			fmt.Sprintf("Guest %s was deleted outside the operator; sending a new invitation", f.reinvitedFrom))

@@ -18,19 +18,11 @@ var assignmentProps = canonicalNames("id", "appRoleId", "createdDateTime", "dele
 // emulator has no directory roles or administrative units), each with its @odata.type, with
 // $select, $top and $skiptoken paging.
 func (e *Emulator) listMemberOf(w http.ResponseWriter, r *http.Request, userKey string) {
-	sel, err := parseSelect(r.URL.Query().Get("$select"), memberOfProps, "directoryObject", nil)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
-		return
-	}
-	top, ok := pageSize(w, r, defaultPageSize)
+	page, ok := parseRelationPage(w, r, memberOfProps, "directoryObject", defaultPageSize)
 	if !ok {
 		return
 	}
-	offset, ok := skipToken(w, r)
-	if !ok {
-		return
-	}
+	sel, top, offset := page.sel, page.top, page.offset
 	e.mu.Lock()
 	u := e.dir.visibleUserByKey(userKey, e.now())
 	var ids []string
@@ -77,19 +69,11 @@ func (d *directory) groupsOf(userID string) []string {
 // assignments granted to the user and those granted to groups it is a direct member of, with
 // $select, $top and $skiptoken paging.
 func (e *Emulator) listUserAssignments(w http.ResponseWriter, r *http.Request, userKey string) {
-	sel, err := parseSelect(r.URL.Query().Get("$select"), assignmentProps, "appRoleAssignment", nil)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
-		return
-	}
-	top, ok := pageSize(w, r, defaultPageSize)
+	page, ok := parseRelationPage(w, r, assignmentProps, "appRoleAssignment", defaultPageSize)
 	if !ok {
 		return
 	}
-	offset, ok := skipToken(w, r)
-	if !ok {
-		return
-	}
+	sel, top, offset := page.sel, page.top, page.offset
 	e.mu.Lock()
 	u := e.dir.visibleUserByKey(userKey, e.now())
 	var all []map[string]any

@@ -199,3 +199,27 @@ func writeRawCount(w http.ResponseWriter, r *http.Request, n int) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = fmt.Fprint(w, n)
 }
+
+// relationPage is the query of a paged relationship read (memberOf, sponsors,
+// appRoleAssignments): its $select, $top and $skiptoken.
+type relationPage struct {
+	sel         []string
+	top, offset int
+}
+
+// parseRelationPage reads a relationship read's $select (against props, for the named type),
+// $top and $skiptoken; when one is invalid it answers 400 itself and returns false.
+func parseRelationPage(w http.ResponseWriter, r *http.Request, props map[string]string, typ string, defaultTop int) (relationPage, bool) {
+	var p relationPage
+	var err error
+	if p.sel, err = parseSelect(r.URL.Query().Get("$select"), props, typ, nil); err != nil {
+		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
+		return p, false
+	}
+	var ok bool
+	if p.top, ok = pageSize(w, r, defaultTop); !ok {
+		return p, false
+	}
+	p.offset, ok = skipToken(w, r)
+	return p, ok
+}

@@ -89,20 +89,11 @@ func (e *Emulator) routeSponsors(w http.ResponseWriter, r *http.Request, userKey
 
 // listSponsors serves GET /users/{id}/sponsors with $select, $top and $skiptoken paging.
 func (e *Emulator) listSponsors(w http.ResponseWriter, r *http.Request, userKey string) {
-	q := r.URL.Query()
-	sel, err := parseSelect(q.Get("$select"), sponsorProps, "directoryObject", nil)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
-		return
-	}
-	top, ok := pageSize(w, r, defaultSponsorPageSize)
+	page, ok := parseRelationPage(w, r, sponsorProps, "directoryObject", defaultSponsorPageSize)
 	if !ok {
 		return
 	}
-	offset, ok := skipToken(w, r)
-	if !ok {
-		return
-	}
+	sel, top, offset := page.sel, page.top, page.offset
 
 	e.mu.Lock()
 	u := e.dir.visibleUserByKey(userKey, e.now())

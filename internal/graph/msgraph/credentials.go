@@ -1,11 +1,8 @@
 package msgraph
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -37,7 +34,7 @@ func NewCredential(opts CredentialOptions) (azcore.TokenCredential, error) {
 	case opts.Transport != nil:
 		o.Transport = opts.Transport
 	case opts.AuthorityCAFile != "":
-		client, err := httpClientTrusting(opts.AuthorityCAFile)
+		client, err := NewHTTPClientTrusting(opts.AuthorityCAFile)
 		if err != nil {
 			return nil, err
 		}
@@ -63,21 +60,4 @@ func NewClientSecretCredential(tenantID, clientID, secret, authorityHost string,
 		return nil, fmt.Errorf("client secret credential: %w", err)
 	}
 	return cred, nil
-}
-
-func httpClientTrusting(caFile string) (*http.Client, error) {
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("read authority CA: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("authority CA file %s holds no PEM certificate", caFile)
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return &http.Client{Transport: tr}, nil
 }

@@ -67,6 +67,7 @@ type scraper struct {
 	store *memStorage
 	mu    sync.Mutex
 	last  map[string]map[string]*dto.MetricFamily // replica -> its last scrape
+	count map[string]int                          // replica -> scrapes taken
 	end   time.Time
 }
 
@@ -97,7 +98,15 @@ func (s *scraper) scrape(ctx context.Context, t *testing.T, replica, addr string
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last[replica] = families
+	s.count[replica]++
 	s.end = now
+}
+
+// scrapes is how many scrapes of the replica have been taken.
+func (s *scraper) scrapes(replica string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count[replica]
 }
 
 func (s *scraper) lastScrape(replica string) map[string]*dto.MetricFamily {
@@ -171,7 +180,7 @@ func TestAlertsOnARealRun(t *testing.T) {
 		}
 	}()
 
-	s := &scraper{store: newMemStorage(), last: map[string]map[string]*dto.MetricFamily{}}
+	s := &scraper{store: newMemStorage(), last: map[string]map[string]*dto.MetricFamily{}, count: map[string]int{}}
 	scrapeCtx, stopScraping := context.WithCancel(ctx)
 	scraping := make(chan struct{})
 	go func() {
@@ -273,9 +282,14 @@ func TestAlertsOnARealRun(t *testing.T) {
 		}
 	}
 	annotate(pending, b2bv1alpha1.AnnotationResendRequestedAt, time.Now().UTC().Format(time.RFC3339))
+	reconciles := func() float64 {
+		v, _ := s.value(leader, "controller_runtime_reconcile_total", map[string]string{"controller": "partnerinvitation"})
+		return v
+	}
 	for i := range 3 {
+		before := reconciles()
 		annotate(redeemed, "example.com/nudge", fmt.Sprint(i))
-		time.Sleep(500 * time.Millisecond)
+		eventually("the nudge reconciled", time.Minute, func() bool { return reconciles() > before })
 	}
 	eventually("the resend handled", time.Minute, func() bool { return get(pending).Status.LastHandledResendAt != "" })
 
@@ -310,7 +324,9 @@ func TestAlertsOnARealRun(t *testing.T) {
 		}
 		return true
 	})
-	time.Sleep(3 * time.Second) // a few scrapes of the settled state
+	// A few scrapes of the settled state.
+	settled := s.scrapes(leader)
+	eventually("three more scrapes", time.Minute, func() bool { return s.scrapes(leader) >= settled+3 })
 	stopScraping()
 	<-scraping
 

@@ -61,7 +61,7 @@ func TestExportAppliedAdoptsWithoutInvitations(t *testing.T) {
 	cp := operatorproc.StartControlPlane(t, root)
 	emu := operatorproc.StartEmulator(t, emulator.Options{RequireAuth: true})
 	dir := t.TempDir()
-	plugin := buildPlugin(t, root, dir)
+	plugin := operatorproc.BuildCommand(t, root, dir, "./cmd/kubectl-partner", "kubectl-partner")
 	seeded := seedTenant(t, emu, n)
 	startOperator(t, ctx, cp, emu, root)
 	admitAdoption(t, ctx, cp, root)
@@ -164,19 +164,6 @@ func seedTenant(t *testing.T, emu *emulator.Emulator, n int) map[string]guest {
 		}
 	}
 	return out
-}
-
-// buildPlugin compiles kubectl-partner as "go install" would.
-func buildPlugin(t *testing.T, root, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "kubectl-partner")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/kubectl-partner")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("build kubectl-partner: %v", err)
-	}
-	return bin
 }
 
 // runExport runs the plugin with the emulator's Graph flags and azidentity's AZURE_*

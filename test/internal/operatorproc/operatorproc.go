@@ -74,12 +74,19 @@ func StartControlPlane(tb testing.TB, moduleRoot string) *ControlPlane {
 // Build compiles the operator (the module at moduleRoot) into dir and returns the binary's path.
 func Build(tb testing.TB, moduleRoot, dir string) string {
 	tb.Helper()
-	bin := filepath.Join(dir, "partner-operator")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	return BuildCommand(tb, moduleRoot, dir, ".", "partner-operator")
+}
+
+// BuildCommand compiles the module's package pkg (such as "./cmd/kubectl-partner") into
+// dir/name, as "go install" would, and returns the binary's path.
+func BuildCommand(tb testing.TB, moduleRoot, dir, pkg, name string) string {
+	tb.Helper()
+	bin := filepath.Join(dir, name)
+	build := exec.Command("go", "build", "-o", bin, pkg)
 	build.Dir = moduleRoot
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		tb.Fatalf("build operator: %v", err)
+		tb.Fatalf("build %s: %v", pkg, err)
 	}
 	return bin
 }

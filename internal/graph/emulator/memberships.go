@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"net/http"
-	"strings"
 )
 
 // memberOfProps are the properties $select may name on a user's memberOf. The collection is of
@@ -38,15 +37,7 @@ func (e *Emulator) listMemberOf(w http.ResponseWriter, r *http.Request, userKey 
 		writeNotFound(w, r, userKey)
 		return
 	}
-	ctx := baseURL(r) + "/v1.0/$metadata#directoryObjects"
-	if sel != nil {
-		ctx += "(" + strings.Join(sel, ",") + ")"
-	}
-	out := map[string]any{"@odata.context": ctx, "value": value}
-	if offset+top < len(ids) {
-		out["@odata.nextLink"] = nextLink(r, offset+top)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeDirectoryObjectsPage(w, r, page, value, offset+top < len(ids))
 }
 
 // groupsOf returns the ids of the groups userID is a direct member of, in creation order.

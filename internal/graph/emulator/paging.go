@@ -223,3 +223,17 @@ func parseRelationPage(w http.ResponseWriter, r *http.Request, props map[string]
 	p.offset, ok = skipToken(w, r)
 	return p, ok
 }
+
+// writeDirectoryObjectsPage answers a page of a directoryObject relationship (memberOf,
+// sponsors), its context naming the selected properties, with a next link when more follows.
+func writeDirectoryObjectsPage(w http.ResponseWriter, r *http.Request, p relationPage, value []map[string]any, more bool) {
+	ctx := baseURL(r) + "/v1.0/$metadata#directoryObjects"
+	if p.sel != nil {
+		ctx += "(" + strings.Join(p.sel, ",") + ")"
+	}
+	out := map[string]any{"@odata.context": ctx, "value": value}
+	if more {
+		out["@odata.nextLink"] = nextLink(r, p.offset+p.top)
+	}
+	writeJSON(w, http.StatusOK, out)
+}

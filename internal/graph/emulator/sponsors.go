@@ -112,16 +112,7 @@ func (e *Emulator) listSponsors(w http.ResponseWriter, r *http.Request, userKey 
 		writeNotFound(w, r, userKey)
 		return
 	}
-
-	ctx := baseURL(r) + "/v1.0/$metadata#directoryObjects"
-	if sel != nil {
-		ctx += "(" + strings.Join(sel, ",") + ")"
-	}
-	out := map[string]any{"@odata.context": ctx, "value": value}
-	if more {
-		out["@odata.nextLink"] = nextLink(r, offset+top)
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeDirectoryObjectsPage(w, r, page, value, more)
 }
 
 // renderDirectoryObject renders a user or group as an entry of a directoryObject collection:

@@ -1,7 +1,7 @@
 package controllers
 
 import (
-	"errors"
+	"github.com/partnerops/partner-operator/internal/metrics"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,28 +21,28 @@ type Metrics struct {
 
 // NewMetrics creates the collectors and registers them with reg, reusing ones already there.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	sentAgain, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	sentAgain, err := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "partner_operator_invitations_sent_again_total",
 		Help: "Invitations sent again on request, by kind: resend (a pending guest) or reset (a redeemed guest's redemption).",
 	}, []string{"kind"}))
 	if err != nil {
 		return nil, err
 	}
-	expired, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	expired, err := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "partner_operator_expirations_total",
 		Help: "Guests whose access ended, by the action taken (Expired condition reason): AccessRevoked, AccountDisabled or GuestDeleted.",
 	}, []string{"action"}))
 	if err != nil {
 		return nil, err
 	}
-	warnings, err := register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+	warnings, err := metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "partner_operator_expiry_warnings_total",
 		Help: "Warnings that a guest's access ends within the expiry warning window (--expiry-warning).",
 	}))
 	if err != nil {
 		return nil, err
 	}
-	redemption, err := register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+	redemption, err := metrics.Register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "partner_operator_time_to_redemption_seconds",
 		Help: "Time from sending an invitation (or resetting a redemption) to the partner redeeming it, observed once per redemption.",
 		// One minute to 30 days.
@@ -51,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	watcher, err := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	watcher, err := metrics.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "partner_operator_redemption_watcher_last_success_timestamp_seconds",
 		Help: "Unix time of the users-delta watcher's last successful round (its start until the first); exported by the leader only.",
 	}, nil))
@@ -59,22 +59,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, err
 	}
 	return &Metrics{sentAgain: sentAgain, expired: expired, expiryWarnings: warnings, timeToRedemption: redemption, watcherLastSuccess: watcher}, nil
-}
-
-// register adds c to reg, or returns the collector of that name already there (a second
-// manager in the same process, as in tests).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 func (m *Metrics) countSentAgain(kind string) {

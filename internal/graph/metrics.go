@@ -2,8 +2,7 @@ package graph
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"github.com/partnerops/partner-operator/internal/metrics"
 	"strconv"
 	"time"
 
@@ -43,7 +42,7 @@ const (
 // (a second manager in the same process), it returns the registered ones: counting into the
 // new, unregistered collectors would export nothing.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	requests, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	requests, err := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "partner_operator_graph_requests_total",
 		Help: "Microsoft Graph calls by operation and HTTP status code (0 when no answer came back).",
 	}, []string{"operation", "code"}))
@@ -55,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			requests.WithLabelValues(op, code)
 		}
 	}
-	duration, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	duration, err := metrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "partner_operator_graph_request_duration_seconds",
 		Help:    "Latency of Microsoft Graph calls, retries included.",
 		Buckets: prometheus.ExponentialBuckets(0.025, 2, 10),
@@ -63,7 +62,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	pacerWait, err := register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	pacerWait, err := metrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "partner_operator_graph_pacer_wait_seconds",
 		Help: "Time a Microsoft Graph call waited for the request budget (and for a pause after a 429) before it was sent, by class: invitation, write or read.",
 		// From "no wait" to a long 429 pause.
@@ -79,23 +78,6 @@ func (m *Metrics) observePacerWait(class string, d time.Duration) {
 	if m != nil {
 		m.pacerWait.WithLabelValues(class).Observe(d.Seconds())
 	}
-}
-
-// register registers c with reg, or returns the equal collector reg already holds.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var already prometheus.AlreadyRegisteredError
-	if !errors.As(err, &already) {
-		return c, err
-	}
-	existing, ok := already.ExistingCollector.(C)
-	if !ok {
-		return c, fmt.Errorf("%w: registered as %T", err, already.ExistingCollector)
-	}
-	return existing, nil
 }
 
 // Instrument wraps a Directory so every call is counted and timed.

@@ -77,6 +77,7 @@ func runOperator(ctx context.Context, args []string) error {
 	metricsSecure := fs.Bool("metrics-secure", true, "serve metrics over HTTPS to tokens the API server authorizes for GET /metrics; false serves plain HTTP to anyone (local use only)")
 	fs.StringVar(&cfg.MetricsCertDir, "metrics-cert-dir", "", "directory with tls.crt and tls.key for the metrics endpoint (empty: a self-signed certificate)")
 	fs.StringVar(&cfg.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of the health and readiness probes")
+	fs.StringVar(&cfg.PprofBindAddress, "pprof-bind-address", "0", "address of Go's /debug/pprof endpoints, unauthenticated (0, the default, disables them; bind to localhost when profiling)")
 	fs.BoolVar(&cfg.LeaderElection, "leader-elect", false, "elect a leader so that only one replica reconciles")
 	fs.DurationVar(&cfg.LeaseDuration, "leader-election-lease-duration", 0, "how long a standby waits before taking over a leader that stopped renewing (default 15s)")
 	fs.DurationVar(&cfg.RenewDeadline, "leader-election-renew-deadline", 0, "how long the leader tries to renew before it gives up leadership and exits (default 10s)")

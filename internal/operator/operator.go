@@ -44,7 +44,10 @@ type Config struct {
 	// change; empty means a self-signed certificate generated at start.
 	MetricsCertDir string
 
-	HealthProbeBindAddress  string
+	HealthProbeBindAddress string
+	// PprofBindAddress serves /debug/pprof ("" or "0": nowhere). It has no authentication,
+	// so it is off unless asked for.
+	PprofBindAddress        string
 	LeaderElection          bool
 	LeaderElectionNamespace string
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; zero takes
@@ -91,6 +94,7 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  cfg.HealthProbeBindAddress,
+		PprofBindAddress:        cfg.PprofBindAddress,
 		LeaderElection:          cfg.LeaderElection,
 		LeaderElectionID:        "partner-operator.b2b.partnerops.io",
 		LeaderElectionNamespace: cfg.LeaderElectionNamespace,

@@ -10,9 +10,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"maps"
 	"math/rand/v2"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,16 +42,21 @@ type result struct {
 	converge             time.Duration
 	quotaMinimum         time.Duration
 	graphRequests        int
+	lookups, invites     int
 	throttled            int
+	invitePeak, unitPeak emulator.QuotaPeak
 	steadyPerHour        float64
 	steadyWindow         time.Duration
 	redeemP50, redeemP95 time.Duration
 	redeemed             int
 	peakRSS, peakHeap    uint64
 	apiWrites            float64
+	writesByKind         map[string]float64 // "resource[/subresource] VERB" -> writes per object
 	watchInterval        time.Duration
 	workers              int
 	inviteSpan           time.Duration
+	leader               string
+	heapTop              string // go tool pprof -top of the leader's heap once all are Invited
 }
 
 func BenchmarkConverge(b *testing.B) {
@@ -83,11 +93,17 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	// Memory is read from the operator's metrics the way Prometheus reads them: over HTTPS,
 	// with a token allowed by the shipped metrics-reader role.
 	env.AuthorizeScrapes(b, cfg)
-	op := env.Start(b, ctx, "operator.log",
-		"--redemption-watch-interval", watch.String(),
-		"--max-concurrent-reconciles", strconv.Itoa(res.workers))
-	defer op.Stop()
-	heap := op.SampleHeap(ctx)
+	// Two leader-elected replicas, as the chart installs them, under the shipped RBAC.
+	replicas := map[string]*replica{}
+	for _, name := range []string{"operator-a", "operator-b"} {
+		pprofAddr := operatorproc.FreePort(b)
+		p := env.StartReplica(b, ctx, name,
+			"--redemption-watch-interval", watch.String(),
+			"--max-concurrent-reconciles", strconv.Itoa(res.workers),
+			"--pprof-bind-address", pprofAddr)
+		defer p.Stop()
+		replicas[name] = &replica{Process: p, pprof: pprofAddr, heap: p.SampleHeap(ctx)}
+	}
 
 	operatorproc.AllowInvitations(b, ctx, k8s)
 	writesBefore := apiWrites(b, cfg)
@@ -103,16 +119,42 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	res.graphRequests = len(reqs)
 	var first, last time.Time
 	for _, r := range reqs {
-		if r.Method == "POST" && r.Path == "/invitations" && r.Status == 201 {
-			if first.IsZero() {
-				first = r.Time
+		switch {
+		case r.Method == "POST" && r.Path == "/invitations":
+			res.invites++
+			if r.Status == 201 {
+				if first.IsZero() {
+					first = r.Time
+				}
+				last = r.Time
 			}
-			last = r.Time
+		case r.Method == "GET" && r.Path == "/users" && strings.Contains(r.RawQuery, "filter"):
+			res.lookups++
+		}
+		for name := range replicas {
+			if strings.Contains(r.Header.Get("User-Agent"), name) {
+				res.leader = name
+			}
 		}
 	}
 	res.inviteSpan = last.Sub(first)
 	res.throttled = emu.ThrottledCount()
-	res.apiWrites = (apiWrites(b, cfg) - writesBefore - float64(n)) / float64(n)
+	peaks := emu.QuotaPeaks()
+	res.invitePeak, res.unitPeak = peaks["invitationManager"], peaks["resourceUnits"]
+	res.writesByKind = map[string]float64{}
+	after := apiWrites(b, cfg)
+	after["partnerinvitations POST"] -= float64(n) // the benchmark's own creations
+	for k, v := range after {
+		if d := (v - writesBefore[k]) / float64(n); d >= 0.005 {
+			res.writesByKind[k] = d
+			res.apiWrites += d
+		}
+	}
+	leader := replicas[res.leader]
+	if leader == nil {
+		b.Fatalf("no replica's User-Agent in the Graph requests; replicas %v", slices.Collect(maps.Keys(replicas)))
+	}
+	res.heapTop = heapTop(b, ctx, bin, dir, leader.pprof)
 
 	// Steady state: every guest pending, nothing changing.
 	// Let the last status writes settle and one watch round pick up the creations.
@@ -125,9 +167,42 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	// 1 % of the partners accept, at random moments over one watch interval.
 	res.redeemP50, res.redeemP95, res.redeemed = redemptions(b, ctx, k8s, emu, n, watch)
 
-	res.peakRSS = op.PeakRSS()
-	res.peakHeap = heap()
+	res.peakRSS = leader.PeakRSS()
+	res.peakHeap = leader.heap()
 	return res
+}
+
+type replica struct {
+	*operatorproc.Process
+	pprof string
+	heap  func() uint64
+}
+
+// heapTop fetches the replica's heap profile and renders its largest in-use entries with
+// go tool pprof.
+func heapTop(b *testing.B, ctx context.Context, bin, dir, pprofAddr string) string {
+	path := filepath.Join(dir, "heap.pprof")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+pprofAddr+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatalf("heap profile: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-sample_index=inuse_space", "-nodecount=12", bin, path).CombinedOutput()
+	if err != nil {
+		b.Fatalf("go tool pprof: %v\n%s", err, out)
+	}
+	return string(out)
 }
 
 func createAll(b *testing.B, ctx context.Context, k8s client.Client, n int) {
@@ -233,8 +308,9 @@ func redemptions(b *testing.B, ctx context.Context, k8s client.Client, emu *emul
 	return ds[len(ds)/2], ds[min(len(ds)-1, (len(ds)*95+99)/100-1)], len(ds)
 }
 
-// apiWrites sums the API server's mutating requests on the operator's resources.
-func apiWrites(b *testing.B, cfg *rest.Config) float64 {
+// apiWrites counts the API server's mutating requests on the resources the operator writes,
+// by "resource[/subresource] VERB".
+func apiWrites(b *testing.B, cfg *rest.Config) map[string]float64 {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -243,7 +319,7 @@ func apiWrites(b *testing.B, cfg *rest.Config) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	total := 0.0
+	total := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
@@ -251,38 +327,68 @@ func apiWrites(b *testing.B, cfg *rest.Config) float64 {
 		if !strings.HasPrefix(line, "apiserver_request_total{") {
 			continue
 		}
-		if !strings.Contains(line, `resource="partnerinvitations"`) && !strings.Contains(line, `resource="secrets"`) {
+		resource, verb := label(line, "resource"), label(line, "verb")
+		switch verb {
+		case "POST", "PUT", "PATCH", "DELETE":
+		default:
 			continue
 		}
-		mutating := false
-		for _, verb := range []string{`verb="POST"`, `verb="PUT"`, `verb="PATCH"`, `verb="DELETE"`} {
-			mutating = mutating || strings.Contains(line, verb)
-		}
-		if !mutating {
+		switch resource {
+		case "partnerinvitations", "secrets", "leases", "events":
+		default:
 			continue
+		}
+		if sub := label(line, "subresource"); sub != "" {
+			resource += "/" + sub
 		}
 		if v, err := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64); err == nil {
-			total += v
+			total[resource+" "+verb] += v
 		}
 	}
 	return total
 }
 
+// label reads one label's value from a Prometheus text-format line.
+func label(line, name string) string {
+	_, rest, ok := strings.Cut(line, name+`="`)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, `"`)
+	return v
+}
+
 func (r result) print(w *os.File) {
-	fmt.Fprintf(w, "\npartner-operator benchmark: N=%d, %d workers, Graph emulator with small-tenant quotas and 50-150 ms latency\n", r.n, r.workers)
+	fmt.Fprintf(w, "\npartner-operator benchmark: N=%d, two replicas (shipped RBAC), %d workers on the leader, Graph emulator with small-tenant quotas and 50-150 ms latency\n", r.n, r.workers)
 	row := func(k, v string) { fmt.Fprintf(w, "| %-52s | %-28s |\n", k, v) }
 	fmt.Fprintf(w, "| %-52s | %-28s |\n|%s|%s|\n", "figure", "value", strings.Repeat("-", 54), strings.Repeat("-", 30))
 	row("time until all Invited", fmt.Sprintf("%.1f s", r.converge.Seconds()))
 	row("quota-bound minimum (N / 30 per s)", fmt.Sprintf("%.1f s (ratio %.2f)", r.quotaMinimum.Seconds(), r.converge.Seconds()/r.quotaMinimum.Seconds()))
 	row("first to last invitation (Graph's answers)", fmt.Sprintf("%.1f s (%.1f per s)", r.inviteSpan.Seconds(), float64(r.n)/max(r.inviteSpan.Seconds(), 0.001)))
-	row("Graph requests per invitation", fmt.Sprintf("%.2f", float64(r.graphRequests)/float64(r.n)))
+	row("Graph requests per invitation", fmt.Sprintf("%.3f", float64(r.graphRequests)/float64(r.n)))
+	row("  lookups (GET /users?$filter) per invitation", fmt.Sprintf("%.3f", float64(r.lookups)/float64(r.n)))
+	row("  invitations (POST /invitations) per invitation", fmt.Sprintf("%.3f", float64(r.invites)/float64(r.n)))
+	row("  other requests per invitation", fmt.Sprintf("%.3f", float64(r.graphRequests-r.lookups-r.invites)/float64(r.n)))
 	row("requests answered 429", fmt.Sprintf("%d (%.2f %%)", r.throttled, 100*float64(r.throttled)/float64(max(r.graphRequests, 1))))
+	row("fullest invitation-manager window (margin)", peakText(r.invitePeak))
+	row("fullest resource-unit window (margin)", peakText(r.unitPeak))
 	row("steady state, all pending: Graph requests per hour", fmt.Sprintf("%.0f (over %s)", r.steadyPerHour, r.steadyWindow))
 	row(fmt.Sprintf("acceptance to Redeemed=True, p50 / p95 (%d guests)", r.redeemed), fmt.Sprintf("%.1f s / %.1f s", r.redeemP50.Seconds(), r.redeemP95.Seconds()))
-	row("operator peak RSS", fmt.Sprintf("%.0f MiB", float64(r.peakRSS)/(1<<20)))
-	row("operator peak heap in use", fmt.Sprintf("%.0f MiB", float64(r.peakHeap)/(1<<20)))
-	row("API server writes per object (operator)", fmt.Sprintf("%.1f", r.apiWrites))
-	fmt.Fprintln(w)
+	row("operator peak RSS (leader)", fmt.Sprintf("%.0f MiB", float64(r.peakRSS)/(1<<20)))
+	row("operator peak heap in use (leader)", fmt.Sprintf("%.0f MiB", float64(r.peakHeap)/(1<<20)))
+	row("API server writes per object (operator)", fmt.Sprintf("%.2f", r.apiWrites))
+	kinds := slices.Sorted(maps.Keys(r.writesByKind))
+	for _, k := range kinds {
+		row("  "+k, fmt.Sprintf("%.2f", r.writesByKind[k]))
+	}
+	fmt.Fprintf(w, "\nleader (%s) heap once all were Invited, largest in-use entries:\n%s\n", r.leader, r.heapTop)
+}
+
+func peakText(p emulator.QuotaPeak) string {
+	if p.Limit == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d of %d per %s (%.1f %% spare)", p.Used, p.Limit, p.Window, 100*float64(p.Limit-p.Used)/float64(p.Limit))
 }
 
 func envInt(key string, def int) int {

@@ -109,6 +109,7 @@ type slidingLog struct {
 	costs  []int
 	head   int // entries before head have left the window
 	used   int // sum of costs[head:]
+	peak   int // the most used has ever been: the fullest window so far
 }
 
 func newSlidingLog(limit int, window time.Duration) *slidingLog {
@@ -152,6 +153,7 @@ func (l *slidingLog) add(now time.Time, cost int) {
 	l.times = append(l.times, now)
 	l.costs = append(l.costs, cost)
 	l.used += cost
+	l.peak = max(l.peak, l.used)
 }
 
 // hundredths is the usage in hundredths of the limit, rounded up, so any usage above 80 %
@@ -351,7 +353,7 @@ func (q *quotaState) stats(now time.Time) map[string]any {
 			return map[string]any{"enabled": false}
 		}
 		l.expire(now)
-		return map[string]any{"used": l.used, "limit": l.limit, "window": l.window.String()}
+		return map[string]any{"used": l.used, "peak": l.peak, "limit": l.limit, "window": l.window.String()}
 	}
 	perAppUsage := func(m map[string]*slidingLog, limit int, window time.Duration) map[string]any {
 		out := map[string]any{}
@@ -378,6 +380,43 @@ func (q *quotaState) stats(now time.Time) map[string]any {
 			"tenantWrites":      q.throttled[quotaTenantWrites],
 		},
 	}
+}
+
+// QuotaPeak is the fullest any window of one quota has been: how close a client came to it.
+type QuotaPeak struct {
+	Used, Limit int
+	Window      time.Duration
+}
+
+// QuotaPeaks reports, for each quota in force, the most it held in any window since quotas
+// were set, keyed "invitationManager", "resourceUnits", "writes" and "tenantWrites" (the
+// per-app quotas report their busiest app).
+func (e *Emulator) QuotaPeaks() map[string]QuotaPeak {
+	q := e.quotas.Load()
+	if q == nil {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := map[string]QuotaPeak{}
+	put := func(key string, l *slidingLog) {
+		if p, ok := out[key]; !ok || l.peak > p.Used {
+			out[key] = QuotaPeak{Used: l.peak, Limit: l.limit, Window: l.window}
+		}
+	}
+	if q.cfg.InvitationsPerWindow > 0 {
+		put("invitationManager", q.invitations)
+	}
+	if q.cfg.TenantWritesPerWindow > 0 {
+		put("tenantWrites", q.tenantWrites)
+	}
+	for _, l := range q.units {
+		put("resourceUnits", l)
+	}
+	for _, l := range q.writes {
+		put("writes", l)
+	}
+	return out
 }
 
 // quotaStats is the "quotas" entry of /_emulator/stats.

@@ -77,6 +77,24 @@ func TestQuotaInvitationWindowSlides(t *testing.T) {
 	h.clock.Advance(3 * time.Second)
 	h.inviteN("f", 50)
 	wantThrottled(t, h.invite("g@fabrikam.com", nil), "invitation manager", "2")
+
+	// The fullest window held the limit exactly, and the throttled requests never counted.
+	if got, want := h.e.QuotaPeaks()["invitationManager"], (QuotaPeak{Used: 150, Limit: 150, Window: 5 * time.Second}); got != want {
+		t.Errorf("QuotaPeaks()[invitationManager] = %+v, want %+v", got, want)
+	}
+}
+
+func TestQuotaPeaksFollowTheFullestWindow(t *testing.T) {
+	h := newHarness(t, Options{Quotas: DefaultQuotas()})
+	h.inviteN("a", 40)
+	h.clock.Advance(6 * time.Second)
+	h.inviteN("b", 25)
+	if got := h.e.QuotaPeaks()["invitationManager"].Used; got != 40 {
+		t.Errorf("peak %d after windows of 40 and 25, want 40", got)
+	}
+	if peaks := newHarness(t, Options{}).e.QuotaPeaks(); peaks != nil {
+		t.Errorf("QuotaPeaks without quotas = %v, want nil", peaks)
+	}
 }
 
 func TestQuotaResourceUnitCosts(t *testing.T) {

@@ -17,30 +17,40 @@ type pacedReader struct {
 // ListGuests is charged per page: before the first request and, since the next page is
 // requested when page returns, after each page.
 func (r *pacedReader) ListGuests(ctx context.Context, q GuestQuery, page func([]User) error) error {
-	if err := r.p.wait(ctx, costList, false, false); err != nil {
+	done, err := r.p.admit(ctx, costList, classRead)
+	if err != nil {
 		return err
 	}
-	err := r.next.ListGuests(ctx, q, func(users []User) error {
+	err = r.next.ListGuests(ctx, q, func(users []User) error {
+		_ = done(nil) // this page has arrived
+		done = func(err error) error { return err }
 		if err := page(users); err != nil {
 			return err
 		}
-		return r.p.wait(ctx, costList, false, false)
+		next, err := r.p.admit(ctx, costList, classRead)
+		if err != nil {
+			return err
+		}
+		done = next
+		return nil
 	})
-	return r.p.observe(err)
+	return done(err)
 }
 
 func (r *pacedReader) MemberOf(ctx context.Context, userID string) ([]MemberGroup, error) {
-	if err := r.p.wait(ctx, costList, false, false); err != nil {
+	done, err := r.p.admit(ctx, costList, classRead)
+	if err != nil {
 		return nil, err
 	}
 	g, err := r.next.MemberOf(ctx, userID)
-	return g, r.p.observe(err)
+	return g, done(err)
 }
 
 func (r *pacedReader) AppRoleAssignments(ctx context.Context, userID string) ([]AssignedAppRole, error) {
-	if err := r.p.wait(ctx, costList, false, false); err != nil {
+	done, err := r.p.admit(ctx, costList, classRead)
+	if err != nil {
 		return nil, err
 	}
 	a, err := r.next.AppRoleAssignments(ctx, userID)
-	return a, r.p.observe(err)
+	return a, done(err)
 }

@@ -90,7 +90,7 @@ func (f *fakeReader) AppRoleAssignments(context.Context, string) ([]graph.Assign
 
 func TestPaceReader(t *testing.T) {
 	fake := &fakeReader{pages: make([][]graph.User, 6)}
-	r := graph.PaceReader(fake, graph.Budget{ResourceUnitsPerSecond: 50, Burst: 1})
+	r := graph.PaceReader(fake, graph.Budget{ResourceUnits: graph.Quota{Limit: 2, Window: 50 * time.Millisecond}})
 	ctx := context.Background()
 	start := time.Now()
 	pages := 0
@@ -103,10 +103,9 @@ func TestPaceReader(t *testing.T) {
 		}
 	}
 	// Eleven units (one before the first page, one after each page for the next, one per
-	// membership list) at 50 a second with a burst of 2 (the floor for units) need at least
-	// nine intervals of 20 ms.
-	if elapsed := time.Since(start); pages != 6 || elapsed < 170*time.Millisecond {
-		t.Errorf("%d pages and 4 memberships in %v; the budget allows no faster than 180ms", pages, elapsed)
+	// membership list) at 2 per 50 ms need at least five windows after the first two.
+	if elapsed := time.Since(start); pages != 6 || elapsed < 250*time.Millisecond {
+		t.Errorf("%d pages and 4 memberships in %v; the budget allows no faster than 250ms", pages, elapsed)
 	}
 
 	// A page callback's error is returned as it is; a throttled answer holds the next call.

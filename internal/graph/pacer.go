@@ -4,23 +4,19 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Budget is the share of Graph's published quotas (graph.md, "Throttling") the operator may
-// use. All workers draw from one Budget, so the operator runs close to the limit without
-// provoking 429 storms.
+// use. All workers draw from one Budget, and a request goes out only when Graph cannot count
+// it over a quota (see window), so a clean run gets no 429 at all.
 type Budget struct {
-	// InvitationsPerSecond: the invitation manager allows 150 requests per 5 s per tenant.
-	InvitationsPerSecond float64
-	// WritesPerSecond: identity writes are capped at 3,000 per 2 min 30 s per app and tenant.
-	WritesPerSecond float64
-	// ResourceUnitsPerSecond: 3,500 / 5,000 / 8,000 resource units per 10 s for small /
-	// medium / large tenants.
-	ResourceUnitsPerSecond float64
-	// Burst is how many requests may go out back to back.
-	Burst int
+	// Invitations: the invitation manager allows 150 requests per 5 s per tenant.
+	Invitations Quota
+	// Writes: identity writes are capped at 3,000 per 2 min 30 s per app and tenant.
+	Writes Quota
+	// ResourceUnits: 3,500 / 5,000 / 8,000 resource units per 10 s for small / medium /
+	// large tenants.
+	ResourceUnits Quota
 }
 
 // Tenant sizes as Graph's identity-and-access throttling defines them.
@@ -30,22 +26,27 @@ const (
 	TenantLarge  = "large"
 )
 
-// BudgetFor returns a budget for a tenant size, keeping 3 % headroom below each quota so a
-// sliding-window limiter on Graph's side never sees more than its figure.
+// BudgetHeadroom is the share of each quota the budget leaves unused. Admission already keeps
+// the operator's own requests within the quota exactly; the headroom is for what it cannot
+// see: the SDK's inline retries of a 503 or 504, which Graph counts again.
+const BudgetHeadroom = 0.01
+
+// BudgetFor returns the budget for a tenant size: each quota less BudgetHeadroom.
 func BudgetFor(size string) Budget {
-	ru := 3500.0
+	ru := 3500
 	switch size {
 	case TenantMedium:
 		ru = 5000
 	case TenantLarge:
 		ru = 8000
 	}
-	const headroom = 0.97
+	spare := func(limit int, window time.Duration) Quota {
+		return Quota{Limit: int(float64(limit) * (1 - BudgetHeadroom)), Window: window}
+	}
 	return Budget{
-		InvitationsPerSecond:   150.0 / 5 * headroom,
-		WritesPerSecond:        3000.0 / 150 * headroom,
-		ResourceUnitsPerSecond: ru / 10 * headroom,
-		Burst:                  4,
+		Invitations:   spare(150, 5*time.Second),
+		Writes:        spare(3000, 150*time.Second),
+		ResourceUnits: spare(ru, 10*time.Second),
 	}
 }
 
@@ -60,15 +61,15 @@ func Pace(d Directory, b Budget, m *Metrics) Directory {
 
 func newPaced(b Budget) *paced {
 	return &paced{
-		invitations: rate.NewLimiter(rate.Limit(b.InvitationsPerSecond), max(b.Burst, 1)),
-		writes:      rate.NewLimiter(rate.Limit(b.WritesPerSecond), max(b.Burst, 1)),
-		units:       rate.NewLimiter(rate.Limit(b.ResourceUnitsPerSecond), max(b.Burst, 2)),
+		invitations: newWindow(b.Invitations),
+		writes:      newWindow(b.Writes),
+		units:       newWindow(b.ResourceUnits),
 	}
 }
 
 type paced struct {
 	next                       Directory
-	invitations, writes, units *rate.Limiter
+	invitations, writes, units *window
 	metrics                    *Metrics
 
 	mu          sync.Mutex
@@ -83,46 +84,84 @@ const (
 	costWrite = 1
 )
 
-func (p *paced) wait(ctx context.Context, units int, write, invite bool) error {
-	start := time.Now()
-	if err := p.waitBudget(ctx, units, write, invite); err != nil {
-		return err
+// requestClass is which quotas a request counts against.
+type requestClass int
+
+const (
+	classRead   requestClass = iota // resource units
+	classWrite                      // resource units and writes
+	classInvite                     // the invitation manager only
+)
+
+func (c requestClass) String() string {
+	switch c {
+	case classInvite:
+		return PaceClassInvitation
+	case classWrite:
+		return PaceClassWrite
 	}
-	class := PaceClassRead
-	switch {
-	case invite:
-		class = PaceClassInvitation
-	case write:
-		class = PaceClassWrite
-	}
-	p.metrics.observePacerWait(class, time.Since(start))
-	return nil
+	return PaceClassRead
 }
 
-func (p *paced) waitBudget(ctx context.Context, units int, write, invite bool) error {
+// admit waits until the request fits the budget and returns done, which the caller calls with
+// the request's outcome once Graph has answered.
+func (p *paced) admit(ctx context.Context, units int, class requestClass) (done func(error) error, err error) {
+	start := time.Now()
+	if err := p.waitPause(ctx); err != nil {
+		return nil, err
+	}
+	var held []*window
+	var costs []int
+	hold := func(w *window, cost int) error {
+		if err := w.acquire(ctx, cost); err != nil {
+			for i, h := range held {
+				h.abandon(costs[i])
+			}
+			return err
+		}
+		held, costs = append(held, w), append(costs, cost)
+		return nil
+	}
+	switch class {
+	case classInvite:
+		err = hold(p.invitations, 1)
+	case classWrite:
+		// The scarcer quota first, so a write waiting for it holds no resource units.
+		if err = hold(p.writes, 1); err == nil {
+			err = hold(p.units, units)
+		}
+	default:
+		err = hold(p.units, units)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.metrics.observePacerWait(class.String(), time.Since(start))
+	return func(err error) error {
+		for i, h := range held {
+			h.release(costs[i])
+		}
+		return p.observe(err)
+	}, nil
+}
+
+// waitPause holds a request back while Graph's last Retry-After runs.
+func (p *paced) waitPause(ctx context.Context) error {
 	p.mu.Lock()
 	until := p.pausedUntil
 	p.mu.Unlock()
-	if d := time.Until(until); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	d := time.Until(until)
+	if d <= 0 {
+		return nil
 	}
-	if invite {
-		if err := p.invitations.Wait(ctx); err != nil {
-			return err
-		}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	if write {
-		if err := p.writes.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return p.units.WaitN(ctx, units)
 }
 
 // observe pauses everyone when Graph throttled this call.
@@ -138,134 +177,151 @@ func (p *paced) observe(err error) error {
 }
 
 func (p *paced) FindUsersByEmail(ctx context.Context, email string) ([]User, error) {
-	if err := p.wait(ctx, costList, false, false); err != nil {
+	done, err := p.admit(ctx, costList, classRead)
+	if err != nil {
 		return nil, err
 	}
 	u, err := p.next.FindUsersByEmail(ctx, email)
-	return u, p.observe(err)
+	return u, done(err)
 }
 
 func (p *paced) GetUser(ctx context.Context, id string) (*User, error) {
-	if err := p.wait(ctx, costRead, false, false); err != nil {
+	done, err := p.admit(ctx, costRead, classRead)
+	if err != nil {
 		return nil, err
 	}
 	u, err := p.next.GetUser(ctx, id)
-	return u, p.observe(err)
+	return u, done(err)
 }
 
 // Invite draws on the invitation manager's budget only: it is a separate service whose quota
 // identity-and-access units and writes do not include.
 func (p *paced) Invite(ctx context.Context, req InvitationRequest) (*Invitation, error) {
-	if err := p.wait(ctx, 0, false, true); err != nil {
+	done, err := p.admit(ctx, 0, classInvite)
+	if err != nil {
 		return nil, err
 	}
 	inv, err := p.next.Invite(ctx, req)
-	return inv, p.observe(err)
+	return inv, done(err)
 }
 
 func (p *paced) UpdateUser(ctx context.Context, id string, u UserUpdate) error {
-	if err := p.wait(ctx, costWrite, true, false); err != nil {
+	done, err := p.admit(ctx, costWrite, classWrite)
+	if err != nil {
 		return err
 	}
-	return p.observe(p.next.UpdateUser(ctx, id, u))
+	return done(p.next.UpdateUser(ctx, id, u))
 }
 
 func (p *paced) DeleteUser(ctx context.Context, id string) error {
-	if err := p.wait(ctx, costWrite, true, false); err != nil {
+	done, err := p.admit(ctx, costWrite, classWrite)
+	if err != nil {
 		return err
 	}
-	return p.observe(p.next.DeleteUser(ctx, id))
+	return done(p.next.DeleteUser(ctx, id))
 }
 
 func (p *paced) GetGroup(ctx context.Context, id string) (*Group, error) {
-	if err := p.wait(ctx, costRead, false, false); err != nil {
+	done, err := p.admit(ctx, costRead, classRead)
+	if err != nil {
 		return nil, err
 	}
 	g, err := p.next.GetGroup(ctx, id)
-	return g, p.observe(err)
+	return g, done(err)
 }
 
 func (p *paced) FindGroupsByName(ctx context.Context, name string) ([]Group, error) {
-	if err := p.wait(ctx, costList, false, false); err != nil {
+	done, err := p.admit(ctx, costList, classRead)
+	if err != nil {
 		return nil, err
 	}
 	g, err := p.next.FindGroupsByName(ctx, name)
-	return g, p.observe(err)
+	return g, done(err)
 }
 
 func (p *paced) AddGroupMember(ctx context.Context, groupID, userID string) error {
-	if err := p.wait(ctx, costWrite, true, false); err != nil {
+	done, err := p.admit(ctx, costWrite, classWrite)
+	if err != nil {
 		return err
 	}
-	return p.observe(p.next.AddGroupMember(ctx, groupID, userID))
+	return done(p.next.AddGroupMember(ctx, groupID, userID))
 }
 
 func (p *paced) RemoveGroupMember(ctx context.Context, groupID, userID string) error {
-	if err := p.wait(ctx, costWrite, true, false); err != nil {
+	done, err := p.admit(ctx, costWrite, classWrite)
+	if err != nil {
 		return err
 	}
-	return p.observe(p.next.RemoveGroupMember(ctx, groupID, userID))
+	return done(p.next.RemoveGroupMember(ctx, groupID, userID))
 }
 
 func (p *paced) GetServicePrincipal(ctx context.Context, id string) (*ServicePrincipal, error) {
-	if err := p.wait(ctx, costRead, false, false); err != nil {
+	done, err := p.admit(ctx, costRead, classRead)
+	if err != nil {
 		return nil, err
 	}
 	sp, err := p.next.GetServicePrincipal(ctx, id)
-	return sp, p.observe(err)
+	return sp, done(err)
 }
 
 func (p *paced) FindServicePrincipalByAppID(ctx context.Context, appID string) (*ServicePrincipal, error) {
-	if err := p.wait(ctx, costList, false, false); err != nil {
+	done, err := p.admit(ctx, costList, classRead)
+	if err != nil {
 		return nil, err
 	}
 	sp, err := p.next.FindServicePrincipalByAppID(ctx, appID)
-	return sp, p.observe(err)
+	return sp, done(err)
 }
 
 func (p *paced) AssignAppRole(ctx context.Context, a AppRoleAssignment) (string, error) {
-	if err := p.wait(ctx, costWrite, true, false); err != nil {
+	done, err := p.admit(ctx, costWrite, classWrite)
+	if err != nil {
 		return "", err
 	}
 	id, err := p.next.AssignAppRole(ctx, a)
-	return id, p.observe(err)
+	return id, done(err)
 }
 
 func (p *paced) RemoveAppRoleAssignment(ctx context.Context, spID, assignmentID string) error {
-	if err := p.wait(ctx, costWrite, true, false); err != nil {
+	done, err := p.admit(ctx, costWrite, classWrite)
+	if err != nil {
 		return err
 	}
-	return p.observe(p.next.RemoveAppRoleAssignment(ctx, spID, assignmentID))
+	return done(p.next.RemoveAppRoleAssignment(ctx, spID, assignmentID))
 }
 
 func (p *paced) ListSponsors(ctx context.Context, userID string) ([]DirectoryObject, error) {
-	if err := p.wait(ctx, costList, false, false); err != nil {
+	done, err := p.admit(ctx, costList, classRead)
+	if err != nil {
 		return nil, err
 	}
 	s, err := p.next.ListSponsors(ctx, userID)
-	return s, p.observe(err)
+	return s, done(err)
 }
 
 func (p *paced) AddSponsor(ctx context.Context, userID, sponsorID string) error {
-	if err := p.wait(ctx, costWrite, true, false); err != nil {
+	done, err := p.admit(ctx, costWrite, classWrite)
+	if err != nil {
 		return err
 	}
-	return p.observe(p.next.AddSponsor(ctx, userID, sponsorID))
+	return done(p.next.AddSponsor(ctx, userID, sponsorID))
 }
 
 func (p *paced) RemoveSponsor(ctx context.Context, userID, sponsorID string) error {
-	if err := p.wait(ctx, costWrite, true, false); err != nil {
+	done, err := p.admit(ctx, costWrite, classWrite)
+	if err != nil {
 		return err
 	}
-	return p.observe(p.next.RemoveSponsor(ctx, userID, sponsorID))
+	return done(p.next.RemoveSponsor(ctx, userID, sponsorID))
 }
 
 // UserChanges is charged per call; its pages are paced by Graph's own answers (a 429 on a
 // page surfaces as an error and pauses everyone).
 func (p *paced) UserChanges(ctx context.Context, deltaLink string) ([]UserChange, string, error) {
-	if err := p.wait(ctx, costList, false, false); err != nil {
+	done, err := p.admit(ctx, costList, classRead)
+	if err != nil {
 		return nil, "", err
 	}
 	c, link, err := p.next.UserChanges(ctx, deltaLink)
-	return c, link, p.observe(err)
+	return c, link, done(err)
 }

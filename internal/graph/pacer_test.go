@@ -2,7 +2,11 @@ package graph_test
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,19 +17,85 @@ import (
 	"github.com/partnerops/partner-operator/internal/graph/graphtest"
 )
 
+// The budget spends Graph's published quotas to within a few percent, never more.
 func TestBudgetStaysUnderGraphQuotas(t *testing.T) {
-	for _, size := range []string{graph.TenantSmall, graph.TenantMedium, graph.TenantLarge} {
+	published := map[string]graph.Budget{
+		graph.TenantSmall:  {Invitations: graph.Quota{Limit: 150, Window: 5 * time.Second}, Writes: graph.Quota{Limit: 3000, Window: 150 * time.Second}, ResourceUnits: graph.Quota{Limit: 3500, Window: 10 * time.Second}},
+		graph.TenantMedium: {Invitations: graph.Quota{Limit: 150, Window: 5 * time.Second}, Writes: graph.Quota{Limit: 3000, Window: 150 * time.Second}, ResourceUnits: graph.Quota{Limit: 5000, Window: 10 * time.Second}},
+		graph.TenantLarge:  {Invitations: graph.Quota{Limit: 150, Window: 5 * time.Second}, Writes: graph.Quota{Limit: 3000, Window: 150 * time.Second}, ResourceUnits: graph.Quota{Limit: 8000, Window: 10 * time.Second}},
+	}
+	for size, quota := range published {
 		b := graph.BudgetFor(size)
-		// In any 5 s window a token bucket admits at most burst + rate*5.
-		if got := float64(b.Burst) + b.InvitationsPerSecond*5; got > 150 {
-			t.Errorf("%s: up to %.0f invitations per 5 s, quota is 150", size, got)
-		}
-		if got := float64(b.Burst) + b.WritesPerSecond*150; got > 3000 {
-			t.Errorf("%s: up to %.0f writes per 150 s, quota is 3000", size, got)
+		for name, pair := range map[string][2]graph.Quota{
+			"invitations": {b.Invitations, quota.Invitations}, "writes": {b.Writes, quota.Writes}, "resource units": {b.ResourceUnits, quota.ResourceUnits},
+		} {
+			got, limit := pair[0], pair[1]
+			if got.Window != limit.Window || got.Limit > limit.Limit || float64(got.Limit) < 0.97*float64(limit.Limit) {
+				t.Errorf("%s %s: budget %d per %s, published %d per %s", size, name, got.Limit, got.Window, limit.Limit, limit.Window)
+			}
 		}
 	}
-	if graph.BudgetFor(graph.TenantLarge).ResourceUnitsPerSecond <= graph.BudgetFor(graph.TenantSmall).ResourceUnitsPerSecond {
-		t.Error("a large tenant gets more resource units than a small one")
+}
+
+// Graph counts a request somewhere between its sending and its answer. Whatever the latency,
+// no interval of the window's length may hold more counted requests than the quota, and the
+// budget still lets the quota's worth through each window.
+func TestNoWindowOnGraphsSideExceedsTheQuota(t *testing.T) {
+	const limit, window, workers, total = 8, 100 * time.Millisecond, 16, 64
+	var mu sync.Mutex
+	var counted []time.Time
+	fake := &graphtest.Fake{InviteFn: func(context.Context, graph.InvitationRequest) (*graph.Invitation, error) {
+		time.Sleep(rand.N(15 * time.Millisecond)) // on the way to Graph
+		mu.Lock()
+		counted = append(counted, time.Now())
+		mu.Unlock()
+		time.Sleep(rand.N(15 * time.Millisecond)) // on the way back
+		return &graph.Invitation{UserID: "u"}, nil
+	}}
+	d := graph.Pace(fake, graph.Budget{Invitations: graph.Quota{Limit: limit, Window: window}}, nil)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= total {
+				if _, err := d.Invite(context.Background(), graph.InvitationRequest{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(counted, func(i, j int) bool { return counted[i].Before(counted[j]) })
+	for i := range counted {
+		in := sort.Search(len(counted), func(j int) bool { return !counted[j].Before(counted[i].Add(window)) }) - i
+		if in > limit {
+			t.Fatalf("%d requests counted within %v of %v; the quota is %d", in, window, counted[i].Sub(start), limit)
+		}
+	}
+	// 64 requests at 8 per window need at least 7 windows after the first.
+	if elapsed := time.Since(start); elapsed < 7*window {
+		t.Errorf("%d requests went out in %v; %d per %v allows no faster than %v", total, elapsed, limit, window, 7*window)
+	}
+}
+
+// A caller that gives up while waiting takes nothing from the budget.
+func TestCancelledWaitHoldsNothing(t *testing.T) {
+	fake := &graphtest.Fake{GetUserFn: func(context.Context, string) (*graph.User, error) { return &graph.User{ID: "u"}, nil }}
+	d := graph.Pace(fake, graph.Budget{ResourceUnits: graph.Quota{Limit: 1, Window: time.Hour}}, nil)
+	if _, err := d.GetUser(context.Background(), "u"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.GetUser(ctx, "u"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a call over the budget with a cancelled context: %v, want context.Canceled", err)
+	}
+	if got := len(fake.Calls()); got != 1 {
+		t.Errorf("%d calls reached Graph, want 1", got)
 	}
 }
 
@@ -43,7 +113,7 @@ func TestThrottledAnswerPausesEveryCaller(t *testing.T) {
 		}
 		return &graph.User{ID: "u"}, nil
 	}}
-	d := graph.Pace(fake, graph.Budget{InvitationsPerSecond: 1000, WritesPerSecond: 1000, ResourceUnitsPerSecond: 1000, Burst: 10}, nil)
+	d := graph.Pace(fake, graph.Budget{ResourceUnits: graph.Quota{Limit: 1000, Window: time.Second}}, nil)
 	if _, err := d.GetUser(context.Background(), "u"); err == nil {
 		t.Fatal("want the throttled error passed through")
 	}
@@ -72,15 +142,15 @@ func TestInvitationsArePacedToTheBudget(t *testing.T) {
 	fake := &graphtest.Fake{InviteFn: func(context.Context, graph.InvitationRequest) (*graph.Invitation, error) {
 		return &graph.Invitation{UserID: "u"}, nil
 	}}
-	d := graph.Pace(fake, graph.Budget{InvitationsPerSecond: 50, WritesPerSecond: 1000, ResourceUnitsPerSecond: 1000, Burst: 1}, nil)
+	d := graph.Pace(fake, graph.Budget{Invitations: graph.Quota{Limit: 5, Window: 100 * time.Millisecond}}, nil)
 	start := time.Now()
 	for range 11 {
 		if _, err := d.Invite(context.Background(), graph.InvitationRequest{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// 11 invitations at 50/s with a burst of 1 need at least 10 intervals of 20 ms.
-	if elapsed := time.Since(start); elapsed < 190*time.Millisecond {
+	// 11 invitations at 5 per 100 ms need at least two windows after the first five.
+	if elapsed := time.Since(start); elapsed < 200*time.Millisecond {
 		t.Errorf("11 invitations took %v; the budget allows no faster than 200ms", elapsed)
 	}
 }
@@ -99,7 +169,7 @@ func TestPacerWaitIsObserved(t *testing.T) {
 		},
 		GetUserFn: func(context.Context, string) (*graph.User, error) { return &graph.User{ID: "u"}, nil },
 	}
-	d := graph.Pace(fake, graph.Budget{InvitationsPerSecond: 50, WritesPerSecond: 1000, ResourceUnitsPerSecond: 1000, Burst: 1}, m)
+	d := graph.Pace(fake, graph.Budget{Invitations: graph.Quota{Limit: 5, Window: 100 * time.Millisecond}}, m)
 	for range 11 {
 		if _, err := d.Invite(context.Background(), graph.InvitationRequest{}); err != nil {
 			t.Fatal(err)
@@ -125,8 +195,9 @@ func TestPacerWaitIsObserved(t *testing.T) {
 	if inv.GetSampleCount() != 11 || read.GetSampleCount() != 1 {
 		t.Fatalf("observed %d invitation and %d read waits, want 11 and 1", inv.GetSampleCount(), read.GetSampleCount())
 	}
-	// 11 invitations at 50/s with a burst of 1 wait about 10 × 20 ms in all.
-	if sum := inv.GetSampleSum(); sum < 0.15 || sum > 1 {
+	// At 5 per 100 ms, one after the other, the sixth waits for the first five to leave the
+	// window and the eleventh for the sixth: about 0.2 s in all.
+	if sum := inv.GetSampleSum(); sum < 0.18 || sum > 1 {
 		t.Errorf("invitation waits add up to %.3fs, want about 0.2s", sum)
 	}
 	t.Logf("invitation waits: %d, %.3fs in all", inv.GetSampleCount(), inv.GetSampleSum())

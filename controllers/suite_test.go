@@ -136,7 +136,9 @@ var _ = BeforeSuite(func() {
 			ClaimNamespace:    testbed.OperatorNamespace,
 		},
 		Budget: &budget,
-		Clock:  operatorClock,
+		// Short, so specs do not wait on it, yet concurrent lookups of a spec still share.
+		LookupBatchWindow: 50 * time.Millisecond,
+		Clock:             operatorClock,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	// Assertions (k8s, admin) read straight from the API server, not from the manager's cache.

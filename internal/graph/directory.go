@@ -14,6 +14,9 @@ type Directory interface {
 	// FindUsersByEmail returns every user whose mail or otherMails holds the address,
 	// guests and members alike, so the caller can tell adoption from a conflict.
 	FindUsersByEmail(ctx context.Context, email string) ([]User, error)
+	// FindUsersByEmails is FindUsersByEmail for up to MaxLookupAddresses addresses in one
+	// request: every user whose mail or otherMails holds any of them.
+	FindUsersByEmails(ctx context.Context, emails []string) ([]User, error)
 	// GetUser returns one user, by object ID or user principal name, with the properties the
 	// operator reads.
 	GetUser(ctx context.Context, id string) (*User, error)

@@ -104,6 +104,11 @@ func (i *instrumented) FindUsersByEmail(ctx context.Context, email string) (_ []
 	return i.next.FindUsersByEmail(ctx, email)
 }
 
+func (i *instrumented) FindUsersByEmails(ctx context.Context, emails []string) (_ []User, err error) {
+	defer func(start time.Time) { i.observe("find_users_batch", start, err, 200) }(time.Now())
+	return i.next.FindUsersByEmails(ctx, emails)
+}
+
 func (i *instrumented) GetUser(ctx context.Context, id string) (_ *User, err error) {
 	defer func(start time.Time) { i.observe("get_user", start, err, 200) }(time.Now())
 	return i.next.GetUser(ctx, id)

@@ -185,6 +185,16 @@ func (p *paced) FindUsersByEmail(ctx context.Context, email string) ([]User, err
 	return u, done(err)
 }
 
+// FindUsersByEmails costs what one lookup costs: one list request, whatever it asks for.
+func (p *paced) FindUsersByEmails(ctx context.Context, emails []string) ([]User, error) {
+	done, err := p.admit(ctx, costList, classRead)
+	if err != nil {
+		return nil, err
+	}
+	u, err := p.next.FindUsersByEmails(ctx, emails)
+	return u, done(err)
+}
+
 func (p *paced) GetUser(ctx context.Context, id string) (*User, error) {
 	done, err := p.admit(ctx, costRead, classRead)
 	if err != nil {

@@ -56,6 +56,9 @@ type Config struct {
 	Controller                                controllers.Options
 	// Budget paces Graph calls below the tenant's quotas; nil sends them unpaced.
 	Budget *graph.Budget
+	// LookupBatchWindow is how long a lookup by address waits for others to share its
+	// request (graph.Coalesce); 0 looks each address up on its own.
+	LookupBatchWindow time.Duration
 	// Clock tells the reconciler the time (expiry, grace periods); nil is the real clock.
 	// Tests step a fake one instead of sleeping.
 	Clock clock.PassiveClock
@@ -132,6 +135,8 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	if cfg.Budget != nil {
 		dir = graph.Pace(dir, *cfg.Budget, m.graph)
 	}
+	// Outermost, so one shared lookup is paced and counted as the one request it is.
+	dir = graph.Coalesce(dir, cfg.LookupBatchWindow)
 	r := &controllers.PartnerInvitationReconciler{
 		Metrics:   m.reconciler,
 		Client:    mgr.GetClient(),

@@ -139,8 +139,39 @@ func parseListQuery(w http.ResponseWriter, r *http.Request, schema filterSchema)
 			writeError(w, r, http.StatusBadRequest, codeUnsupportedQuery, "Unsupported Query. "+err.Error())
 			return q, false
 		}
+		if msg := inLimit(r, q); msg != "" {
+			writeError(w, r, http.StatusBadRequest, codeUnsupportedQuery, msg)
+			return q, false
+		}
 	}
 	return q, true
+}
+
+// Graph's limits on the `in` operator (known issues, "query parameters"): 15 values in the
+// filter by default; with advanced query parameters, a URL of at most 2,048 characters.
+const (
+	maxInValues         = 15
+	maxAdvancedQueryURL = 2048
+	graphURLPrefix      = "https://graph.microsoft.com"
+)
+
+// inLimit returns the error message for a filter over Graph's `in` limits, or "".
+func inLimit(r *http.Request, q listQuery) string {
+	n := inValues(q.filter)
+	if n == 0 {
+		return ""
+	}
+	if eventual(r) && q.count {
+		// The length Graph sees: its own host, then the path and query as sent.
+		if l := len(graphURLPrefix) + len(r.URL.RequestURI()); l > maxAdvancedQueryURL {
+			return fmt.Sprintf("Unsupported Query. The request URL is %d characters long; a query with the 'in' operator may have at most %d.", l, maxAdvancedQueryURL)
+		}
+		return ""
+	}
+	if n > maxInValues {
+		return fmt.Sprintf("Unsupported Query. The 'in' operator allows at most %d values in a filter without advanced query parameters (ConsistencyLevel: eventual and $count=true); this filter has %d.", maxInValues, n)
+	}
+	return ""
 }
 
 func (q listQuery) matches(get func(string) []string) bool {

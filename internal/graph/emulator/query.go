@@ -95,6 +95,37 @@ func (n prefixNode) match(g func(string) []string) bool {
 	return false
 }
 
+// inNode is `p in ('a','b')`, or inside any() an element in the list; case-insensitive like eq.
+type inNode struct {
+	prop string
+	vals []string
+}
+
+func (n inNode) match(g func(string) []string) bool {
+	for _, v := range g(n.prop) {
+		for _, want := range n.vals {
+			if strings.EqualFold(v, want) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inValues counts the values of every `in` list in a filter: what Graph's limit on the `in`
+// operator counts.
+func inValues(n filterNode) int {
+	switch n := n.(type) {
+	case orNode:
+		return inValues(n.l) + inValues(n.r)
+	case andNode:
+		return inValues(n.l) + inValues(n.r)
+	case inNode:
+		return len(n.vals)
+	}
+	return 0
+}
+
 func (n orNode) match(g func(string) []string) bool  { return n.l.match(g) || n.r.match(g) }
 func (n andNode) match(g func(string) []string) bool { return n.l.match(g) && n.r.match(g) }
 func (n eqNode) match(g func(string) []string) bool {
@@ -108,7 +139,7 @@ func (n eqNode) match(g func(string) []string) bool {
 
 // parseFilter parses the small OData subset the operator and the export use: `p eq 'v'`,
 // `startswith(p, 'v')`, `t ge 2024-01-31T00:00:00Z` (also eq and le) on DateTimeOffset
-// properties, `c/any(x:x eq 'v')`, joined with `or`/`and`, with parentheses. Anything else is reported
+// properties, `p in ('a','b')`, `c/any(x:x eq 'v')` and `c/any(x:x in ('a','b'))`, joined with `or`/`and`, with parentheses. Anything else is reported
 // as unsupported, which Graph answers with 400 Request_UnsupportedQuery.
 func parseFilter(s string, schema filterSchema) (filterNode, error) {
 	toks, err := lexFilter(s)
@@ -303,6 +334,9 @@ func (p *filterParser) parsePrimary() (filterNode, error) {
 	if !ok {
 		return nil, fmt.Errorf("filtering on '%s' is not supported", name.text)
 	}
+	if p.keyword("in") {
+		return p.parseIn(prop)
+	}
 	if op := p.peek(); op.kind == tokIdent && !strings.EqualFold(op.text, "eq") {
 		return nil, fmt.Errorf("operator '%s' is not supported on '%s'", op.text, prop)
 	}
@@ -392,15 +426,45 @@ func (p *filterParser) parseAny(coll string) (filterNode, error) {
 	if v2.text != v1.text {
 		return nil, fmt.Errorf("lambda variable %q is not defined", v2.text)
 	}
-	if _, err := p.expect(tokIdent, "eq"); err != nil {
-		return nil, err
-	}
-	val, err := p.expect(tokString, "")
-	if err != nil {
-		return nil, err
+	var n filterNode
+	if p.keyword("in") {
+		if n, err = p.parseIn(prop); err != nil {
+			return nil, err
+		}
+	} else {
+		if _, err := p.expect(tokIdent, "eq"); err != nil {
+			return nil, err
+		}
+		val, err := p.expect(tokString, "")
+		if err != nil {
+			return nil, err
+		}
+		n = eqNode{prop, val.text}
 	}
 	if _, err := p.expect(tokPunct, ")"); err != nil {
 		return nil, err
 	}
-	return eqNode{prop, val.text}, nil
+	return n, nil
+}
+
+// parseIn parses the list after `in`: ('a', 'b', ...), at least one value.
+func (p *filterParser) parseIn(prop string) (filterNode, error) {
+	if _, err := p.expect(tokPunct, "("); err != nil {
+		return nil, err
+	}
+	var vals []string
+	for {
+		v, err := p.expect(tokString, "")
+		if err != nil {
+			return nil, err
+		}
+		vals = append(vals, v.text)
+		t := p.next()
+		if t.kind == tokPunct && t.text == ")" {
+			return inNode{prop, vals}, nil
+		}
+		if t.kind != tokPunct || t.text != "," {
+			return nil, fmt.Errorf("expected ',' or ')', found %q", t.text)
+		}
+	}
 }

@@ -17,10 +17,13 @@ var ErrNotImplemented = errors.New("graphtest: not implemented")
 // Fake implements graph.Directory with optional funcs and records the calls made.
 type Fake struct {
 	FindUsersByEmailFn func(ctx context.Context, email string) ([]graph.User, error)
-	GetUserFn          func(ctx context.Context, id string) (*graph.User, error)
-	InviteFn           func(ctx context.Context, req graph.InvitationRequest) (*graph.Invitation, error)
-	UpdateUserFn       func(ctx context.Context, id string, u graph.UserUpdate) error
-	DeleteUserFn       func(ctx context.Context, id string) error
+	// FindUsersByEmailsFn answers batched lookups; unset, each address goes to
+	// FindUsersByEmailFn in turn (the answers a batch would merge).
+	FindUsersByEmailsFn func(ctx context.Context, emails []string) ([]graph.User, error)
+	GetUserFn           func(ctx context.Context, id string) (*graph.User, error)
+	InviteFn            func(ctx context.Context, req graph.InvitationRequest) (*graph.Invitation, error)
+	UpdateUserFn        func(ctx context.Context, id string, u graph.UserUpdate) error
+	DeleteUserFn        func(ctx context.Context, id string) error
 
 	GetGroupFn                    func(ctx context.Context, id string) (*graph.Group, error)
 	FindGroupsByNameFn            func(ctx context.Context, name string) ([]graph.Group, error)
@@ -60,6 +63,25 @@ func (f *Fake) FindUsersByEmail(ctx context.Context, email string) ([]graph.User
 		return nil, ErrNotImplemented
 	}
 	return f.FindUsersByEmailFn(ctx, email)
+}
+
+func (f *Fake) FindUsersByEmails(ctx context.Context, emails []string) ([]graph.User, error) {
+	f.record("FindUsersByEmails")
+	if f.FindUsersByEmailsFn != nil {
+		return f.FindUsersByEmailsFn(ctx, emails)
+	}
+	if f.FindUsersByEmailFn == nil {
+		return nil, ErrNotImplemented
+	}
+	var all []graph.User
+	for _, e := range emails {
+		u, err := f.FindUsersByEmailFn(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, u...)
+	}
+	return all, nil
 }
 
 func (f *Fake) GetUser(ctx context.Context, id string) (*graph.User, error) {

@@ -138,10 +138,12 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, nil
 	}
 
-	// The finalizer is stored before any Graph call, so no guest can exist without it.
-	if pinv.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(pinv, b2bv1alpha1.Finalizer) {
-		if err := r.addFinalizer(ctx, pinv); err != nil {
-			return quietOnConflict(fmt.Errorf("%s: %w", errAddFinalizer, err))
+	// No guest may exist without the finalizer. It is written with the first record that needs
+	// it (the invitation's pending mark, an adopted guest's ID, a claim at the end of the
+	// reconcile); an object that already names a guest without it gets it before anything else.
+	if pinv.DeletionTimestamp.IsZero() && managedUserID(pinv) != "" {
+		if err := r.ensureFinalizer(ctx, pinv); err != nil {
+			return quietOnConflict(err)
 		}
 	}
 
@@ -193,7 +195,7 @@ func logGraphFailure(log logr.Logger, cause, reported error, res ctrl.Result) er
 // reconcileNormal follows Crossplane's managed-resource order: validate, check policy, claim,
 // observe, create if absent, update what drifted, grant access, then poll. Each step returns
 // what it found; report derives the conditions from it.
-func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, f *findings) (ctrl.Result, error) {
+func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, f *findings) (_ ctrl.Result, err error) {
 	if err := validateSpec(pinv); err != nil {
 		return ctrl.Result{}, &blockedError{reason: b2bv1alpha1.ReasonInvalidSpec, message: err.Error(), stalled: true, terminal: true}
 	}
@@ -207,6 +209,13 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	// A claim's holder needs the finalizer, so that deleting it releases the claim. Usually an
+	// earlier write of this reconcile carried it already.
+	defer func() {
+		if ferr := r.ensureFinalizer(ctx, pinv); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
 	if exp := r.checkExpiry(pinv, selecting, f); exp.passed(r.now()) && pinv.Status.Expiry != nil && managedUserID(pinv) == "" {
 		// Access ended and no account is left to act on: nothing to read or write.
 		return r.expiredPoll(), nil
@@ -317,10 +326,21 @@ func (r *PartnerInvitationReconciler) nextPoll(pinv *b2bv1alpha1.PartnerInvitati
 	return res, nil
 }
 
-func (r *PartnerInvitationReconciler) addFinalizer(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
-	patch := client.MergeFrom(pinv.DeepCopy())
-	controllerutil.AddFinalizer(pinv, b2bv1alpha1.Finalizer)
-	return r.Patch(ctx, pinv, patch)
+// ensureFinalizer stores the finalizer unless the object has it.
+func (r *PartnerInvitationReconciler) ensureFinalizer(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
+	if controllerutil.ContainsFinalizer(pinv, b2bv1alpha1.Finalizer) {
+		return nil
+	}
+	// Patch a copy: the answer carries the stored status, which must not replace the status
+	// this reconcile is computing.
+	obj := pinv.DeepCopy()
+	patch := client.MergeFrom(obj.DeepCopy())
+	controllerutil.AddFinalizer(obj, b2bv1alpha1.Finalizer)
+	if err := r.Patch(ctx, obj, patch); err != nil {
+		return fmt.Errorf("%s: %w", errAddFinalizer, err)
+	}
+	pinv.Finalizers, pinv.ResourceVersion = obj.Finalizers, obj.ResourceVersion
+	return nil
 }
 
 func (r *PartnerInvitationReconciler) opts() Options { return r.Options.withDefaults() }

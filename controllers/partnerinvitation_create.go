@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -129,12 +130,13 @@ func awaitingGraph(id string) error {
 	return &blockedError{reason: b2bv1alpha1.ReasonAwaitingGraph, message: msg, retryAfter: 5 * time.Second}
 }
 
-// createInvitation sends the one invitation for this object. The Secret for the redemption URL
-// is made first, so the URL has a place before Graph hands it out (once). The attempt is marked
-// with an optimistic lock, so a stale copy or a second worker fails instead of inviting twice,
-// and a crash after Graph's answer is resolved by observe's lookup instead of a new invitation.
+// createInvitation sends the one invitation for this object. The name of the Secret for the
+// redemption URL is checked first, so the URL has a place before Graph hands it out (once).
+// The attempt is marked with an optimistic lock, together with the finalizer, so a stale copy
+// or a second worker fails instead of inviting twice, and a crash after Graph's answer is
+// resolved by observe's lookup instead of a new invitation.
 func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, f *findings, sponsors []b2bv1alpha1.SponsorGrant) error {
-	secret, err := r.ensureRedeemSecret(ctx, pinv)
+	secret, err := r.checkRedeemSecret(ctx, pinv)
 	if err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 	// is shutting down (SIGTERM cancels ctx), or the next leader has to recover them.
 	critical, cancel := criticalContext(ctx)
 	defer cancel()
-	if err := r.fillRedeemSecret(critical, secret, inv.RedeemURL, inv.UserID); err != nil {
+	if err := r.storeRedeemURL(critical, pinv, secret, inv.RedeemURL, inv.UserID); err != nil {
 		return err
 	}
 	if err := r.recordGuest(critical, pinv, inv.UserID, b2bv1alpha1.GuestOriginInvited, markRequestsHandled); err != nil {
@@ -165,7 +167,6 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 		pinv.Status.State = b2bv1alpha1.StateAccepted
 	}
 	pinv.Status.InvitedAt = &now
-	pinv.Status.RedeemURLSecretName = secret.Name
 	pinv.Status.Sponsors = nil
 	for _, s := range sponsors {
 		s.Managed = true
@@ -308,10 +309,12 @@ func (r *PartnerInvitationReconciler) markCreatePending(ctx context.Context, pin
 	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	setAnnotation(obj, b2bv1alpha1.AnnotationCreatePending, r.now().UTC().Format(time.RFC3339))
 	delete(obj.Annotations, b2bv1alpha1.AnnotationCreateSucceeded)
+	// The finalizer rides along: no guest may exist without it, and one write is cheaper.
+	controllerutil.AddFinalizer(obj, b2bv1alpha1.Finalizer)
 	if err := r.Patch(ctx, obj, patch); err != nil {
 		return err
 	}
-	pinv.Annotations = obj.Annotations
+	pinv.Annotations, pinv.Finalizers = obj.Annotations, obj.Finalizers
 	pinv.ResourceVersion = obj.ResourceVersion
 	return nil
 }
@@ -375,10 +378,15 @@ func (r *PartnerInvitationReconciler) updateAnnotations(ctx context.Context, pin
 			live.Annotations = map[string]string{}
 		}
 		mutate(live.Annotations)
+		if live.DeletionTimestamp.IsZero() {
+			// What these annotations record (a guest, an attempt) needs the finalizer; it
+			// rides along instead of costing a write of its own.
+			controllerutil.AddFinalizer(live, b2bv1alpha1.Finalizer)
+		}
 		if err := r.Patch(ctx, live, patch); err != nil {
 			return err
 		}
-		pinv.Annotations = live.Annotations
+		pinv.Annotations, pinv.Finalizers = live.Annotations, live.Finalizers
 		pinv.ResourceVersion = live.ResourceVersion
 		return nil
 	})

@@ -62,7 +62,7 @@ func (r *PartnerInvitationReconciler) sendAgain(ctx context.Context, pinv *b2bv1
 				"%s asks to reset the redemption of guest %s; %s", kind.requested, guest.ID, v)}
 		}
 	}
-	secret, err := r.ensureRedeemSecret(ctx, pinv)
+	secret, err := r.checkRedeemSecret(ctx, pinv)
 	if err != nil {
 		return err
 	}
@@ -79,12 +79,11 @@ func (r *PartnerInvitationReconciler) sendAgain(ctx context.Context, pinv *b2bv1
 	}
 	critical, cancel := criticalContext(ctx)
 	defer cancel()
-	if err := r.fillRedeemSecret(critical, secret, inv.RedeemURL, guest.ID); err != nil {
+	if err := r.storeRedeemURL(critical, pinv, secret, inv.RedeemURL, guest.ID); err != nil {
 		return err
 	}
 	now := metav1.NewTime(r.now())
 	pinv.Status.LastSentAt = &now
-	pinv.Status.RedeemURLSecretName = secret.Name
 	if kind.reset {
 		pinv.Status.State, pinv.Status.RedeemedAt = b2bv1alpha1.StatePendingAcceptance, nil
 		guest.ExternalUserState = string(b2bv1alpha1.StatePendingAcceptance)

@@ -1,7 +1,9 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,33 +26,24 @@ const (
 )
 
 // Graph returns an invitation's redemption URL once. It goes into a Secret the object owns,
-// never into status, events or logs. The Secret is created (empty) before the invitation, so
-// a name taken by someone else stops the invitation instead of losing the URL, and filled
-// right after Graph's answer, before anything else is written.
+// never into status, events or logs. The Secret's name is checked before the invitation, so
+// a name taken by someone else stops the invitation instead of losing the URL; the Secret is
+// written once, with the URL, right after Graph's answer, before anything else. A process
+// that stops in between loses nothing either: recoverRedeemURL gets a new URL for the same
+// guest without a second mail.
 
 func redeemSecretName(pinv *b2bv1alpha1.PartnerInvitation) string { return pinv.Name + "-invitation" }
 
-// ensureRedeemSecret returns this object's Secret for the redemption URL, creating it empty
-// when absent. A Secret of that name that this object does not control is a SecretConflict.
-func (r *PartnerInvitationReconciler) ensureRedeemSecret(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*corev1.Secret, error) {
+// checkRedeemSecret returns this object's Secret for the redemption URL, or nil when there is
+// none yet; it writes nothing. A Secret of that name that this object does not control is a
+// SecretConflict.
+func (r *PartnerInvitationReconciler) checkRedeemSecret(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*corev1.Secret, error) {
 	key := client.ObjectKey{Namespace: pinv.Namespace, Name: redeemSecretName(pinv)}
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, key, secret)
-	if apierrors.IsNotFound(err) {
-		secret = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace,
-				Labels: map[string]string{b2bv1alpha1.LabelInvitation: pinv.Name}},
-			Type: corev1.SecretTypeOpaque,
+	if err := r.Get(ctx, key, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
 		}
-		if err := controllerutil.SetControllerReference(pinv, secret, r.Scheme()); err != nil {
-			return nil, fmt.Errorf("%s: %w", errWriteSecret, err)
-		}
-		err = r.Create(ctx, secret)
-		if apierrors.IsAlreadyExists(err) {
-			err = r.Get(ctx, key, secret)
-		}
-	}
-	if err != nil {
 		return nil, fmt.Errorf("%s: %w", errWriteSecret, err)
 	}
 	if !metav1.IsControlledBy(secret, pinv) {
@@ -67,20 +60,55 @@ func criticalContext(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
-// fillRedeemSecret stores the URL and its guest, retrying: Graph will not return it again.
-func (r *PartnerInvitationReconciler) fillRedeemSecret(ctx context.Context, secret *corev1.Secret, url, userID string) error {
+// storeRedeemURL writes the URL and its guest into the object's Secret (secret, or a new one
+// when nil), retrying: Graph will not return it again.
+func (r *PartnerInvitationReconciler) storeRedeemURL(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, secret *corev1.Secret, url, userID string) error {
 	if url == "" {
 		return nil
 	}
-	err := retry.OnError(retry.DefaultBackoff, func(error) bool { return ctx.Err() == nil }, func() error {
+	data := map[string][]byte{redeemURLKey: []byte(url), userIDKey: []byte(userID)}
+	err := retry.OnError(retry.DefaultBackoff, func(err error) bool { return ctx.Err() == nil && !isBlocked(err) }, func() error {
+		if secret == nil {
+			created, err := r.createRedeemSecret(ctx, pinv, data)
+			if !apierrors.IsAlreadyExists(err) {
+				secret = created
+				return err
+			}
+			// Created since the check: by this object's earlier attempt, or by someone else.
+			if secret, err = r.checkRedeemSecret(ctx, pinv); err != nil || secret == nil {
+				return cmp.Or(err, errors.New("the Secret was deleted while being written"))
+			}
+		}
 		patch := client.MergeFrom(secret.DeepCopy())
-		secret.Data = map[string][]byte{redeemURLKey: []byte(url), userIDKey: []byte(userID)}
+		secret.Data = data
 		return r.Patch(ctx, secret, patch)
 	})
 	if err != nil {
+		if isBlocked(err) {
+			return err
+		}
 		return fmt.Errorf("%s: %w", errWriteSecret, err)
 	}
+	pinv.Status.RedeemURLSecretName = secret.Name
 	return nil
+}
+
+func (r *PartnerInvitationReconciler) createRedeemSecret(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, data map[string][]byte) (*corev1.Secret, error) {
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: redeemSecretName(pinv), Namespace: pinv.Namespace,
+			Labels: map[string]string{b2bv1alpha1.LabelInvitation: pinv.Name}},
+		Type: corev1.SecretTypeOpaque,
+		Data: data,
+	}
+	if err := controllerutil.SetControllerReference(pinv, secret, r.Scheme()); err != nil {
+		return nil, err
+	}
+	return secret, r.Create(ctx, secret)
+}
+
+func isBlocked(err error) bool {
+	var b *blockedError
+	return errors.As(err, &b)
 }
 
 // recoverRedeemURL gets a redemption URL for this object's own pending guest whose URL never
@@ -91,12 +119,12 @@ func (r *PartnerInvitationReconciler) recoverRedeemURL(ctx context.Context, pinv
 	if guest.ExternalUserState == string(b2bv1alpha1.StateAccepted) {
 		return nil // redeemed: the URL is no longer needed
 	}
-	secret, err := r.ensureRedeemSecret(ctx, pinv)
+	secret, err := r.checkRedeemSecret(ctx, pinv)
 	if err != nil {
 		return err
 	}
-	pinv.Status.RedeemURLSecretName = secret.Name
-	if len(secret.Data[redeemURLKey]) > 0 && string(secret.Data[userIDKey]) == guest.ID {
+	if secret != nil && len(secret.Data[redeemURLKey]) > 0 && string(secret.Data[userIDKey]) == guest.ID {
+		pinv.Status.RedeemURLSecretName = secret.Name
 		return nil
 	}
 	req := invitationRequest(pinv)
@@ -110,10 +138,10 @@ func (r *PartnerInvitationReconciler) recoverRedeemURL(ctx context.Context, pinv
 	}
 	critical, cancel := criticalContext(ctx)
 	defer cancel()
-	if err := r.fillRedeemSecret(critical, secret, inv.RedeemURL, guest.ID); err != nil {
+	if err := r.storeRedeemURL(critical, pinv, secret, inv.RedeemURL, guest.ID); err != nil {
 		return err
 	}
 	r.event(pinv, corev1.EventTypeNormal, eventURLRecovered, "Invite",
-		fmt.Sprintf("Stored a new redemption URL for guest %s in Secret %s (no mail was sent)", guest.ID, secret.Name))
+		fmt.Sprintf("Stored a new redemption URL for guest %s in Secret %s (no mail was sent)", guest.ID, redeemSecretName(pinv)))
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 
 // Operations are the operation label values of the Graph metrics, one per Directory method.
 var Operations = []string{
-	"find_users", "get_user", "invite", "update_user", "delete_user", "get_group", "find_groups",
+	"find_users", "find_users_batch", "get_user", "invite", "update_user", "delete_user", "get_group", "find_groups",
 	"add_group_member", "remove_group_member", "get_service_principal", "find_service_principal",
 	"assign_app_role", "remove_app_role_assignment", "list_sponsors", "add_sponsor", "remove_sponsor",
 	"user_changes",

@@ -54,13 +54,16 @@ func (w *RedemptionWatcher) Start(ctx context.Context) error {
 		if link == "" || (w.FullRoundInterval > 0 && time.Since(lastFull) > w.FullRoundInterval) {
 			link, lastFull = "", time.Now()
 		}
+		started := time.Now()
 		changes, next, err := w.Directory.UserChanges(graph.WithLowPriority(ctx), link)
 		switch {
 		case err == nil:
 			link = next
 			w.Metrics.watcherSucceeded(time.Now())
 			w.dispatch(ctx, changes)
-			timer.Reset(w.Interval)
+			// Rounds start an interval apart, however long one took: the interval is the
+			// promise on how late a redemption is noticed, and the request count per hour.
+			timer.Reset(max(w.Interval-time.Since(started), 0))
 		case ctx.Err() != nil:
 			return nil
 		default:

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -111,6 +112,10 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		Cache: cache.Options{
 			// managedFields are a large share of each cached object and never read here.
 			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&b2bv1alpha1.PartnerInvitation{}: {Transform: trimInvitation},
+				&corev1.Namespace{}:              {Transform: trimNamespace},
+			},
 		},
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Secrets are read one by one, by name, from the API server: the operator may not
@@ -184,6 +189,36 @@ func metricsOptions(cfg Config) (metricsserver.Options, error) {
 		opts.CertDir = cfg.MetricsCertDir
 	}
 	return opts, nil
+}
+
+// lastApplied is what kubectl apply (and Argo CD's client-side apply) leave on an object: a
+// second copy of its spec, which the operator never reads.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// trimInvitation is the cache's transform of PartnerInvitations: without managedFields and the
+// last-applied copy of the spec, so memory follows the objects, not how they were applied.
+// Patches are computed between two cached copies, so what is dropped here is never written.
+func trimInvitation(obj any) (any, error) {
+	if p, ok := obj.(*b2bv1alpha1.PartnerInvitation); ok {
+		p.ManagedFields = nil
+		if _, ok := p.Annotations[lastApplied]; ok {
+			delete(p.Annotations, lastApplied)
+		}
+	}
+	return obj, nil
+}
+
+// trimNamespace keeps of a Namespace what policy selection reads: its name and labels. A
+// cluster's namespaces are cached whole otherwise.
+func trimNamespace(obj any) (any, error) {
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: ns.Name, UID: ns.UID, ResourceVersion: ns.ResourceVersion, Generation: ns.Generation,
+		Labels: ns.Labels, DeletionTimestamp: ns.DeletionTimestamp,
+	}}, nil
 }
 
 type operatorMetrics struct {

@@ -198,6 +198,12 @@ func heapTop(b *testing.B, ctx context.Context, bin, dir, pprofAddr string) stri
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		b.Fatal(err)
 	}
+	if keep := os.Getenv("BENCH_HEAP_PROFILE"); keep != "" {
+		// For go tool pprof -sample_index=alloc_space and friends afterwards.
+		if err := os.WriteFile(keep, raw, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
 	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-sample_index=inuse_space", "-nodecount=12", bin, path).CombinedOutput()
 	if err != nil {
 		b.Fatalf("go tool pprof: %v\n%s", err, out)

@@ -80,27 +80,24 @@ func (w *window) acquire(ctx context.Context, cost int) error {
 }
 
 // release records the answer to an admitted request: its units stay held for one window.
-func (w *window) release(cost int) {
-	if w == nil || w.quota.Limit <= 0 || cost <= 0 {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.inFlight -= cost
-	w.answered = append(w.answered, stamp{at: time.Now(), cost: cost})
-	w.used += cost
-	close(w.changed)
-	w.changed = make(chan struct{})
-}
+func (w *window) release(cost int) { w.settle(cost, true) }
 
 // abandon gives back units of a request that was admitted but never sent.
-func (w *window) abandon(cost int) {
+func (w *window) abandon(cost int) { w.settle(cost, false) }
+
+func (w *window) settle(cost int, answered bool) {
 	if w == nil || w.quota.Limit <= 0 || cost <= 0 {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.inFlight -= cost
+	if answered {
+		w.answered = append(w.answered, stamp{at: time.Now(), cost: cost})
+		w.used += cost
+	}
+	// Wake the waiters: an answer starts a countdown some of them had none for, and an
+	// abandoned request frees its units at once.
 	close(w.changed)
 	w.changed = make(chan struct{})
 }

@@ -62,7 +62,7 @@ type result struct {
 func BenchmarkConverge(b *testing.B) {
 	n := envInt("BENCH_N", 100)
 	watch := envDuration("BENCH_WATCH_INTERVAL", 30*time.Second)
-	steady := envDuration("BENCH_STEADY_WINDOW", 60*time.Second)
+	steady := envDuration("BENCH_STEADY_WINDOW", 2*watch)
 	for range b.N {
 		res := run(b, n, watch, steady)
 		res.print(os.Stdout)
@@ -156,9 +156,15 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	}
 	res.heapTop = heapTop(b, ctx, bin, dir, leader.pprof)
 
-	// Steady state: every guest pending, nothing changing.
-	// Let the last status writes settle and one watch round pick up the creations.
+	// Steady state: every guest pending, nothing changing. Let the last status writes settle
+	// and one watch round pick up the creations, then measure whole watch intervals starting
+	// half an interval after a round, so the count does not depend on where the window falls.
 	time.Sleep(watch + 5*time.Second)
+	rounds, deadline := emu.Count("GET", "/users/delta"), time.Now().Add(3*watch)
+	for emu.Count("GET", "/users/delta") == rounds && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(watch / 2)
 	emu.ResetRequests()
 	time.Sleep(steady)
 	res.steadyWindow = steady

@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string) error {
 }
 
 func runOperator(ctx context.Context, args []string) error {
+	tuneMemory()
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var (
 		cfg         operator.Config

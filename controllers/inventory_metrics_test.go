@@ -87,7 +87,7 @@ func TestInventoryCollector(t *testing.T) {
 	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
 
 	elected := make(chan struct{})
-	col := NewInventoryCollector(c, elected, clocktesting.NewFakePassiveClock(now), logr.Discard())
+	col := NewInventoryCollector(WalkList(c), elected, clocktesting.NewFakePassiveClock(now), logr.Discard())
 	reg := prometheus.NewPedanticRegistry()
 	if err := RegisterInventory(reg, col); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ partner_operator_invitations_pending_oldest_seconds 864000
 	}
 
 	// A second manager in the process replaces the first one's collector.
-	second := NewInventoryCollector(fake.NewClientBuilder().WithScheme(scheme).Build(), elected, clocktesting.NewFakePassiveClock(now), logr.Discard())
+	second := NewInventoryCollector(WalkList(fake.NewClientBuilder().WithScheme(scheme).Build()), elected, clocktesting.NewFakePassiveClock(now), logr.Discard())
 	if err := RegisterInventory(reg, second); err != nil {
 		t.Fatal(err)
 	}

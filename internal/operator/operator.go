@@ -132,7 +132,7 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		cfg.Clock = clock.RealClock{}
 	}
 	m, err := registerMetrics(crmetrics.Registry, controllers.NewInventoryCollector(
-		mgr.GetClient(), mgr.Elected(), cfg.Clock, mgr.GetLogger().WithName("metrics")))
+		controllers.WalkInformer(mgr.GetCache()), mgr.Elected(), cfg.Clock, mgr.GetLogger().WithName("metrics")))
 	if err != nil {
 		return nil, err
 	}

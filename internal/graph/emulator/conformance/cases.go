@@ -46,6 +46,7 @@ const (
 	docThrottling     = learn + "throttling"
 	docErrors         = learn + "errors"
 	docPermissions    = learn + "permissions-reference"
+	docFilter         = learn + "filter-query-parameter"
 
 	// Where Graph's exact wording of a message was seen, when Microsoft does not document it.
 	seenUndeclared   = "https://github.com/microsoftgraph/msgraph-sdk-python/issues/440"
@@ -153,6 +154,17 @@ var Cases = []Case{
 		Name: "find a guest by otherMails", Doc: docUserList,
 		Method: http.MethodGet, Path: "/users?$filter=otherMails/any(x:x eq 'jane.p@fabrikam.com')&$select=id",
 		Want: Want{Status: http.StatusOK, Model: models.CreateUserCollectionResponseFromDiscriminatorValue, Items: []string{"{guest}"}},
+	},
+	{
+		Name: "find users by many addresses at once (in, advanced query)", Doc: docFilter,
+		Method: http.MethodGet, Path: "/users?$filter=mail in ('nobody@fabrikam.com','JANE.P@fabrikam.com') or otherMails/any(m:m in ('nobody@fabrikam.com','JANE.P@fabrikam.com'))&$count=true&$select=id",
+		Header: map[string]string{"ConsistencyLevel": eventual},
+		Want:   Want{Status: http.StatusOK, Model: models.CreateUserCollectionResponseFromDiscriminatorValue, Items: []string{"{guest}"}},
+	},
+	{
+		Name: "in with more than 15 values needs the advanced query parameters", Doc: docFilter,
+		Method: http.MethodGet, Path: "/users?$filter=mail in ('a1@x.com','a2@x.com','a3@x.com','a4@x.com','a5@x.com','a6@x.com','a7@x.com','a8@x.com','a9@x.com','a10@x.com','a11@x.com','a12@x.com','a13@x.com','a14@x.com','a15@x.com','a16@x.com')&$select=id",
+		Want: Want{Status: http.StatusBadRequest, Code: "Request_UnsupportedQuery", Message: "at most 15 values"},
 	},
 	{
 		Name: "list guests created since a date", Doc: docUserList,

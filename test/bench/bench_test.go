@@ -26,12 +26,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
@@ -51,6 +53,7 @@ type result struct {
 	redeemP50, redeemP95 time.Duration
 	redeemed             int
 	peakRSS, peakHeap    uint64
+	endAnon, endFile     uint64 // resident memory at the end: anonymous, file-backed
 	apiWrites            float64
 	writesByKind         map[string]float64 // "resource[/subresource] VERB" -> writes per object
 	watchInterval        time.Duration
@@ -61,6 +64,7 @@ type result struct {
 }
 
 func BenchmarkConverge(b *testing.B) {
+	ctrllog.SetLogger(logr.Discard()) // the benchmark's own clients; the operator logs to its file
 	n := envInt("BENCH_N", 100)
 	watch := envDuration("BENCH_WATCH_INTERVAL", 30*time.Second)
 	steady := envDuration("BENCH_STEADY_WINDOW", 2*watch)
@@ -175,6 +179,7 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	res.redeemP50, res.redeemP95, res.redeemed = redemptions(b, ctx, cfg, k8s, emu, n, watch)
 
 	res.peakRSS = leader.PeakRSS()
+	res.endAnon, res.endFile = leader.RSSSplit()
 	res.peakHeap = leader.heap()
 	return res
 }
@@ -408,6 +413,7 @@ func (r result) print(w *os.File) {
 	row(fmt.Sprintf("acceptance to Redeemed=True, p50 / p95 (%d guests)", r.redeemed), fmt.Sprintf("%.1f s / %.1f s", r.redeemP50.Seconds(), r.redeemP95.Seconds()))
 	row("operator peak RSS (leader)", fmt.Sprintf("%.0f MiB", float64(r.peakRSS)/(1<<20)))
 	row("operator peak heap in use (leader)", fmt.Sprintf("%.0f MiB", float64(r.peakHeap)/(1<<20)))
+	row("  RSS at the end: anonymous + file (the binary)", fmt.Sprintf("%.0f + %.0f MiB", float64(r.endAnon)/(1<<20), float64(r.endFile)/(1<<20)))
 	row("API server writes per object (operator)", fmt.Sprintf("%.2f", r.apiWrites))
 	kinds := slices.Sorted(maps.Keys(r.writesByKind))
 	for _, k := range kinds {

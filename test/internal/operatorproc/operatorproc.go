@@ -253,6 +253,34 @@ func (p *Process) PeakRSS() uint64 {
 	return 0
 }
 
+// RSSSplit is the process's resident memory now, split into anonymous memory (Go's heap,
+// stacks and runtime) and file-backed pages (mostly the binary's own code and read-only data,
+// which the kernel can drop and read again), from /proc/<pid>/smaps_rollup.
+func (p *Process) RSSSplit() (anon, file uint64) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	var rss uint64
+	for _, line := range strings.Split(string(raw), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "Rss":
+			rss = kb * 1024
+		case "Anonymous":
+			anon = kb * 1024
+		}
+	}
+	return anon, rss - min(anon, rss)
+}
+
 // SampleHeap scrapes go_memstats_heap_inuse_bytes every second and returns a func giving the
 // largest value seen.
 func (p *Process) SampleHeap(ctx context.Context) func() uint64 {

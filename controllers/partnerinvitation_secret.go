@@ -70,9 +70,12 @@ func (r *PartnerInvitationReconciler) storeRedeemURL(ctx context.Context, pinv *
 	err := retry.OnError(retry.DefaultBackoff, func(err error) bool { return ctx.Err() == nil && !isBlocked(err) }, func() error {
 		if secret == nil {
 			created, err := r.createRedeemSecret(ctx, pinv, data)
-			if !apierrors.IsAlreadyExists(err) {
+			if err == nil {
 				secret = created
-				return err
+				return nil
+			}
+			if !apierrors.IsAlreadyExists(err) {
+				return err // not created: the next attempt creates it again
 			}
 			// Created since the check: by this object's earlier attempt, or by someone else.
 			if secret, err = r.checkRedeemSecret(ctx, pinv); err != nil || secret == nil {

@@ -128,7 +128,7 @@ type PartnerInvitationReconciler struct {
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete,namespace=system
 
 // Reconcile moves one PartnerInvitation toward its spec: see the reconcile contract in the README.
-func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, reterr error) {
 	log := ctrl.LoggerFrom(ctx)
 
 	pinv := &b2bv1alpha1.PartnerInvitation{}
@@ -152,7 +152,10 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	before := pinv.DeepCopy()
 	defer func() {
 		if err := r.patchStatus(ctx, before, pinv, reterr); err != nil && reterr == nil {
-			_, reterr = quietOnConflict(fmt.Errorf("%s: %w", errPatchStatus, err))
+			// A conflict means this reconcile started from a stale copy. The newer copy's
+			// update may pass no predicate (status and bookkeeping only), so look again soon
+			// rather than at the next poll: the status computed here was not written.
+			result, reterr = quietOnConflict(fmt.Errorf("%s: %w", errPatchStatus, err))
 		}
 	}()
 

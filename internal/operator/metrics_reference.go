@@ -31,7 +31,7 @@ var MetricsReference = []Metric{
 	{"partner_operator_time_to_redemption_seconds", "histogram", nil,
 		"Time from the invitation (or the reset) to the partner's redemption (`status.redeemedAt`), observed once per redemption when the operator sees it; adopted guests are not observed"},
 	{"partner_operator_graph_requests_total", "counter", []string{"operation", "code"},
-		"Microsoft Graph calls by `operation` (`invite`, `get_user`, `user_changes`, ...) and final HTTP status `code`, after the SDK's inline retries: `429` throttled, `401` authentication failed (also when no token could be had from Entra ID), `403` a permission is missing, `0` no answer"},
+		"Microsoft Graph calls by `operation` (`invite`, `find_users_batch`, `get_user`, `user_changes`, ...) and final HTTP status `code`, after the SDK's inline retries: `429` throttled, `401` authentication failed (also when no token could be had from Entra ID), `403` a permission is missing, `0` no answer"},
 	{"partner_operator_graph_request_duration_seconds", "histogram", []string{"operation"},
 		"Latency of Graph calls, inline retries included, pacer wait excluded"},
 	{"partner_operator_graph_pacer_wait_seconds", "histogram", []string{"class"},

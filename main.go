@@ -97,7 +97,7 @@ func runOperator(ctx context.Context, args []string) error {
 	// A first invitation spends about a second in round trips (two Graph calls, five API
 	// writes), so reaching Graph's 30 invitations/s takes about 30 in flight.
 	fs.IntVar(&workers, "max-concurrent-reconciles", 32, "parallel reconciles; a shared budget keeps them under Graph's quotas")
-	fs.DurationVar(&cfg.LookupBatchWindow, "lookup-batch-window", 500*time.Millisecond, "how long a lookup by address waits for others to share one Graph request of up to 15 addresses (0: one request per address)")
+	fs.DurationVar(&cfg.LookupBatchWindow, "lookup-batch-window", operator.DefaultLookupBatchWindow, "how long a lookup by address waits for others to share one Graph request of up to 15 addresses (0: one request per address)")
 	fs.StringVar(&tenantSize, "tenant-size", graph.TenantSmall, "Graph throttling tier for the request budget: small, medium or large")
 	fs.StringVar(&posture, "policy-posture", string(policy.DenyUnselected), "for namespaces no PartnerAccessPolicy selects: Deny invitations (the default), or Allow them (local use)")
 	fs.BoolVar(&personal, "log-personal-data", false, "log guests' mail addresses, at debug level (--zap-log-level=debug) only; off, every address is redacted from the log (redemption URLs always are)")

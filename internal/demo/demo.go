@@ -109,6 +109,7 @@ func Run(ctx context.Context, opts Options) error {
 		Directory:              dir,
 		MetricsBindAddress:     "0",
 		HealthProbeBindAddress: "0",
+		LookupBatchWindow:      operator.DefaultLookupBatchWindow,
 		// Redemption is learned from the users delta, as in production, read every second here.
 		// Address claims go to the operator's namespace, where its Role lets it write Leases.
 		Controller: controllers.Options{DeltaInterval: time.Second, ClaimNamespace: testbed.OperatorNamespace},

@@ -65,6 +65,10 @@ type Config struct {
 	Clock clock.PassiveClock
 }
 
+// DefaultLookupBatchWindow is the operator's default Config.LookupBatchWindow: at Graph's
+// invitation rate (30 a second) a batch of 15 addresses fills in half a second.
+const DefaultLookupBatchWindow = 500 * time.Millisecond
+
 // NewScheme returns a scheme with the core types and this operator's API.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()

@@ -29,6 +29,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -165,10 +166,13 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	// and one watch round pick up the creations, then measure whole watch intervals starting
 	// half an interval after a round, so the count does not depend on where the window falls.
 	time.Sleep(watch + 5*time.Second)
-	rounds, deadline := emu.Count("GET", "/users/delta"), time.Now().Add(3*watch)
-	for emu.Count("GET", "/users/delta") == rounds && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
+	rounds := emu.Count("GET", "/users/delta")
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 3*watch, true, func(context.Context) (bool, error) {
+		return emu.Count("GET", "/users/delta") > rounds, nil
+	}); err != nil {
+		b.Fatalf("no users-delta round within %s: %v", 3*watch, err)
 	}
+	// Not a wait for a condition: it places the window between two rounds on purpose.
 	time.Sleep(watch / 2)
 	emu.ResetRequests()
 	time.Sleep(steady)

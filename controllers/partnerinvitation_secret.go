@@ -3,13 +3,17 @@ package controllers
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -32,12 +36,81 @@ const (
 // that stops in between loses nothing either: recoverRedeemURL gets a new URL for the same
 // guest without a second mail.
 
-func redeemSecretName(pinv *b2bv1alpha1.PartnerInvitation) string { return pinv.Name + "-invitation" }
+// Every valid PartnerInvitation name (a DNS subdomain of up to 253 characters) gets a valid
+// Secret name and label value. Names that fit keep the names they always had: the Secret is
+// <name>-invitation (a name of up to 242 characters) and the label's value is the name (up to
+// 63). A longer name is cut and followed by a short hash of the whole name, so the result is
+// valid, the same on every reconcile and after a backup restore, and two long names that share
+// a beginning still differ.
+const (
+	redeemSecretSuffix = "-invitation"
+	nameHashLen        = 10 // hex digits of the name's SHA-256: 40 bits
+)
+
+func redeemSecretName(pinv *b2bv1alpha1.PartnerInvitation) string {
+	return secretNameFor(pinv.Name)
+}
+
+// secretNameFor is redeemSecretName for a name.
+func secretNameFor(name string) string {
+	if len(name)+len(redeemSecretSuffix) <= validation.DNS1123SubdomainMaxLength {
+		return name + redeemSecretSuffix
+	}
+	keep := validation.DNS1123SubdomainMaxLength - len(redeemSecretSuffix) - 1 - nameHashLen
+	return shortened(name, keep) + "-" + nameHash(name) + redeemSecretSuffix
+}
+
+// invitationLabelValue is the value of LabelInvitation on the object's Secret.
+func invitationLabelValue(pinv *b2bv1alpha1.PartnerInvitation) string {
+	return labelValueFor(pinv.Name)
+}
+
+// labelValueFor is invitationLabelValue for a name.
+func labelValueFor(name string) string {
+	if len(validation.IsValidLabelValue(name)) == 0 {
+		return name
+	}
+	return shortened(name, validation.LabelValueMaxLength-1-nameHashLen) + "-" + nameHash(name)
+}
+
+// shortened cuts name to at most n characters and drops the dots and dashes it then ends with,
+// so that what follows it (a dash and hex digits) continues a valid DNS label.
+func shortened(name string, n int) string {
+	if len(name) > n {
+		name = name[:n]
+	}
+	return strings.TrimRight(name, ".-")
+}
+
+func nameHash(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:])[:nameHashLen]
+}
+
+// redeemSecretNamesInvalid says, in words, why the object's Secret name or label would be
+// refused by the API server; empty when both are valid. Names the API server admitted never
+// are; the check keeps an invitation from being sent whose URL would have nowhere to go.
+func redeemSecretNamesInvalid(pinv *b2bv1alpha1.PartnerInvitation) string {
+	if errs := validation.IsDNS1123Subdomain(pinv.Name); len(errs) > 0 {
+		return fmt.Sprintf("the object's name is not a valid DNS subdomain (%s)", strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Subdomain(redeemSecretName(pinv)); len(errs) > 0 {
+		return fmt.Sprintf("the Secret name %q derived from the object's name is not valid (%s)", redeemSecretName(pinv), strings.Join(errs, "; "))
+	}
+	if errs := validation.IsValidLabelValue(invitationLabelValue(pinv)); len(errs) > 0 {
+		return fmt.Sprintf("the label value %q derived from the object's name is not valid (%s)", invitationLabelValue(pinv), strings.Join(errs, "; "))
+	}
+	return ""
+}
 
 // checkRedeemSecret returns this object's Secret for the redemption URL, or nil when there is
 // none yet; it writes nothing. A Secret of that name that this object does not control is a
 // SecretConflict.
 func (r *PartnerInvitationReconciler) checkRedeemSecret(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*corev1.Secret, error) {
+	if why := redeemSecretNamesInvalid(pinv); why != "" {
+		return nil, &blockedError{reason: b2bv1alpha1.ReasonInvalidSpec, stalled: true, terminal: true, message: "No Secret can hold the redemption URL: " +
+			why + "; no invitation is sent. Rename the PartnerInvitation."}
+	}
 	key := client.ObjectKey{Namespace: pinv.Namespace, Name: redeemSecretName(pinv)}
 	secret := &corev1.Secret{}
 	if err := r.Get(ctx, key, secret); err != nil {
@@ -99,7 +172,7 @@ func (r *PartnerInvitationReconciler) storeRedeemURL(ctx context.Context, pinv *
 func (r *PartnerInvitationReconciler) createRedeemSecret(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, data map[string][]byte) (*corev1.Secret, error) {
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: redeemSecretName(pinv), Namespace: pinv.Namespace,
-			Labels: map[string]string{b2bv1alpha1.LabelInvitation: pinv.Name}},
+			Labels: map[string]string{b2bv1alpha1.LabelInvitation: invitationLabelValue(pinv)}},
 		Type: corev1.SecretTypeOpaque,
 		Data: data,
 	}

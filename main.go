@@ -57,22 +57,24 @@ func runOperator(ctx context.Context, args []string) error {
 	tuneMemory()
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var (
-		cfg         operator.Config
-		endpoint    string
-		authority   string
-		authorityCA string
-		graphCA     string
-		zapOpts     zap.Options
-		pendingPoll time.Duration
-		resync      time.Duration
-		workers     int
-		posture     string
-		tenantSize  string
-		deltaEvery  time.Duration
-		createGrace time.Duration
-		claimNS     string
-		expiryWarn  time.Duration
-		personal    bool
+		cfg          operator.Config
+		endpoint     string
+		authority    string
+		authorityCA  string
+		graphCA      string
+		zapOpts      zap.Options
+		pendingPoll  time.Duration
+		resync       time.Duration
+		workers      int
+		posture      string
+		tenantSize   string
+		deltaEvery   time.Duration
+		createGrace  time.Duration
+		claimNS      string
+		expiryWarn   time.Duration
+		personal     bool
+		sendInterval time.Duration
+		sendsPerDay  int
 	)
 	fs.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint (0 disables it)")
 	metricsSecure := fs.Bool("metrics-secure", true, "serve metrics over HTTPS to tokens the API server authorizes for GET /metrics; false serves plain HTTP to anyone (local use only)")
@@ -100,6 +102,8 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.LookupBatchWindow, "lookup-batch-window", operator.DefaultLookupBatchWindow, "how long a lookup by address waits for others to share one Graph request of up to 15 addresses (0: one request per address)")
 	fs.StringVar(&tenantSize, "tenant-size", graph.TenantSmall, "Graph throttling tier for the request budget: small, medium or large")
 	fs.StringVar(&posture, "policy-posture", string(policy.DenyUnselected), "for namespaces no PartnerAccessPolicy selects: Deny invitations (the default), or Allow them (local use)")
+	fs.DurationVar(&sendInterval, "send-min-interval", controllers.DefaultSendMinInterval, "the least time between two invitation mails for one PartnerInvitation (resends and resets), where no PartnerAccessPolicy sets sendLimits.minInterval")
+	fs.IntVar(&sendsPerDay, "sends-per-namespace-per-day", controllers.DefaultSendsPerNamespacePerDay, "resends and resets one namespace may ask for in 24 hours, where no PartnerAccessPolicy sets sendLimits.perNamespacePerDay")
 	fs.BoolVar(&personal, "log-personal-data", false, "log guests' mail addresses, at debug level (--zap-log-level=debug) only; off, every address is redacted from the log (redemption URLs always are)")
 	// Without --zap-devel or --zap-encoder, zap.Options logs JSON (one object per line, the
 	// time as RFC 3339) at info level: what the chart's logFormat json asks for explicitly.
@@ -140,7 +144,8 @@ func runOperator(ctx context.Context, args []string) error {
 	cfg.Budget = &budget
 	cfg.Controller = controllers.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync,
 		MaxConcurrentReconciles: workers, PolicyPosture: policy.Posture(posture), DeltaInterval: deltaEvery,
-		CreateGracePeriod: createGrace, ClaimNamespace: claimNS, ExpiryWarning: expiryWarn, LogPersonalData: personal}
+		CreateGracePeriod: createGrace, ClaimNamespace: claimNS, ExpiryWarning: expiryWarn, LogPersonalData: personal,
+		SendMinInterval: sendInterval, SendsPerNamespacePerDay: sendsPerDay}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("kubernetes config: %w", err)

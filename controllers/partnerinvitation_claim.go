@@ -49,25 +49,27 @@ func heldBy(lease *coordinationv1.Lease, pinv *b2bv1alpha1.PartnerInvitation) bo
 	return lease.Annotations[b2bv1alpha1.AnnotationClaimHolderUID] == string(pinv.UID)
 }
 
-// claimAddress makes sure this object holds the claim on its address. It returns the claim
-// when it does, and a Conflict blocker naming the holder when another live object does.
-func (r *PartnerInvitationReconciler) claimAddress(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*coordinationv1.Lease, error) {
+// claimAddress finds this object's claim on its address and the record it carries. It returns
+// an uncreated claim when nobody holds the address (the first record written creates it), and
+// a Conflict blocker naming the holder when another live object does.
+func (r *PartnerInvitationReconciler) claimAddress(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*addressClaim, error) {
 	lease, err := r.getClaim(ctx, pinv)
 	if apierrors.IsNotFound(err) {
-		if holder, err := r.unclaimedManager(ctx, pinv); err != nil || holder != "" {
-			if err != nil {
-				return nil, err
-			}
+		holder, err := r.unclaimedManager(ctx, pinv)
+		if err != nil {
+			return nil, err
+		}
+		if holder != "" {
 			return nil, &blockedError{reason: b2bv1alpha1.ReasonConflict, stalled: true, retryAfter: time.Minute, message: fmt.Sprintf(
 				"spec.email is already managed by PartnerInvitation %s", holder)}
 		}
-		lease, err = r.createClaim(ctx, pinv)
+		return unclaimed(pinv), nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	if heldBy(lease, pinv) {
-		return lease, nil
+		return held(pinv, lease), nil
 	}
 	holder := ptr.Deref(lease.Spec.HolderIdentity, "")
 	alive, err := r.holderExists(ctx, lease)
@@ -78,16 +80,40 @@ func (r *PartnerInvitationReconciler) claimAddress(ctx context.Context, pinv *b2
 		return nil, &blockedError{reason: b2bv1alpha1.ReasonConflict, stalled: true, message: fmt.Sprintf(
 			"spec.email is already claimed by PartnerInvitation %s", holder)}
 	}
-	// The holder was removed without handing over (its finalizer taken off by hand, say). The
-	// resourceVersion makes this a race the API server decides.
-	return r.transferClaim(ctx, lease, pinv, "")
+	// The holder was removed without handing over (its finalizer taken off by hand, say): its
+	// guest is not passed on. The resourceVersion makes this a race the API server decides.
+	lease, err = r.transferClaim(ctx, lease, pinv, guestRecord{})
+	if err != nil {
+		return nil, err
+	}
+	return held(pinv, lease), nil
+}
+
+// unclaimed is the claim of an object no claim exists for. An object from before claims that
+// names a guest in its status brings that record along, to be confirmed by the directory.
+func unclaimed(pinv *b2bv1alpha1.PartnerInvitation) *addressClaim {
+	if pinv.Status.UserID == "" {
+		return &addressClaim{}
+	}
+	return &addressClaim{record: legacyRecord(pinv), unsaved: true}
+}
+
+// held is a claim this object holds. One from before records lived on the claim gets the
+// object's status as its record, to be confirmed by the directory.
+func held(pinv *b2bv1alpha1.PartnerInvitation, lease *coordinationv1.Lease) *addressClaim {
+	rec := readRecord(lease.Annotations)
+	if rec.UserID == "" && rec.InvitePending.IsZero() && pinv.Status.UserID != "" && lease.Annotations[recordOrigin] == "" {
+		return &addressClaim{lease: lease, record: legacyRecord(pinv), unsaved: true}
+	}
+	return &addressClaim{lease: lease, record: rec}
 }
 
 // unclaimedManager names another object that already manages a guest for the address without
 // a claim (it was invited before claims existed); it will take the claim on its next
-// reconcile. The cache can only make this object wait, never let it claim.
+// reconcile. Only status counts, which no namespace editor writes. The cache can only make this
+// object wait, never let it claim.
 func (r *PartnerInvitationReconciler) unclaimedManager(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (string, error) {
-	if managedUserID(pinv) != "" {
+	if pinv.Status.UserID != "" {
 		return "", nil
 	}
 	var peers b2bv1alpha1.PartnerInvitationList
@@ -96,7 +122,7 @@ func (r *PartnerInvitationReconciler) unclaimedManager(ctx context.Context, pinv
 	}
 	for i := range peers.Items {
 		p := &peers.Items[i]
-		if p.UID != pinv.UID && p.Annotations[b2bv1alpha1.AnnotationExternalName] != "" {
+		if p.UID != pinv.UID && p.Status.UserID != "" {
 			return holderIdentity(p), nil
 		}
 	}
@@ -112,18 +138,19 @@ func (r *PartnerInvitationReconciler) releaseClaim(ctx context.Context, lease *c
 	return nil
 }
 
-// transferClaim gives the claim to next. guestID, when set, travels with it so next manages
-// the same guest without an invitation or an adoption.
-func (r *PartnerInvitationReconciler) transferClaim(ctx context.Context, lease *coordinationv1.Lease, next *b2bv1alpha1.PartnerInvitation, guestID string) (*coordinationv1.Lease, error) {
+// transferClaim gives the claim to next with the record it is to manage: the guest, for a
+// handover, so next manages the same account without an invitation or an adoption; nothing,
+// when the holder vanished without handing over.
+func (r *PartnerInvitationReconciler) transferClaim(ctx context.Context, lease *coordinationv1.Lease, next *b2bv1alpha1.PartnerInvitation, rec guestRecord) (*coordinationv1.Lease, error) {
 	lease = lease.DeepCopy()
+	if lease.Annotations == nil {
+		lease.Annotations = map[string]string{}
+	}
 	lease.Spec.HolderIdentity = ptr.To(holderIdentity(next))
 	lease.Spec.AcquireTime = &metav1.MicroTime{Time: r.now()}
 	lease.Spec.LeaseTransitions = ptr.To(ptr.Deref(lease.Spec.LeaseTransitions, 0) + 1)
 	lease.Annotations[b2bv1alpha1.AnnotationClaimHolderUID] = string(next.UID)
-	delete(lease.Annotations, b2bv1alpha1.AnnotationClaimGuest)
-	if guestID != "" {
-		lease.Annotations[b2bv1alpha1.AnnotationClaimGuest] = guestID
-	}
+	rec.writeTo(lease.Annotations)
 	if err := r.Update(ctx, lease); err != nil {
 		return nil, fmt.Errorf("transfer the claim on the address: %w", err)
 	}
@@ -142,10 +169,10 @@ func (r *PartnerInvitationReconciler) getClaim(ctx context.Context, pinv *b2bv1a
 	return lease, nil
 }
 
-// createClaim is create-if-absent: AlreadyExists means another object was first, and the
-// stored claim is read back to say which.
-func (r *PartnerInvitationReconciler) createClaim(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*coordinationv1.Lease, error) {
-	lease := &coordinationv1.Lease{
+// newClaim is the claim for this object's address, not yet created. Create-if-absent decides
+// between two objects: AlreadyExists means another object was first.
+func (r *PartnerInvitationReconciler) newClaim(pinv *b2bv1alpha1.PartnerInvitation) *coordinationv1.Lease {
+	return &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        claimName(pinv.Spec.Email),
 			Namespace:   r.opts().ClaimNamespace,
@@ -157,14 +184,6 @@ func (r *PartnerInvitationReconciler) createClaim(ctx context.Context, pinv *b2b
 			AcquireTime:    &metav1.MicroTime{Time: r.now()},
 		},
 	}
-	err := r.Create(ctx, lease)
-	if apierrors.IsAlreadyExists(err) {
-		return r.getClaim(ctx, pinv)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("claim the address: %w", err)
-	}
-	return lease, nil
 }
 
 // holderExists reads the holder around the cache: a claim is never taken from a live object
@@ -185,8 +204,8 @@ func (r *PartnerInvitationReconciler) holderExists(ctx context.Context, lease *c
 	return string(holder.UID) == lease.Annotations[b2bv1alpha1.AnnotationClaimHolderUID], nil
 }
 
-// successor is the oldest other live object that asks for the same address, read around the
-// cache, or nil. The cache only proposes candidates; each is confirmed with a live read.
+// successor is the oldest other live object that asks for the same address and may take the
+// guest over (mayHandOver), read around the cache, or nil. The cache only proposes candidates; each is confirmed with a live read.
 func (r *PartnerInvitationReconciler) successor(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*b2bv1alpha1.PartnerInvitation, error) {
 	var peers b2bv1alpha1.PartnerInvitationList
 	if err := r.List(ctx, &peers, client.MatchingFields{EmailIndex: strings.ToLower(pinv.Spec.Email)}); err != nil {
@@ -206,11 +225,46 @@ func (r *PartnerInvitationReconciler) successor(ctx context.Context, pinv *b2bv1
 		if err != nil {
 			return nil, fmt.Errorf("read a successor for the address: %w", err)
 		}
-		if live.UID == items[i].UID && live.DeletionTimestamp.IsZero() {
+		if live.UID != items[i].UID || !live.DeletionTimestamp.IsZero() {
+			continue
+		}
+		allowed, err := r.mayHandOver(ctx, pinv, live)
+		if err != nil {
+			return nil, err
+		}
+		if allowed {
 			return live, nil
 		}
 	}
 	return nil, nil
+}
+
+// mayHandOver says whether next may inherit from's guest: within a namespace always, across
+// namespaces only where a PartnerAccessPolicy that selects both allows it. Otherwise next keeps
+// waiting in Conflict, and from's deletionPolicy applies to the guest.
+func (r *PartnerInvitationReconciler) mayHandOver(ctx context.Context, from, next *b2bv1alpha1.PartnerInvitation) (bool, error) {
+	if from.Namespace == next.Namespace {
+		return true, nil
+	}
+	mine, err := r.selectingPolicies(ctx, from)
+	if err != nil {
+		return false, err
+	}
+	theirs, err := r.selectingPolicies(ctx, next)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range mine {
+		if !p.Spec.AllowCrossNamespaceHandover {
+			continue
+		}
+		for _, q := range theirs {
+			if q.Name == p.Name {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 func olderThan(a, b *b2bv1alpha1.PartnerInvitation) bool {
@@ -270,8 +324,9 @@ func jitter(d time.Duration) time.Duration {
 	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread))
 }
 
-// bookkeepingAnnotations are written by the reconciler itself; a change to them must not
-// trigger another reconcile (it would bypass Retry-After and poll intervals).
+// bookkeepingAnnotations are what earlier versions wrote on the object as their memory; that
+// memory now lives on the claim, and these are ignored. A change to them must not trigger a
+// reconcile (it would bypass Retry-After and poll intervals).
 var bookkeepingAnnotations = []string{
 	b2bv1alpha1.AnnotationCreatePending,
 	b2bv1alpha1.AnnotationCreateSucceeded,

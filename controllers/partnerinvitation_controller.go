@@ -57,6 +57,11 @@ type Options struct {
 	ClaimNamespace string
 	// ExpiryWarning is how long before access ends the object warns (event, metric, condition).
 	ExpiryWarning time.Duration
+	// SendMinInterval is the least time between two sends for one object, and
+	// SendsPerNamespacePerDay the sends (resends and resets) a namespace may ask for in 24
+	// hours, where no PartnerAccessPolicy sets them.
+	SendMinInterval         time.Duration
+	SendsPerNamespacePerDay int
 	// LogPersonalData lets the operator log guests' mail addresses, at debug level (V(1))
 	// only. Off, no log line of the operator's carries one; conditions and events never do.
 	LogPersonalData bool
@@ -89,6 +94,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ExpiryWarning <= 0 {
 		o.ExpiryWarning = 7 * 24 * time.Hour
+	}
+	if o.SendMinInterval <= 0 {
+		o.SendMinInterval = DefaultSendMinInterval
+	}
+	if o.SendsPerNamespacePerDay <= 0 {
+		o.SendsPerNamespacePerDay = DefaultSendsPerNamespacePerDay
 	}
 	if o.ClaimNamespace == "" {
 		o.ClaimNamespace = DefaultClaimNamespace
@@ -214,9 +225,12 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	// A claim's holder needs the finalizer, so that deleting it releases the claim. Usually an
-	// earlier write of this reconcile carried it already.
+	// A claim's holder needs the finalizer, so that deleting it releases the claim. Every
+	// record write stores it first; this covers a claim taken over from a vanished holder.
 	defer func() {
+		if claim.lease == nil {
+			return
+		}
 		if ferr := r.ensureFinalizer(ctx, pinv); ferr != nil && err == nil {
 			err = ferr
 		}
@@ -232,7 +246,7 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 	if guest != nil {
 		observeRedemption(pinv, guest)
 	}
-	if ended, err := r.reconcileExpiry(ctx, pinv, guest, selecting, f); ended || err != nil {
+	if ended, err := r.reconcileExpiry(ctx, pinv, claim, guest, selecting, f); ended || err != nil {
 		return r.expiredPoll(), err
 	}
 	invitedNow := guest == nil
@@ -242,14 +256,14 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if err := r.createInvitation(ctx, pinv, f, sponsors); err != nil {
+		if err := r.createInvitation(ctx, pinv, claim, f, sponsors); err != nil {
 			return ctrl.Result{}, err
 		}
 	} else {
 		if err := r.updateDrift(ctx, pinv, guest, selecting); err != nil {
 			return ctrl.Result{}, err
 		}
-		if err := r.handleSendRequests(ctx, pinv, guest, selecting); err != nil {
+		if err := r.handleSendRequests(ctx, pinv, claim, guest, selecting); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -276,16 +290,16 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 // reconcileExpiry acts when the guest's access has ended, and undoes the action when the
 // expiry moved later. A resend renews an invitation that a pending timeout ended. It reports
 // whether access has ended, in which case nothing else is reconciled.
-func (r *PartnerInvitationReconciler) reconcileExpiry(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) (bool, error) {
+func (r *PartnerInvitationReconciler) reconcileExpiry(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, guest *graph.User, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) (bool, error) {
 	exp := r.checkExpiry(pinv, selecting, f)
 	if exp.passed(r.now()) && exp.byPendingTimeout && guest != nil {
-		if err := r.handleSendRequests(ctx, pinv, guest, selecting); err != nil {
+		if err := r.handleSendRequests(ctx, pinv, claim, guest, selecting); err != nil {
 			return true, err
 		}
 		exp = r.checkExpiry(pinv, selecting, f)
 	}
 	if exp.passed(r.now()) {
-		err := r.expire(ctx, pinv, guest, exp)
+		err := r.expire(ctx, pinv, claim, guest, exp)
 		f.expiry.failed = err != nil
 		return true, err
 	}

@@ -125,8 +125,8 @@ func readyReason(p *b2bv1alpha1.PartnerInvitation) string {
 }
 
 func TestReconcile(t *testing.T) {
-	recent := testNow.Add(-time.Minute).Format(time.RFC3339)
-	stale := testNow.Add(-time.Hour).Format(time.RFC3339)
+	recent := testNow.Add(-time.Minute).Truncate(time.Second)
+	stale := testNow.Add(-time.Hour)
 	throttled := &graph.Error{Kind: graph.KindThrottled, StatusCode: 429, RetryAfter: 7 * time.Second}
 	terminal := &graph.Error{Kind: graph.KindTerminal, StatusCode: 400, Code: "BadRequest", Message: "The invited user's domain is blocked"}
 
@@ -141,6 +141,8 @@ func TestReconcile(t *testing.T) {
 		check      func(t *testing.T, h *harness)
 		// policy, when set, governs team-a (else no policy selects it and posture Allow applies).
 		policy *b2bv1alpha1.PartnerAccessPolicySpec
+		// claim, when set, is the record on anna's claim (held by anna).
+		claim *guestRecord
 	}{
 		"FirstReconcileInvitesOnce": {
 			reason: "No guest exists: one lookup, one invitation, recorded on the object.",
@@ -158,11 +160,14 @@ func TestReconcile(t *testing.T) {
 			wantResult: ctrl.Result{RequeueAfter: time.Minute},
 			check: func(t *testing.T, h *harness) {
 				p := h.get(t)
-				if p.Annotations[b2bv1alpha1.AnnotationExternalName] != guestID || p.Status.UserID != guestID {
-					t.Errorf("guest not recorded: %v %q", p.Annotations, p.Status.UserID)
+				if rec := h.record(t); rec.UserID != guestID || rec.Origin != b2bv1alpha1.GuestOriginInvited || p.Status.UserID != guestID {
+					t.Errorf("guest not recorded: %+v %q", rec, p.Status.UserID)
 				}
-				if p.Annotations[b2bv1alpha1.AnnotationCreatePending] != "" {
+				if !h.record(t).InvitePending.IsZero() {
 					t.Error("pending mark left behind")
+				}
+				if len(p.Annotations) != 0 {
+					t.Errorf("the operator's memory is on the claim, not the object: %v", p.Annotations)
 				}
 				if got := readyReason(p); got != "True/InSync" {
 					t.Errorf("Ready = %s", got)
@@ -171,7 +176,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"CrashAfterInviteIsResolvedByLookup": {
 			reason: "A pending mark without a recorded guest means Graph may have answered; the lookup finds the guest, and the lost redemption URL is recovered without a second mail.",
-			obj:    invitation(withAnnotation(b2bv1alpha1.AnnotationCreatePending, recent)),
+			obj:    invitation(),
+			claim:  &guestRecord{InvitePending: recent},
 			dir: &graphtest.Fake{
 				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return []graph.User{*pendingGuest(guestID)}, nil },
 				InviteFn: func(_ context.Context, req graph.InvitationRequest) (*graph.Invitation, error) {
@@ -185,8 +191,8 @@ func TestReconcile(t *testing.T) {
 			wantResult: ctrl.Result{RequeueAfter: time.Minute},
 			check: func(t *testing.T, h *harness) {
 				p := h.get(t)
-				if p.Annotations[b2bv1alpha1.AnnotationExternalName] != guestID || p.Status.Adopted {
-					t.Errorf("want own guest recorded, not adopted: %v adopted=%v", p.Annotations, p.Status.Adopted)
+				if rec := h.record(t); rec.UserID != guestID || rec.adopted() || p.Status.Adopted {
+					t.Errorf("want own guest recorded, not adopted: %+v adopted=%v", rec, p.Status.Adopted)
 				}
 				if got := redeemURL(t, h); got != "https://redeem.example/recovered" {
 					t.Errorf("Secret holds %q, want the recovered URL", got)
@@ -195,8 +201,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"LostAnswerToAReinvitationReplacesTheStaleURL": {
 			reason: "The guest was deleted out of band and invited again, and that answer was lost: the Secret still holds the old guest's URL, so a fresh one is fetched without a mail (found by the soak).",
-			obj: invitation(withAnnotation(b2bv1alpha1.AnnotationCreatePending, recent),
-				withAnnotation("test/stale-secret", "old-guest")),
+			obj:    invitation(withAnnotation("test/stale-secret", "old-guest")),
+			claim:  &guestRecord{InvitePending: recent},
 			dir: &graphtest.Fake{
 				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return []graph.User{*pendingGuest(guestID)}, nil },
 				InviteFn: func(_ context.Context, req graph.InvitationRequest) (*graph.Invitation, error) {
@@ -216,7 +222,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"PendingWithinGraceWaitsInsteadOfReinviting": {
 			reason: "Graph may not list a brand-new guest yet; inviting again would mail the partner twice.",
-			obj:    invitation(withAnnotation(b2bv1alpha1.AnnotationCreatePending, recent)),
+			obj:    invitation(),
+			claim:  &guestRecord{InvitePending: recent},
 			dir: &graphtest.Fake{
 				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
 			},
@@ -225,7 +232,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"PendingPastGraceInvites": {
 			reason: "A pending mark long past the grace period means the invitation never happened.",
-			obj:    invitation(withAnnotation(b2bv1alpha1.AnnotationCreatePending, stale)),
+			obj:    invitation(),
+			claim:  &guestRecord{InvitePending: stale},
 			dir: &graphtest.Fake{
 				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
 				InviteFn: func(context.Context, graph.InvitationRequest) (*graph.Invitation, error) {
@@ -236,32 +244,32 @@ func TestReconcile(t *testing.T) {
 			wantResult: ctrl.Result{RequeueAfter: time.Minute},
 		},
 		"StaleCopyDoesNotInvite": {
-			reason: "The optimistic-lock write of the pending mark fails on a stale copy, so no invitation goes out.",
+			reason: "The pending mark creates the claim if absent: a reconcile that lost the race to another object gets a conflict, and no invitation goes out.",
 			obj:    invitation(),
 			dir: &graphtest.Fake{
 				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
 			},
-			funcs: &interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
-				if o.GetAnnotations()[b2bv1alpha1.AnnotationCreatePending] != "" {
-					return apierrors.NewConflict(schema.GroupResource{Group: "b2b.partnerops.io", Resource: "partnerinvitations"}, o.GetName(), errors.New("stale"))
+			funcs: &interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
+				if o.GetAnnotations()[recordInvitePending] != "" {
+					return apierrors.NewAlreadyExists(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, o.GetName())
 				}
-				return c.Patch(ctx, o, p, opts...)
+				return c.Create(ctx, o, opts...)
 			}},
 			wantCalls:  []string{"FindUsersByEmail"},
 			wantResult: ctrl.Result{RequeueAfter: 200 * time.Millisecond},
 		},
 		"ResendFromAStaleCopyDoesNotResend": {
-			reason: "The resend is marked handled with an optimistic lock before the POST: a stale copy gets a conflict, not a second mail.",
-			obj: invitation(withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID),
-				withAnnotation(b2bv1alpha1.AnnotationResendRequestedAt, "2026-11-23T11:00:00Z")),
+			reason: "The resend is marked handled on the claim, with its resourceVersion, before the POST: a stale reconcile gets a conflict, not a second mail.",
+			obj:    invitation(withAnnotation(b2bv1alpha1.AnnotationResendRequestedAt, "2026-11-23T11:00:00Z")),
+			claim:  &guestRecord{UserID: guestID, Origin: b2bv1alpha1.GuestOriginInvited},
 			dir: &graphtest.Fake{
 				GetUserFn: func(context.Context, string) (*graph.User, error) { return pendingGuest(guestID), nil },
 			},
-			funcs: &interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
-				if o.GetAnnotations()[b2bv1alpha1.AnnotationResendHandled] != "" {
-					return apierrors.NewConflict(schema.GroupResource{Group: "b2b.partnerops.io", Resource: "partnerinvitations"}, o.GetName(), errors.New("stale"))
+			funcs: &interceptor.Funcs{Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
+				if o.GetAnnotations()[recordResendHandled] != "" {
+					return apierrors.NewConflict(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, o.GetName(), errors.New("stale"))
 				}
-				return c.Patch(ctx, o, p, opts...)
+				return c.Update(ctx, o, opts...)
 			}},
 			wantCalls:  []string{"GetUser"},
 			wantResult: ctrl.Result{RequeueAfter: 200 * time.Millisecond},
@@ -280,7 +288,7 @@ func TestReconcile(t *testing.T) {
 				if got := readyReason(p); got != "False/Throttled" {
 					t.Errorf("Ready = %s", got)
 				}
-				if p.Annotations[b2bv1alpha1.AnnotationCreatePending] != "" {
+				if !h.record(t).InvitePending.IsZero() {
 					t.Error("pending mark must be cleared after a refused request")
 				}
 			},
@@ -298,7 +306,7 @@ func TestReconcile(t *testing.T) {
 			wantCalls:  []string{"FindUsersByEmail", "Invite"},
 			wantResult: ctrl.Result{RequeueAfter: 5 * time.Second},
 			check: func(t *testing.T, h *harness) {
-				if h.get(t).Annotations[b2bv1alpha1.AnnotationCreatePending] == "" {
+				if h.record(t).InvitePending.IsZero() {
 					t.Error("the pending mark must survive a 504")
 				}
 			},
@@ -351,8 +359,8 @@ func TestReconcile(t *testing.T) {
 				if got := readyReason(p); got != "False/AdoptionDenied" {
 					t.Errorf("Ready = %s", got)
 				}
-				if p.Status.UserID != "" || p.Annotations[b2bv1alpha1.AnnotationExternalName] != "" {
-					t.Errorf("a refused adoption must record no guest: %+v %v", p.Status, p.Annotations)
+				if p.Status.UserID != "" || h.hasClaim(t) {
+					t.Errorf("a refused adoption must record no guest and hold no claim: %+v", p.Status)
 				}
 				if c := meta.FindStatusCondition(p.Status.Conditions, b2bv1alpha1.ConditionStalled); c == nil || c.Status != metav1.ConditionTrue {
 					t.Error("AdoptionDenied needs a person: want Stalled=True")
@@ -361,9 +369,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"PromotionOfAdoptedGuestDenied": {
 			reason: "userType Member on an adopted guest is refused unless the policy allows promotion.",
-			obj: invitation(withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID),
-				withAnnotation(b2bv1alpha1.AnnotationGuestOrigin, b2bv1alpha1.GuestOriginAdopted),
-				func(p *b2bv1alpha1.PartnerInvitation) { p.Spec.UserType = b2bv1alpha1.UserTypeMember }),
+			obj:    invitation(func(p *b2bv1alpha1.PartnerInvitation) { p.Spec.UserType = b2bv1alpha1.UserTypeMember }),
+			claim:  &guestRecord{UserID: guestID, Origin: b2bv1alpha1.GuestOriginAdopted},
 			policy: &b2bv1alpha1.PartnerAccessPolicySpec{Adoption: b2bv1alpha1.AdoptionAdopt, AllowMemberUserType: true},
 			dir: &graphtest.Fake{
 				GetUserFn: func(context.Context, string) (*graph.User, error) { return pendingGuest(guestID), nil },
@@ -423,8 +430,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"DeleteWaitsForAGuestInvitedMomentsAgo": {
 			reason: "Right after an invitation Graph may not show the guest; deleting the object then must wait, not leave the guest behind (found by the soak).",
-			obj: invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID),
-				withAnnotation(b2bv1alpha1.AnnotationCreateSucceeded, recent)),
+			obj:    invitation(deleting),
+			claim:  &guestRecord{UserID: guestID, Origin: b2bv1alpha1.GuestOriginInvited, InvitedAt: recent},
 			dir: &graphtest.Fake{
 				GetUserFn: func(context.Context, string) (*graph.User, error) {
 					return nil, &graph.Error{Kind: graph.KindNotFound, StatusCode: 404}
@@ -440,7 +447,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"DeleteWaitsForAPendingInvitation": {
 			reason: "An invitation whose answer was lost may have created a guest Graph does not list yet; the object waits out the grace period before it goes.",
-			obj:    invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationCreatePending, recent)),
+			obj:    invitation(deleting),
+			claim:  &guestRecord{InvitePending: recent},
 			dir: &graphtest.Fake{
 				FindUsersByEmailFn: func(context.Context, string) ([]graph.User, error) { return nil, nil },
 			},
@@ -454,7 +462,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"DeleteCountsMissingGuestAsDeleted": {
 			reason: "A guest already gone counts as deleted; the finalizer comes off.",
-			obj:    invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID)),
+			obj:    invitation(deleting),
+			claim:  &guestRecord{UserID: guestID, Origin: b2bv1alpha1.GuestOriginInvited},
 			dir: &graphtest.Fake{
 				GetUserFn: func(context.Context, string) (*graph.User, error) {
 					return nil, &graph.Error{Kind: graph.KindNotFound, StatusCode: 404}
@@ -465,7 +474,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"DeleteRemovesGuest": {
 			reason: "Policy Delete removes the guest, then the finalizer.",
-			obj:    invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID)),
+			obj:    invitation(deleting),
+			claim:  &guestRecord{UserID: guestID, Origin: b2bv1alpha1.GuestOriginInvited},
 			dir: &graphtest.Fake{
 				GetUserFn:    func(context.Context, string) (*graph.User, error) { return pendingGuest(guestID), nil },
 				DeleteUserFn: func(context.Context, string) error { return &graph.Error{Kind: graph.KindNotFound, StatusCode: 404} },
@@ -475,7 +485,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"DeleteNeverRemovesAMember": {
 			reason: "An account turned into a member is no longer the operator's to delete.",
-			obj:    invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID)),
+			obj:    invitation(deleting),
+			claim:  &guestRecord{UserID: guestID, Origin: b2bv1alpha1.GuestOriginInvited},
 			dir: &graphtest.Fake{
 				GetUserFn: func(context.Context, string) (*graph.User, error) {
 					return &graph.User{ID: guestID, UserType: "Member"}, nil
@@ -486,9 +497,10 @@ func TestReconcile(t *testing.T) {
 		},
 		"OrphanMakesNoGraphCall": {
 			reason: "Policy Orphan lets the object go and leaves the guest alone.",
-			obj: invitation(deleting, withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID), func(p *b2bv1alpha1.PartnerInvitation) {
+			obj: invitation(deleting, func(p *b2bv1alpha1.PartnerInvitation) {
 				p.Spec.DeletionPolicy = b2bv1alpha1.DeletionPolicyOrphan
 			}),
+			claim: &guestRecord{UserID: guestID, Origin: b2bv1alpha1.GuestOriginInvited},
 			dir:   &graphtest.Fake{},
 			check: expectGone,
 		},
@@ -499,7 +511,8 @@ func TestReconcile(t *testing.T) {
 		},
 		"DriftIsPatchedInPlace": {
 			reason: "A display name or user type that drifted is updated, not re-invited.",
-			obj: invitation(withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID), func(p *b2bv1alpha1.PartnerInvitation) {
+			claim:  &guestRecord{UserID: guestID, Origin: b2bv1alpha1.GuestOriginInvited},
+			obj: invitation(func(p *b2bv1alpha1.PartnerInvitation) {
 				p.Spec.DisplayName = "Anna Schmidt"
 				p.Spec.UserType = b2bv1alpha1.UserTypeMember
 			}),
@@ -519,6 +532,9 @@ func TestReconcile(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			objs := []client.Object{tc.obj}
+			if tc.claim != nil {
+				objs = append(objs, claimOf(tc.obj, *tc.claim))
+			}
 			if tc.policy != nil {
 				objs = append(objs, &b2bv1alpha1.PartnerAccessPolicy{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}, Spec: *tc.policy})
 			}
@@ -560,6 +576,34 @@ func TestReconcile(t *testing.T) {
 	}
 }
 
+// claimOf is p's claim on its address, held by p, carrying rec.
+func claimOf(p *b2bv1alpha1.PartnerInvitation, rec guestRecord) *coordinationv1.Lease {
+	r := &PartnerInvitationReconciler{}
+	lease := r.newClaim(p)
+	rec.writeTo(lease.Annotations)
+	return lease
+}
+
+// record is the record on anna's claim; the zero record when there is no claim.
+func (h *harness) record(t *testing.T) guestRecord {
+	t.Helper()
+	lease := &coordinationv1.Lease{}
+	err := h.c.Get(context.Background(), client.ObjectKey{Namespace: DefaultClaimNamespace, Name: claimName("anna@fabrikam.example")}, lease)
+	if apierrors.IsNotFound(err) {
+		return guestRecord{}
+	}
+	if err != nil {
+		t.Fatalf("get the claim: %v", err)
+	}
+	return readRecord(lease.Annotations)
+}
+
+func (h *harness) hasClaim(t *testing.T) bool {
+	t.Helper()
+	err := h.c.Get(context.Background(), client.ObjectKey{Namespace: DefaultClaimNamespace, Name: claimName("anna@fabrikam.example")}, &coordinationv1.Lease{})
+	return err == nil
+}
+
 func redeemURL(t *testing.T, h *harness) string {
 	t.Helper()
 	secret := &corev1.Secret{}
@@ -580,7 +624,7 @@ func expectGone(t *testing.T, h *harness) {
 func TestSecondObjectForAnAddressIsAConflict(t *testing.T) {
 	holder := invitation(func(p *b2bv1alpha1.PartnerInvitation) {
 		p.Name, p.Namespace, p.UID = "anna-first", "team-b", "uid-first"
-		p.Annotations = map[string]string{b2bv1alpha1.AnnotationExternalName: guestID}
+		p.Status.UserID = guestID // from before claims: status only
 		p.CreationTimestamp = metav1.NewTime(testNow.Add(-2 * time.Hour))
 	})
 	dir := &graphtest.Fake{}
@@ -658,7 +702,7 @@ func TestStatusIsNotWrittenWhenUnchanged(t *testing.T) {
 		writes++
 		return c.SubResource(sub).Patch(ctx, o, p, opts...)
 	}}
-	h := newHarness(t, dir, funcs, invitation(withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID)))
+	h := newHarness(t, dir, funcs, invitation(), claimOf(invitation(), guestRecord{UserID: guestID, Origin: b2bv1alpha1.GuestOriginInvited}))
 	for range 3 {
 		if _, err := h.reconcile(t); err != nil {
 			t.Fatal(err)
@@ -676,7 +720,7 @@ func TestStatusConflictLooksAgainSoon(t *testing.T) {
 	funcs := &interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
 		return apierrors.NewConflict(schema.GroupResource{Group: "b2b.partnerops.io", Resource: "partnerinvitations"}, o.GetName(), errors.New("stale"))
 	}}
-	h := newHarness(t, dir, funcs, invitation(withAnnotation(b2bv1alpha1.AnnotationExternalName, guestID)))
+	h := newHarness(t, dir, funcs, invitation(), claimOf(invitation(), guestRecord{UserID: guestID, Origin: b2bv1alpha1.GuestOriginInvited}))
 	res, err := h.reconcile(t)
 	if err != nil {
 		t.Fatalf("a status conflict is not an error to log: %v", err)

@@ -7,12 +7,8 @@ import (
 	"strings"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,30 +18,30 @@ import (
 	"github.com/partnerops/partner-operator/internal/policy"
 )
 
-// observe finds the guest this object manages: one handed over with the claim, the one its
-// annotations name, else one found by email. It returns nil when there is none and an
-// invitation is due. It writes to Graph only to recover a lost redemption URL.
-func (r *PartnerInvitationReconciler) observe(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *coordinationv1.Lease, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) (*graph.User, error) {
-	if err := r.takeHandedOverGuest(ctx, pinv, claim, f); err != nil {
-		return nil, err
-	}
-	if id := managedUserID(pinv); id != "" {
-		u, err := r.Directory.GetUser(ctx, id)
+// observe finds the guest this object manages: the one its record on the claim names (handed
+// over, invited or adopted), confirmed by the directory, else one found by email. It returns nil
+// when there is none and an invitation is due. It writes to Graph only to recover a lost
+// redemption URL for its own invitation.
+func (r *PartnerInvitationReconciler) observe(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) (*graph.User, error) {
+	if rec := claim.record; rec.UserID != "" {
+		u, err := r.Directory.GetUser(ctx, rec.UserID)
 		switch {
 		case err == nil:
-			return u, nil
+			return u, r.confirmRecord(ctx, pinv, claim, u, f)
 		case !graph.IsNotFound(err):
 			return nil, err
-		case r.withinCreateGrace(pinv):
-			return nil, awaitingGraph(id)
+		case r.withinCreateGrace(rec):
+			mirror(pinv, rec)
+			return nil, awaitingGraph(rec.UserID)
 		}
 		// Gone although Graph had long caught up: deleted out of band. Forget it; the
 		// caller re-invites and says so.
-		if err := r.forgetGuest(ctx, pinv); err != nil {
+		if err := r.save(ctx, pinv, claim, forgetGuest); err != nil {
 			return nil, err
 		}
-		f.reinvitedFrom = id
-		pinv.Status.UserID, pinv.Status.State, pinv.Status.RedeemedAt = "", "", nil
+		f.reinvitedFrom = rec.UserID
+		mirror(pinv, claim.record)
+		pinv.Status.State, pinv.Status.RedeemedAt = "", nil
 	}
 
 	found, err := r.Directory.FindUsersByEmail(ctx, pinv.Spec.Email)
@@ -62,21 +58,27 @@ func (r *PartnerInvitationReconciler) observe(ctx context.Context, pinv *b2bv1al
 			guest = &found[i]
 		}
 	}
-	pending := pinv.Annotations[b2bv1alpha1.AnnotationCreatePending] != ""
+	pending := !claim.record.InvitePending.IsZero()
 	switch {
 	case guest != nil && pending:
-		// This object's own invitation, whose answer never reached it.
+		// This object's own invitation, whose answer never reached it: the claim says it was
+		// sent, and only the operator writes the claim.
 		if err := r.recoverRedeemURL(ctx, pinv, guest); err != nil {
 			return nil, err
 		}
-		if err := r.recordGuest(ctx, pinv, guest.ID, b2bv1alpha1.GuestOriginInvited, markRequestsHandled); err != nil {
+		err := r.saveCritical(ctx, pinv, claim, func(rec *guestRecord) {
+			invited(rec, guest.ID, r.now())
+			requestedNow(pinv, rec)
+		})
+		if err != nil {
 			return nil, err
 		}
+		mirror(pinv, claim.record)
 		r.establish(pinv, f, guest.ID, false)
 		return guest, nil
 	case guest != nil:
-		return guest, r.adopt(ctx, pinv, guest, selecting, f)
-	case pending && r.withinCreateGrace(pinv):
+		return guest, r.adopt(ctx, pinv, claim, guest, selecting, f)
+	case pending && r.withinCreateGrace(claim.record):
 		// An invitation may have been sent before the process stopped; Graph may not list
 		// the new guest yet. Waiting is cheaper than a duplicate mail.
 		return nil, awaitingGraph("")
@@ -84,42 +86,60 @@ func (r *PartnerInvitationReconciler) observe(ctx context.Context, pinv *b2bv1al
 	return nil, nil
 }
 
-// takeHandedOverGuest records the guest that came with the claim from the object that held
-// the address before: the same person, so no invitation and no adoption.
-func (r *PartnerInvitationReconciler) takeHandedOverGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *coordinationv1.Lease, f *findings) error {
-	id := claim.Annotations[b2bv1alpha1.AnnotationClaimGuest]
-	if id == "" || managedUserID(pinv) == id {
-		return nil
+// confirmRecord holds the account the record names against the directory before anything is
+// written to it, saves a record carried over from an earlier version once it is confirmed, and
+// reports a guest that came by handover.
+func (r *PartnerInvitationReconciler) confirmRecord(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, u *graph.User, f *findings) error {
+	if err := verifyGuest(u, pinv.Spec.Email); err != nil {
+		return recordMismatch(err)
 	}
-	origin := claim.Annotations[b2bv1alpha1.AnnotationGuestOrigin]
-	if origin != b2bv1alpha1.GuestOriginAdopted {
-		origin = b2bv1alpha1.GuestOriginInvited
+	if claim.unsaved {
+		if err := r.save(ctx, pinv, claim, func(*guestRecord) {}); err != nil {
+			return err
+		}
 	}
-	if err := r.recordGuest(ctx, pinv, id, origin); err != nil {
-		return err
+	rec := claim.record
+	if rec.HandedOverFrom != "" && pinv.Status.UserID != rec.UserID {
+		f.established, f.establishedMsg = b2bv1alpha1.ReasonHandedOver, fmt.Sprintf(
+			"Took over guest %s from PartnerInvitation %s, which held the address before; no invitation was sent", rec.UserID, rec.HandedOverFrom)
 	}
-	pinv.Status.UserID = id
-	pinv.Status.Adopted = origin == b2bv1alpha1.GuestOriginAdopted
-	f.established, f.establishedMsg = b2bv1alpha1.ReasonHandedOver,
-		fmt.Sprintf("Took over guest %s from the PartnerInvitation that held the address before; no invitation was sent", id)
+	mirror(pinv, rec)
 	return nil
 }
 
 // adopt takes over a guest the operator did not invite, where the cluster owner's policy lets
 // this namespace; otherwise it touches nothing and says why.
-func (r *PartnerInvitationReconciler) adopt(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) error {
+func (r *PartnerInvitationReconciler) adopt(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, guest *graph.User, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) error {
 	if policy.Adoption(selecting) == b2bv1alpha1.AdoptionDeny {
 		return &blockedError{reason: b2bv1alpha1.ReasonAdoptionDenied, stalled: true, retryAfter: r.opts().PendingPollInterval, message: fmt.Sprintf(
 			"guest %s already has the address in spec.email and was not invited by the operator; %s",
 			guest.ID, policy.AdoptionDenied(selecting, pinv.Namespace))}
 	}
-	if err := r.recordGuest(ctx, pinv, guest.ID, b2bv1alpha1.GuestOriginAdopted); err != nil {
+	if err := r.ensureFinalizer(ctx, pinv); err != nil {
 		return err
 	}
-	pinv.Status.UserID = guest.ID
-	pinv.Status.Adopted = true
+	err := r.save(ctx, pinv, claim, func(rec *guestRecord) {
+		*rec = guestRecord{UserID: guest.ID, Origin: b2bv1alpha1.GuestOriginAdopted}
+		requestedNow(pinv, rec)
+	})
+	if err != nil {
+		return err
+	}
+	mirror(pinv, claim.record)
 	f.established, f.establishedMsg = b2bv1alpha1.ReasonAdopted, fmt.Sprintf("Adopted existing guest %s; no invitation was sent", guest.ID)
 	return nil
+}
+
+// invited records the answer to this object's invitation.
+func invited(rec *guestRecord, userID string, now time.Time) {
+	rec.UserID, rec.Origin = userID, b2bv1alpha1.GuestOriginInvited
+	rec.InvitePending, rec.InvitedAt, rec.LastSentAt = time.Time{}, now, now
+	rec.HandedOverFrom = ""
+}
+
+// forgetGuest drops the record of a guest that no longer exists.
+func forgetGuest(rec *guestRecord) {
+	*rec = guestRecord{ResendHandled: rec.ResendHandled, ResetHandled: rec.ResetHandled, LastSentAt: rec.LastSentAt}
 }
 
 func awaitingGraph(id string) error {
@@ -132,22 +152,24 @@ func awaitingGraph(id string) error {
 
 // createInvitation sends the one invitation for this object. The name of the Secret for the
 // redemption URL is checked first, so the URL has a place before Graph hands it out (once).
-// The attempt is marked with an optimistic lock, together with the finalizer, so a stale copy
-// or a second worker fails instead of inviting twice, and a crash after Graph's answer is
-// resolved by observe's lookup instead of a new invitation.
-func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, f *findings, sponsors []b2bv1alpha1.SponsorGrant) error {
+// The finalizer is stored, then the attempt is marked on the claim with its resourceVersion
+// (creating the claim if absent), so a stale reconcile or another object fails instead of
+// inviting, and a crash after Graph's answer is resolved by observe's lookup instead of a new
+// invitation.
+func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, f *findings, sponsors []b2bv1alpha1.SponsorGrant) error {
 	secret, err := r.checkRedeemSecret(ctx, pinv)
 	if err != nil {
 		return err
 	}
-	if err := r.markCreatePending(ctx, pinv); err != nil {
+	if err := r.ensureFinalizer(ctx, pinv); err != nil {
+		return err
+	}
+	if err := r.save(ctx, pinv, claim, func(rec *guestRecord) { rec.InvitePending = r.now() }); err != nil {
 		return err
 	}
 	req := invitationRequest(pinv)
 	req.Sponsors = sponsorIDs(sponsors)
-	inv, err := r.inviteMarked(ctx, pinv, req, func(a map[string]string) {
-		delete(a, b2bv1alpha1.AnnotationCreatePending)
-	})
+	inv, err := r.inviteMarked(ctx, pinv, claim, req, func(rec *guestRecord) { rec.InvitePending = time.Time{} })
 	if err != nil {
 		return err
 	}
@@ -158,9 +180,14 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 	if err := r.storeRedeemURL(critical, pinv, secret, inv.RedeemURL, inv.UserID); err != nil {
 		return err
 	}
-	if err := r.recordGuest(critical, pinv, inv.UserID, b2bv1alpha1.GuestOriginInvited, markRequestsHandled); err != nil {
+	err = r.saveCritical(ctx, pinv, claim, func(rec *guestRecord) {
+		invited(rec, inv.UserID, r.now())
+		requestedNow(pinv, rec)
+	})
+	if err != nil {
 		return err
 	}
+	mirror(pinv, claim.record)
 	now := metav1.NewTime(r.now())
 	pinv.Status.State = b2bv1alpha1.StatePendingAcceptance
 	if inv.Status == "Completed" {
@@ -245,7 +272,7 @@ func (r *PartnerInvitationReconciler) updateDrift(ctx context.Context, pinv *b2b
 		upd.DisplayName = &pinv.Spec.DisplayName
 	}
 	if want := string(userType(pinv)); !strings.EqualFold(want, guest.UserType) {
-		if guestOrigin(pinv) == b2bv1alpha1.GuestOriginAdopted {
+		if pinv.Status.Adopted {
 			if v := policy.Promotion(selecting, pinv.Namespace); v != nil {
 				return &blockedError{reason: b2bv1alpha1.ReasonPromotionDenied, stalled: true, message: fmt.Sprintf(
 					"spec.userType %s would change adopted account %s (userType %s); %s", want, guest.ID, guest.UserType, v)}
@@ -270,139 +297,21 @@ func (r *PartnerInvitationReconciler) updateDrift(ctx context.Context, pinv *b2b
 	return nil
 }
 
-// managedUserID is the guest this object manages. The annotation is authoritative: status
-// can be lost (a backup restored without it), the annotation travels with the object.
-func managedUserID(pinv *b2bv1alpha1.PartnerInvitation) string {
-	if id := pinv.Annotations[b2bv1alpha1.AnnotationExternalName]; id != "" {
-		return id
-	}
-	return pinv.Status.UserID
-}
+// managedUserID is the guest this object manages, as status mirrors the record on its claim.
+// Status is written only by the operator.
+func managedUserID(pinv *b2bv1alpha1.PartnerInvitation) string { return pinv.Status.UserID }
 
-// guestOrigin says whether the operator invited the guest or adopted it; objects from before
-// the annotation existed fall back to status.adopted.
-func guestOrigin(pinv *b2bv1alpha1.PartnerInvitation) string {
-	switch o := pinv.Annotations[b2bv1alpha1.AnnotationGuestOrigin]; {
-	case o != "":
-		return o
-	case pinv.Status.Adopted:
-		return b2bv1alpha1.GuestOriginAdopted
-	}
-	return b2bv1alpha1.GuestOriginInvited
-}
-
-func (r *PartnerInvitationReconciler) withinCreateGrace(pinv *b2bv1alpha1.PartnerInvitation) bool {
-	for _, key := range []string{b2bv1alpha1.AnnotationCreateSucceeded, b2bv1alpha1.AnnotationCreatePending} {
-		if t, err := time.Parse(time.RFC3339, pinv.Annotations[key]); err == nil {
-			return r.now().Sub(t) < r.opts().CreateGracePeriod
-		}
-	}
-	return false
-}
-
-// markCreatePending stores the pending mark with an optimistic lock (the one deliberate
-// resourceVersion-checked write): if another copy moved on, this one must not invite.
-func (r *PartnerInvitationReconciler) markCreatePending(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
-	// Patch a copy: the answer carries the stored status, which must not replace the status
-	// this reconcile is computing.
-	obj := pinv.DeepCopy()
-	patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	setAnnotation(obj, b2bv1alpha1.AnnotationCreatePending, r.now().UTC().Format(time.RFC3339))
-	delete(obj.Annotations, b2bv1alpha1.AnnotationCreateSucceeded)
-	// The finalizer rides along: no guest may exist without it, and one write is cheaper.
-	controllerutil.AddFinalizer(obj, b2bv1alpha1.Finalizer)
-	if err := r.Patch(ctx, obj, patch); err != nil {
-		return err
-	}
-	pinv.Annotations, pinv.Finalizers = obj.Annotations, obj.Finalizers
-	pinv.ResourceVersion = obj.ResourceVersion
-	return nil
-}
-
-// inviteMarked sends an invitation whose attempt is already marked on the object. When Graph
+// inviteMarked sends an invitation whose attempt is already marked on the claim. When Graph
 // refused it outright, nothing was sent, so unmark takes the mark back and a later reconcile
 // tries again; any other failure keeps the mark, since the partner may have been mailed.
-func (r *PartnerInvitationReconciler) inviteMarked(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, req graph.InvitationRequest, unmark func(map[string]string)) (*graph.Invitation, error) {
+func (r *PartnerInvitationReconciler) inviteMarked(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, req graph.InvitationRequest, unmark func(*guestRecord)) (*graph.Invitation, error) {
 	inv, err := r.Directory.Invite(ctx, req)
 	if err != nil && refusedBeforeProcessing(err) {
-		if uerr := r.updateAnnotations(ctx, pinv, unmark); uerr != nil {
+		if uerr := r.save(ctx, pinv, claim, unmark); uerr != nil {
 			return nil, uerr
 		}
 	}
 	return inv, err
-}
-
-// recordGuest writes the guest's ID and origin onto the object: the facts that cannot be
-// recomputed once a second object could claim the same address. It retries conflicts, because
-// losing them after an invitation would orphan the guest.
-func (r *PartnerInvitationReconciler) recordGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, userID, origin string, also ...func(map[string]string)) error {
-	now := r.now().UTC().Format(time.RFC3339)
-	return r.updateAnnotations(ctx, pinv, func(a map[string]string) {
-		if a[b2bv1alpha1.AnnotationCreatePending] != "" {
-			a[b2bv1alpha1.AnnotationCreateSucceeded] = now
-		}
-		delete(a, b2bv1alpha1.AnnotationCreatePending)
-		a[b2bv1alpha1.AnnotationExternalName] = userID
-		a[b2bv1alpha1.AnnotationGuestOrigin] = origin
-		for _, f := range also {
-			f(a)
-		}
-	})
-}
-
-// forgetGuest drops the record of a guest that no longer exists.
-func (r *PartnerInvitationReconciler) forgetGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
-	return r.updateAnnotations(ctx, pinv, func(a map[string]string) {
-		delete(a, b2bv1alpha1.AnnotationExternalName)
-		delete(a, b2bv1alpha1.AnnotationCreateSucceeded)
-		delete(a, b2bv1alpha1.AnnotationGuestOrigin)
-	})
-}
-
-// updateAnnotations applies mutate to the live object, retrying on conflicts, and copies the
-// result (annotations and resourceVersion) into pinv. Status in pinv is left as computed.
-func (r *PartnerInvitationReconciler) updateAnnotations(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, mutate func(map[string]string)) error {
-	// The first attempt builds on the copy this reconcile holds (usually current: it just
-	// wrote it); after a conflict, the live object is read around the cache.
-	first := true
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		live := pinv.DeepCopy()
-		if !first {
-			if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(pinv), live); err != nil {
-				return err
-			}
-		}
-		first = false
-		patch := client.MergeFromWithOptions(live.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		if live.Annotations == nil {
-			live.Annotations = map[string]string{}
-		}
-		mutate(live.Annotations)
-		if live.DeletionTimestamp.IsZero() {
-			// What these annotations record (a guest, an attempt) needs the finalizer; it
-			// rides along instead of costing a write of its own.
-			controllerutil.AddFinalizer(live, b2bv1alpha1.Finalizer)
-		}
-		if err := r.Patch(ctx, live, patch); err != nil {
-			return err
-		}
-		pinv.Annotations, pinv.Finalizers = live.Annotations, live.Finalizers
-		pinv.ResourceVersion = live.ResourceVersion
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", errRecordCreate, err)
-	}
-	return nil
-}
-
-func setAnnotation(o client.Object, key, value string) {
-	a := o.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a[key] = value
-	o.SetAnnotations(a)
 }
 
 // refusedBeforeProcessing says Graph turned the request away before doing anything: a 4xx the

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,8 +17,8 @@ import (
 )
 
 // reconcileDelete lets the object go. Only the holder of the address claim touches Graph: it
-// hands the guest over to the oldest other object that asks for the same address, or else
-// applies the deletion policy and releases the claim.
+// hands the guest over to the oldest other object that asks for the same address and may take
+// it, or else applies the deletion policy and releases the claim.
 func (r *PartnerInvitationReconciler) reconcileDelete(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(pinv, b2bv1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
@@ -32,6 +31,7 @@ func (r *PartnerInvitationReconciler) reconcileDelete(ctx context.Context, pinv 
 		// Another object holds the address, or this one never reached Graph.
 		return ctrl.Result{}, r.removeFinalizer(ctx, pinv)
 	}
+	mirror(pinv, claim.record)
 	next, err := r.successor(ctx, pinv)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -39,25 +39,29 @@ func (r *PartnerInvitationReconciler) reconcileDelete(ctx context.Context, pinv 
 	if next != nil {
 		return ctrl.Result{}, r.handOver(ctx, pinv, claim, next)
 	}
-	if err := r.applyDeletionPolicy(ctx, pinv); err != nil {
+	if err := r.applyDeletionPolicy(ctx, pinv, claim.record); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.releaseClaim(ctx, claim); err != nil {
+	if err := r.releaseClaim(ctx, claim.lease); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, r.removeFinalizer(ctx, pinv)
 }
 
-// claimForDeletion returns the claim when this object holds it. An object that reached Graph
-// but holds no claim (it predates claims, or stopped between releasing the claim and removing
-// its finalizer) takes it if absent, so the API server still decides who may delete.
-func (r *PartnerInvitationReconciler) claimForDeletion(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*coordinationv1.Lease, error) {
+// claimForDeletion returns the claim when this object holds it. An object that names a guest in
+// its status but holds no claim (it predates claims) takes it if absent, so the API server still
+// decides who may delete; its record is then confirmed by the directory before any write.
+func (r *PartnerInvitationReconciler) claimForDeletion(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*addressClaim, error) {
 	lease, err := r.getClaim(ctx, pinv)
 	if apierrors.IsNotFound(err) {
-		if managedUserID(pinv) == "" && pinv.Annotations[b2bv1alpha1.AnnotationCreatePending] == "" {
+		claim := unclaimed(pinv)
+		if claim.record.UserID == "" {
 			return nil, nil
 		}
-		lease, err = r.createClaim(ctx, pinv)
+		if err := r.save(ctx, pinv, claim, func(*guestRecord) {}); err != nil {
+			return nil, err
+		}
+		return claim, nil
 	}
 	if err != nil {
 		return nil, err
@@ -65,28 +69,30 @@ func (r *PartnerInvitationReconciler) claimForDeletion(ctx context.Context, pinv
 	if !heldBy(lease, pinv) {
 		return nil, nil
 	}
-	return lease, nil
+	return held(pinv, lease), nil
 }
 
 // handOver gives the guest to the next object for the same person: the manifest that still
 // asks for the partner keeps them, with no new mail. The grants this object made go; the
 // successor grants what its own spec asks for.
-func (r *PartnerInvitationReconciler) handOver(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *coordinationv1.Lease, next *b2bv1alpha1.PartnerInvitation) error {
+func (r *PartnerInvitationReconciler) handOver(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, next *b2bv1alpha1.PartnerInvitation) error {
 	if err := r.revokeAllAccess(ctx, pinv); err != nil {
 		return err
 	}
-	claim = claim.DeepCopy()
-	delete(claim.Annotations, b2bv1alpha1.AnnotationGuestOrigin)
-	id := managedUserID(pinv)
-	if id != "" {
-		claim.Annotations[b2bv1alpha1.AnnotationGuestOrigin] = guestOrigin(pinv)
+	rec := guestRecord{}
+	if id := claim.record.UserID; id != "" {
+		rec = guestRecord{UserID: id, Origin: claim.record.Origin, InvitedAt: claim.record.InvitedAt,
+			LastSentAt: claim.record.LastSentAt, HandedOverFrom: holderIdentity(pinv)}
+		// The successor's requests were made before it managed the guest: they are not
+		// answered by sending, ever.
+		requestedNow(next, &rec)
 	}
-	if _, err := r.transferClaim(ctx, claim, next, id); err != nil {
+	if _, err := r.transferClaim(ctx, claim.lease, next, rec); err != nil {
 		return err
 	}
-	if id != "" {
+	if rec.UserID != "" {
 		r.event(pinv, corev1.EventTypeNormal, eventHandedOver, "Delete",
-			fmt.Sprintf("Handed guest %s over to PartnerInvitation %s, which asks for the same address", id, holderIdentity(next)))
+			fmt.Sprintf("Handed guest %s over to PartnerInvitation %s, which asks for the same address", rec.UserID, holderIdentity(next)))
 	}
 	return r.removeFinalizer(ctx, pinv)
 }
@@ -94,21 +100,21 @@ func (r *PartnerInvitationReconciler) handOver(ctx context.Context, pinv *b2bv1a
 // applyDeletionPolicy removes the guest when the object's policy says Delete and the guest is
 // the operator's to delete; otherwise it leaves the guest and takes back only this object's
 // grants (with Orphan, the grants stay with the guest).
-func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
+func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, rec guestRecord) error {
 	if pinv.Spec.DeletionPolicy == b2bv1alpha1.DeletionPolicyOrphan {
-		if id := managedUserID(pinv); id != "" {
+		if id := rec.UserID; id != "" {
 			r.event(pinv, corev1.EventTypeNormal, eventGuestOrphaned, "Delete",
 				fmt.Sprintf("Left guest %s in the directory (deletionPolicy Orphan)", id))
 		}
 		return nil
 	}
-	id, err := r.guestToDelete(ctx, pinv)
+	id, err := r.guestToDelete(ctx, pinv, rec)
 	if err != nil || id == "" {
 		return err
 	}
 	u, err := r.Directory.GetUser(ctx, id)
 	if graph.IsNotFound(err) {
-		if r.withinCreateGrace(pinv) {
+		if r.withinCreateGrace(rec) {
 			// Invited moments ago: Graph may not show the guest yet, and it must not
 			// outlive its object.
 			return awaitingGraph(id)
@@ -118,7 +124,7 @@ func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, p
 	if err != nil {
 		return err
 	}
-	if why, err := r.keepGuest(ctx, pinv, u); err != nil || why != "" {
+	if why, err := r.keepGuest(ctx, pinv, rec, u); err != nil || why != "" {
 		if err != nil {
 			return err
 		}
@@ -138,11 +144,14 @@ func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, p
 // keepGuest says why the account must not be deleted, or "" when it may. The operator deletes
 // a guest it invited; an adopted guest only where a policy says AdoptAndDelete, and only while
 // it is still a guest; a member account never, not even one the operator promoted.
-func (r *PartnerInvitationReconciler) keepGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, u *graph.User) (string, error) {
+func (r *PartnerInvitationReconciler) keepGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, rec guestRecord, u *graph.User) (string, error) {
 	if !u.IsGuest() {
 		return "it is not a guest account", nil
 	}
-	if guestOrigin(pinv) != b2bv1alpha1.GuestOriginAdopted {
+	if !holdsAddress(u, pinv.Spec.Email) {
+		return "it does not hold the address in spec.email", nil
+	}
+	if !rec.adopted() {
 		return "", nil
 	}
 	if !strings.EqualFold(u.UserType, graph.UserTypeGuest) {
@@ -160,12 +169,13 @@ func (r *PartnerInvitationReconciler) keepGuest(ctx context.Context, pinv *b2bv1
 
 // guestToDelete names the guest this object owns, resolving an invitation whose result was
 // never recorded (the process stopped after Graph's answer) by the deterministic email lookup.
-// It runs only for the claim's holder, so the guest found is this object's.
-func (r *PartnerInvitationReconciler) guestToDelete(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (string, error) {
-	if id := managedUserID(pinv); id != "" {
-		return id, nil
+// It runs only for the claim's holder, and the pending mark is on the claim, so the guest found
+// is this object's.
+func (r *PartnerInvitationReconciler) guestToDelete(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, rec guestRecord) (string, error) {
+	if rec.UserID != "" {
+		return rec.UserID, nil
 	}
-	if pinv.Annotations[b2bv1alpha1.AnnotationCreatePending] == "" {
+	if rec.InvitePending.IsZero() {
 		return "", nil // never invited anyone
 	}
 	found, err := r.Directory.FindUsersByEmail(ctx, pinv.Spec.Email)
@@ -177,7 +187,7 @@ func (r *PartnerInvitationReconciler) guestToDelete(ctx context.Context, pinv *b
 			return u.ID, nil
 		}
 	}
-	if r.withinCreateGrace(pinv) {
+	if r.withinCreateGrace(rec) {
 		// The invitation may have been sent and its guest not be listed yet.
 		return "", awaitingGraph("")
 	}

@@ -102,13 +102,13 @@ func redeemedBy(pinv *b2bv1alpha1.PartnerInvitation, deadline time.Time) bool {
 // before Graph is written, so that a crash at any line cannot lose what must be undone when
 // the expiry moves later. Disable and Delete apply only to an account the deletion rules let
 // the operator delete; otherwise access is revoked instead, and the status says why.
-func (r *PartnerInvitationReconciler) expire(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User, exp expiry) error {
+func (r *PartnerInvitationReconciler) expire(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, guest *graph.User, exp expiry) error {
 	action := expiryAction(pinv)
 	note := ""
 	if guest == nil {
 		note = "no guest account exists; nothing was sent"
 	} else if action != b2bv1alpha1.ExpiryRevokeAccess {
-		why, err := r.keepGuest(ctx, pinv, guest)
+		why, err := r.keepGuest(ctx, pinv, claim.record, guest)
 		if err != nil {
 			return err
 		}
@@ -137,10 +137,11 @@ func (r *PartnerInvitationReconciler) expire(ctx context.Context, pinv *b2bv1alp
 		}
 		// The account took its memberships and sponsors with it; the claim on the address
 		// stays, so no other object invites the partner while this one says the access ended.
-		if err := r.forgetGuest(ctx, pinv); err != nil {
+		if err := r.save(ctx, pinv, claim, forgetGuest); err != nil {
 			return err
 		}
-		pinv.Status.UserID, pinv.Status.State, pinv.Status.RedeemedAt = "", "", nil
+		mirror(pinv, claim.record)
+		pinv.Status.State, pinv.Status.RedeemedAt = "", nil
 		pinv.Status.Access, pinv.Status.Sponsors = nil, nil
 		return nil
 	}

@@ -97,7 +97,7 @@ func (r *PartnerInvitationReconciler) reconcileSponsors(ctx context.Context, pin
 	}
 	// The account this object's invitation created carries the sponsors the invitation sent,
 	// even when the answer never reached the status: they are this object's.
-	invited := guestOrigin(pinv) != b2bv1alpha1.GuestOriginAdopted
+	invited := !pinv.Status.Adopted
 	pinv.Status.Sponsors, err = syncGrants(have, want, grantOps[b2bv1alpha1.SponsorGrant]{
 		key:     func(s b2bv1alpha1.SponsorGrant) string { return strings.ToLower(s.ID) },
 		managed: func(s b2bv1alpha1.SponsorGrant) bool { return s.Managed },

@@ -51,7 +51,7 @@ func TestWatcherEnqueuesOnlyChangedGuests(t *testing.T) {
 	for _, id := range []string{"u-accepted", "u-unchanged", "u-removed"} {
 		objs = append(objs, invitation(func(p *b2bv1alpha1.PartnerInvitation) {
 			p.Name, p.UID = id, types.UID("uid-"+id)
-			p.Annotations = map[string]string{b2bv1alpha1.AnnotationExternalName: id}
+			p.Status.UserID = id
 			p.Status.State = b2bv1alpha1.StatePendingAcceptance
 		}))
 	}

@@ -41,7 +41,16 @@ var _ = Describe("Sending an invitation again", func() {
 		firstURL := storedURL(p)
 		guest := userID(p)
 
-		By("a resend request: one more invitation for the same guest, a new URL in the Secret")
+		By("a resend within the hour of the invitation: refused, reported, and forgotten")
+		const t0 = "2026-11-25T09:00:00Z"
+		annotate(p, map[string]string{b2bv1alpha1.AnnotationResendRequestedAt: t0})
+		Eventually(func() string { return fetch(p)(Default).Status.LastHandledResendAt }).
+			WithTimeout(timeout).WithPolling(interval).Should(Equal(t0))
+		Expect(invitationsFor(email)).To(Equal(1))
+		Expect(eventReasons(p)).To(ContainElement("SendRateLimited"))
+
+		By("a resend request an hour later: one more invitation for the same guest, a new URL in the Secret")
+		operatorClock.Step(time.Hour)
 		const t1 = "2026-11-25T10:00:00Z"
 		annotate(p, map[string]string{b2bv1alpha1.AnnotationResendRequestedAt: t1})
 		Eventually(func() string { return fetch(p)(Default).Status.LastHandledResendAt }).
@@ -86,16 +95,25 @@ var _ = Describe("Sending an invitation again", func() {
 		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
 			haveCondition(b2bv1alpha1.ConditionRedeemed, metav1.ConditionTrue, b2bv1alpha1.ReasonAccepted))
 
-		By("without allowResetRedemption the request is refused and nothing is sent")
-		annotate(p, map[string]string{b2bv1alpha1.AnnotationResetRequestedAt: "2026-11-25T11:00:00Z"})
-		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
-			beStalled(b2bv1alpha1.ReasonResetDenied))
+		By("without allowResetRedemption the request is refused, reported and forgotten")
+		const denied = "2026-11-25T10:30:00Z"
+		annotate(p, map[string]string{b2bv1alpha1.AnnotationResetRequestedAt: denied})
+		Eventually(func() string { return fetch(p)(Default).Status.LastHandledResetAt }).
+			WithTimeout(timeout).WithPolling(interval).Should(Equal(denied))
+		Expect(eventReasons(p)).To(ContainElement(b2bv1alpha1.ReasonResetDenied))
 		Expect(invitationsFor(email)).To(Equal(1))
 
-		By("the cluster owner allows it: one invitation with resetRedemption, redemption tracked again")
+		By("a later policy change does not arm the refused request")
+		operatorClock.Step(time.Hour)
 		Expect(k8s.Get(suiteCtx, client.ObjectKeyFromObject(pol), pol)).To(Succeed())
 		pol.Spec.AllowResetRedemption = true
 		Expect(k8s.Update(suiteCtx, pol)).To(Succeed())
+		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
+			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync))
+		Consistently(func() int { return invitationsFor(email) }).WithTimeout(2 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal(1))
+
+		By("asked again now that the cluster owner allows it: one invitation with resetRedemption, redemption tracked again")
+		annotate(p, map[string]string{b2bv1alpha1.AnnotationResetRequestedAt: "2026-11-25T11:00:00Z"})
 		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(SatisfyAll(
 			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync),
 			haveCondition(b2bv1alpha1.ConditionRedeemed, metav1.ConditionFalse, b2bv1alpha1.ReasonPendingAcceptance),

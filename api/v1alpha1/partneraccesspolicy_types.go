@@ -18,6 +18,21 @@ type ApplicationRule struct {
 	Roles []string `json:"roles,omitempty"`
 }
 
+// SendLimits bound the sends a namespace's invitations may ask for after the first one.
+type SendLimits struct {
+	// minInterval is the least time between two sends for one PartnerInvitation, the first
+	// invitation included; a request that comes sooner is refused and forgotten. Default 1h.
+	// +optional
+	MinInterval *metav1.Duration `json:"minInterval,omitempty"`
+
+	// perNamespacePerDay caps the resends and resets of one namespace in 24 hours; a request
+	// beyond it is refused and forgotten. Default 20; 0 allows none.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	PerNamespacePerDay *int32 `json:"perNamespacePerDay,omitempty"`
+}
+
 // AdoptionMode says what the operator may do with a guest it did not invite.
 // +kubebuilder:validation:Enum=Deny;Adopt;AdoptAndDelete
 type AdoptionMode string
@@ -104,6 +119,20 @@ type PartnerAccessPolicySpec struct {
 	// sent, with the invitation's spec.expiryAction. A resend starts the time again.
 	// +optional
 	PendingTimeout *metav1.Duration `json:"pendingTimeout,omitempty"`
+
+	// sendLimits bound how often invitations of the selected namespaces may be sent again (the
+	// resend and reset-redemption annotations). Without a policy, and for what a policy leaves
+	// out, one send per object per hour and 20 per namespace per day apply; where several
+	// policies select a namespace, the strictest limit wins.
+	// +optional
+	SendLimits *SendLimits `json:"sendLimits,omitempty"`
+
+	// allowCrossNamespaceHandover lets a deleted invitation hand its guest over to an object in
+	// another namespace that asks for the same address. The handover happens only when a policy
+	// that selects both namespaces allows it; otherwise the waiting object stays in Conflict and
+	// the holder's deletionPolicy applies.
+	// +optional
+	AllowCrossNamespaceHandover bool `json:"allowCrossNamespaceHandover,omitempty"`
 
 	// maxInvitationsPerNamespace caps the PartnerInvitations of each selected namespace; the
 	// oldest objects keep their place.

@@ -260,6 +260,9 @@ var _ = Describe("PartnerInvitation access", func() {
 			// A user's annotation change makes the operator reconcile again under the denial.
 			got := fetch(p)(Default)
 			base := got.DeepCopy()
+			if got.Annotations == nil {
+				got.Annotations = map[string]string{}
+			}
 			got.Annotations["example.com/touched"] = "yes"
 			Expect(k8s.Patch(suiteCtx, got, client.MergeFrom(base))).To(Succeed())
 			Consistently(writes).WithTimeout(1500 * time.Millisecond).WithPolling(100 * time.Millisecond).Should(Equal(before))

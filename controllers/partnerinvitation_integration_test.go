@@ -48,6 +48,8 @@ func createOpenPolicy() {
 			AllowedApplications: []b2bv1alpha1.ApplicationRule{{App: "*"}},
 			AllowMemberUserType: true, AllowCustomMessage: true,
 			Adoption: b2bv1alpha1.AdoptionAdoptAndDelete, AllowPromotion: true,
+			// The claim specs hand guests over between the namespaces this policy selects.
+			AllowCrossNamespaceHandover: true,
 		},
 	})).To(Succeed())
 	// The admission policy denies everything while it knows no PartnerAccessPolicy; wait until
@@ -389,6 +391,9 @@ var _ = Describe("PartnerInvitation", func() {
 		// window: Graph answers 404 for the new guest, which must not become a second invitation.
 		got := fetch(p)(Default)
 		base := got.DeepCopy()
+		if got.Annotations == nil {
+			got.Annotations = map[string]string{}
+		}
 		got.Annotations["example.com/touched"] = "yes"
 		Expect(k8s.Patch(suiteCtx, got, client.MergeFrom(base))).To(Succeed())
 		Eventually(func() int { return requestsWithStatus("GET", "/users/"+got.Status.UserID, 404) }).

@@ -55,15 +55,16 @@ type InvitationMessage struct {
 
 	// language of the invitation mail as a BCP 47 tag such as "en-US" or "de-DE";
 	// the default is en-US.
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches("^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")`,message=`must be a BCP 47 language tag such as en-US`
 	// +kubebuilder:validation:MaxLength=35
 	// +optional
 	Language string `json:"language,omitempty"`
 
-	// ccRecipients receive a copy of the invitation mail. Graph accepts at most one.
+	// ccRecipients receive a copy of the invitation mail, written as spec.email is. Graph
+	// accepts at most one.
 	// +kubebuilder:validation:MaxItems=1
 	// +kubebuilder:validation:items:MaxLength=254
-	// +kubebuilder:validation:items:Pattern=`^[^@\s]+@[^@\s]+\.[^@\s]+$`
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches("^[A-Za-z0-9_'](([.]?[A-Za-z0-9_'-])*[.]?[A-Za-z0-9_'])?@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$") && self.matches("^[^@]{1,64}@")`,messageExpression=`!self.matches("^[^@<>[:space:]]+@[^@<>[:space:]]+$") ? "must be one bare mail address such as partner@fabrikam.com: a name, one @ and a domain, with no spaces, display name or angle brackets" : !(self.matches("^[A-Za-z0-9_'](([.]?[A-Za-z0-9_'-])*[.]?[A-Za-z0-9_'])?@") && self.matches("^[^@]{1,64}@")) ? "the name before the @ may hold only ASCII letters, digits and the characters . - _ ' (Microsoft Graph refuses + and other special characters in invited addresses); it must not start or end with a dot or a hyphen, hold two dots in a row, or be longer than 64 characters" : "the domain after the @ must be at least two labels of ASCII letters, digits and hyphens joined by single dots, such as fabrikam.com: no empty label, none longer than 63 characters or starting or ending with a hyphen, no dot at the end; write an international domain in punycode (xn--...)"`
 	// +listType=atomic
 	// +optional
 	CCRecipients []string `json:"ccRecipients,omitempty"`
@@ -90,7 +91,8 @@ type PartnerAccess struct {
 // ApplicationAccess assigns the guest an app role of an application.
 type ApplicationAccess struct {
 	// app is the application's appId (client ID) or its service principal's object ID.
-	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
+	// +kubebuilder:validation:MaxLength=36
+	// +kubebuilder:validation:XValidation:rule=`self.matches("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")`,message=`must be an application's appId or its service principal's object ID (a GUID)`
 	// +required
 	App string `json:"app"`
 
@@ -125,7 +127,7 @@ type GuestProfile struct {
 	// +optional
 	JobTitle string `json:"jobTitle,omitempty"`
 	// usageLocation is a two-letter country code (ISO 3166), needed to assign licenses.
-	// +kubebuilder:validation:Pattern=`^[A-Z]{2}$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches("^[A-Z]{2}$")`,message=`must be a two-letter country code in capitals, such as DE`
 	// +optional
 	UsageLocation string `json:"usageLocation,omitempty"`
 	// employeeType, for example "Contractor" or "Consultant".
@@ -137,11 +139,14 @@ type GuestProfile struct {
 // PartnerInvitationSpec is the partner to invite and how.
 type PartnerInvitationSpec struct {
 	// email is the partner's mail address: the invitation goes there, and it identifies the
-	// guest account in the directory. It cannot be changed; create a new object instead.
+	// guest account in the directory. It cannot be changed; create a new object instead. It is a
+	// bare address Microsoft Graph accepts: ASCII letters, digits and . - _ ' before the @ (no +
+	// or other special characters), a domain such as fabrikam.com after it; an international
+	// domain is written in punycode (xn--...).
 	// +kubebuilder:validation:MinLength=3
 	// +kubebuilder:validation:MaxLength=254
-	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+\.[^@\s]+$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="email is immutable; create a new PartnerInvitation to invite another address"
+	// +kubebuilder:validation:XValidation:rule=`self.matches("^[A-Za-z0-9_'](([.]?[A-Za-z0-9_'-])*[.]?[A-Za-z0-9_'])?@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$") && self.matches("^[^@]{1,64}@")`,messageExpression=`!self.matches("^[^@<>[:space:]]+@[^@<>[:space:]]+$") ? "must be one bare mail address such as partner@fabrikam.com: a name, one @ and a domain, with no spaces, display name or angle brackets" : !(self.matches("^[A-Za-z0-9_'](([.]?[A-Za-z0-9_'-])*[.]?[A-Za-z0-9_'])?@") && self.matches("^[^@]{1,64}@")) ? "the name before the @ may hold only ASCII letters, digits and the characters . - _ ' (Microsoft Graph refuses + and other special characters in invited addresses); it must not start or end with a dot or a hyphen, hold two dots in a row, or be longer than 64 characters" : "the domain after the @ must be at least two labels of ASCII letters, digits and hyphens joined by single dots, such as fabrikam.com: no empty label, none longer than 63 characters or starting or ending with a hyphen, no dot at the end; write an international domain in punycode (xn--...)"`
 	// +required
 	Email string `json:"email"`
 
@@ -153,8 +158,7 @@ type PartnerInvitationSpec struct {
 
 	// redirectURL is where the partner lands after redeeming the invitation.
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="self.startsWith('https://')",message="redirectURL must be an https:// URL"
-	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="redirectURL must be a valid URL"
+	// +kubebuilder:validation:XValidation:rule=`self.startsWith("https://") && isURL(self) && url(self).getHostname() != ""`,message=`redirectURL must be an https:// URL with a host, such as https://myapps.microsoft.com`
 	// +kubebuilder:default="https://myapps.microsoft.com"
 	// +optional
 	RedirectURL string `json:"redirectURL,omitempty"`
@@ -185,7 +189,7 @@ type PartnerInvitationSpec struct {
 	// afterwards; sponsors someone else added are left alone.
 	// +kubebuilder:validation:MaxItems=5
 	// +kubebuilder:validation:items:MaxLength=256
-	// +kubebuilder:validation:items:Pattern=`^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[^@\s/]+@[^@\s/]+)$`
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$") || self.matches("^[^@[:space:]/]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")`,message=`must be an object ID (a GUID) or a user principal name such as jane@contoso.com, whose domain is dot-separated labels of letters, digits and hyphens`
 	// +listType=set
 	// +optional
 	Sponsors []string `json:"sponsors,omitempty"`

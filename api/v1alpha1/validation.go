@@ -1,8 +1,6 @@
 package v1alpha1
 
 import (
-	"fmt"
-	"net/mail"
 	"net/url"
 	"regexp"
 	"strings"
@@ -11,18 +9,70 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// The schema's patterns and limits, as the kubebuilder markers in partnerinvitation_types.go
+// The schema's rules and limits, as the kubebuilder markers in partnerinvitation_types.go
 // declare them. Markers cannot refer to Go constants, so TestValidationMatchesCRD compares
 // these with the generated CRD: a marker changed without its constant here fails that test.
+//
+// Patterns are written for both Go's regexp and CEL's matches() (the same RE2 syntax), with
+// no backslash and no double quote, so that a rule is the pattern inside "..." verbatim.
+// Every refusal has a message in words; none shows a pattern.
 const (
-	emailPattern         = `^[^@\s]+@[^@\s]+\.[^@\s]+$`
-	uuidPattern          = `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
-	sponsorPattern       = `^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[^@\s/]+@[^@\s/]+)$`
-	languagePattern      = `^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$`
-	usageLocationPattern = `^[A-Z]{2}$`
+	// The address grammar. Microsoft Graph's invitation resource
+	// (https://learn.microsoft.com/graph/api/resources/invitation, invitedUserEmailAddress)
+	// refuses these characters in an invited address: ~ ! # $ % ^ & * ( ) + = [ ] { } \ / | ; : "
+	// < > ? , and allows a period or a hyphen anywhere in the user name except at its start or
+	// end, an underscore anywhere. So the part before the @ is dot-separated runs of ASCII
+	// letters, digits, '-', '_' and the apostrophe (which the page does not forbid: O'Brien),
+	// not starting or ending with '.' or '-', with no two dots in a row (RFC 5322's dot-atom),
+	// and at most 64 characters (RFC 5321). The backtick, which RFC 5322 allows and the page
+	// does not mention, is left out; so are non-ASCII names, which Entra's user principal
+	// names cannot carry.
+	localPartChars = `A-Za-z0-9_'`
+	localPart      = `[` + localPartChars + `](([.]?[` + localPartChars + `-])*[.]?[` + localPartChars + `])?`
+	// The domain: at least two dot-separated DNS labels of ASCII letters, digits and hyphens,
+	// 1 to 63 characters, not starting or ending with a hyphen; no trailing dot. An
+	// international domain is written in punycode (xn--...): ValidateSpecWarnings looks at it.
+	domainLabel = `[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?`
+	domainName  = domainLabel + `([.]` + domainLabel + `)+`
 
-	// redirectURLPrefix is the CEL rule self.startsWith('https://'): case-sensitive.
-	redirectURLPrefix = "https://"
+	addressPattern = `^` + localPart + `@` + domainName + `$`
+	// The checks that choose the message of an address that breaks the grammar.
+	addressShapePattern = `^[^@<>[:space:]]+@[^@<>[:space:]]+$`
+	localPartPattern    = `^` + localPart + `@`
+	localLengthPattern  = `^[^@]{1,64}@`
+
+	addressShapeMessage = "must be one bare mail address such as partner@fabrikam.com: a name, one @ and a domain, with no spaces, display name or angle brackets"
+	localPartMessage    = "the name before the @ may hold only ASCII letters, digits and the characters . - _ ' (Microsoft Graph refuses + and other special characters in invited addresses); it must not start or end with a dot or a hyphen, hold two dots in a row, or be longer than 64 characters"
+	domainMessage       = "the domain after the @ must be at least two labels of ASCII letters, digits and hyphens joined by single dots, such as fabrikam.com: no empty label, none longer than 63 characters or starting or ending with a hyphen, no dot at the end; write an international domain in punycode (xn--...)"
+
+	// addressRule and addressMessageExpression are the CEL of spec.email and
+	// spec.message.ccRecipients[]; mailAddress is the same in Go.
+	addressRule              = `self.matches("` + addressPattern + `") && self.matches("` + localLengthPattern + `")`
+	addressMessageExpression = `!self.matches("` + addressShapePattern + `") ? "` + addressShapeMessage + `" : !(self.matches("` + localPartPattern + `") && self.matches("` + localLengthPattern + `")) ? "` + localPartMessage + `" : "` + domainMessage + `"`
+
+	uuidPattern = `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
+	// A sponsor's user principal name: a member's UPN is name@verified-domain (a guest's
+	// holds #EXT#, which is why the name part is looser than an invited address's).
+	upnPattern     = `^[^@[:space:]/]+@` + domainName + `$`
+	sponsorRule    = `self.matches("` + uuidPattern + `") || self.matches("` + upnPattern + `")`
+	sponsorMessage = "must be an object ID (a GUID) or a user principal name such as jane@contoso.com, whose domain is dot-separated labels of letters, digits and hyphens"
+
+	appRule    = `self.matches("` + uuidPattern + `")`
+	appMessage = "must be an application's appId or its service principal's object ID (a GUID)"
+
+	languagePattern = `^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$`
+	languageRule    = `self.matches("` + languagePattern + `")`
+	languageMessage = "must be a BCP 47 language tag such as en-US"
+
+	usageLocationPattern = `^[A-Z]{2}$`
+	usageLocationRule    = `self.matches("` + usageLocationPattern + `")`
+	usageLocationMessage = "must be a two-letter country code in capitals, such as DE"
+
+	// redirectURLRule: isURL and url() are url.ParseRequestURI; startsWith is case-sensitive.
+	redirectURLRule    = `self.startsWith("https://") && isURL(self) && url(self).getHostname() != ""`
+	redirectURLMessage = "redirectURL must be an https:// URL with a host, such as https://myapps.microsoft.com"
+
+	emailImmutableRule = "self == oldSelf"
 
 	emailMinLength       = 3
 	emailMaxLength       = 254
@@ -36,14 +86,18 @@ const (
 	sponsorsMaxItems     = 5
 	refMaxLength         = 256 // a sponsor, a group, an app role
 	groupMinLength       = 1
+	guidLength           = 36 // bounds the cost of the app's CEL rule
 	accessMaxItems       = 50 // groups, and applications
 )
 
 // Compiled once; regexps are safe for concurrent use and never change.
 var (
-	emailRE         = regexp.MustCompile(emailPattern)
+	addressRE       = regexp.MustCompile(addressPattern)
+	addressShapeRE  = regexp.MustCompile(addressShapePattern)
+	localPartRE     = regexp.MustCompile(localPartPattern)
+	localLengthRE   = regexp.MustCompile(localLengthPattern)
 	uuidRE          = regexp.MustCompile(uuidPattern)
-	sponsorRE       = regexp.MustCompile(sponsorPattern)
+	upnRE           = regexp.MustCompile(upnPattern)
 	languageRE      = regexp.MustCompile(languagePattern)
 	usageLocationRE = regexp.MustCompile(usageLocationPattern)
 )
@@ -58,11 +112,10 @@ func expiryActions() []ExpiryAction {
 }
 
 // ValidateSpec checks a spec against every rule the API server applies to it from the CRD
-// schema (the markers in partnerinvitation_types.go), and against the few the schema cannot
-// express, which the controller enforces before any Graph write: addresses must parse as mail
-// addresses and a redirect URL needs a host. So a spec it accepts is one the API server and
-// the controller accept. The one rule it cannot check is a transition rule: spec.email is
-// immutable, which needs the older object.
+// schema (the markers in partnerinvitation_types.go), with the same messages: a spec it
+// accepts is one the API server accepts, and the controller applies it before any Graph write
+// (for objects an older CRD let through). The one rule it cannot check is a transition rule:
+// spec.email is immutable, which needs the older object.
 //
 // Lengths count characters, as the API server does. An empty optional field is valid: the
 // API server either omits it or fills in its default. Each field gets at most one error.
@@ -105,7 +158,7 @@ func validateMessage(m *InvitationMessage, path *field.Path) field.ErrorList {
 		if err := maxChars(path.Child("language"), m.Language, languageMaxLength); err != nil {
 			errs = append(errs, err)
 		} else if !languageRE.MatchString(m.Language) {
-			errs = append(errs, field.Invalid(path.Child("language"), m.Language, "must be a BCP 47 language tag such as en-US"))
+			errs = append(errs, field.Invalid(path.Child("language"), m.Language, languageMessage))
 		}
 	}
 	cc := path.Child("ccRecipients")
@@ -113,7 +166,7 @@ func validateMessage(m *InvitationMessage, path *field.Path) field.ErrorList {
 		errs = append(errs, field.TooMany(cc, len(m.CCRecipients), ccRecipientsMaxItems))
 	}
 	for i, r := range m.CCRecipients {
-		// The schema has no minimum length here, only the pattern, which needs 5 characters.
+		// The schema has no minimum length here, only the grammar, which needs 5 characters.
 		if err := mailAddress(cc.Index(i), r, 0, emailMaxLength); err != nil {
 			errs = append(errs, err)
 		}
@@ -139,7 +192,7 @@ func validateProfile(p *GuestProfile, path *field.Path) field.ErrorList {
 		}
 	}
 	if p.UsageLocation != "" && !usageLocationRE.MatchString(p.UsageLocation) {
-		errs = append(errs, field.Invalid(path.Child("usageLocation"), p.UsageLocation, "must be a two-letter country code in capitals, such as DE"))
+		errs = append(errs, field.Invalid(path.Child("usageLocation"), p.UsageLocation, usageLocationMessage))
 	}
 	return errs
 }
@@ -157,8 +210,8 @@ func validateSponsors(sponsors []string, path *field.Path) field.ErrorList {
 			errs = append(errs, field.Duplicate(p, s))
 		case utf8.RuneCountInString(s) > refMaxLength:
 			errs = append(errs, field.TooLongCharacters(p, s, refMaxLength))
-		case !sponsorRE.MatchString(s):
-			errs = append(errs, field.Invalid(p, s, "must be an object ID or a user principal name"))
+		case !uuidRE.MatchString(s) && !upnRE.MatchString(s):
+			errs = append(errs, field.Invalid(p, s, sponsorMessage))
 		}
 		seen[s] = true
 	}
@@ -194,8 +247,10 @@ func validateAccess(a *PartnerAccess, path *field.Path) field.ErrorList {
 		switch {
 		case app.App == "":
 			errs = append(errs, field.Required(p.Child("app"), "the application's appId or service principal object ID"))
+		case utf8.RuneCountInString(app.App) > guidLength:
+			errs = append(errs, field.TooLongCharacters(p.Child("app"), app.App, guidLength))
 		case !uuidRE.MatchString(app.App):
-			errs = append(errs, field.Invalid(p.Child("app"), app.App, "must be an application's appId or its service principal's object ID (a GUID)"))
+			errs = append(errs, field.Invalid(p.Child("app"), app.App, appMessage))
 		}
 		if err := maxChars(p.Child("role"), app.Role, refMaxLength); err != nil {
 			errs = append(errs, err)
@@ -204,9 +259,8 @@ func validateAccess(a *PartnerAccess, path *field.Path) field.ErrorList {
 	return errs
 }
 
-// mailAddress checks an address against the schema's length and pattern, then, as the
-// controller does, that it parses as a bare RFC 5322 address: the pattern alone lets through
-// what Graph refuses, such as "a..b@example.com" or "<a@example.com>".
+// mailAddress checks an address against the schema's lengths and its address grammar (see
+// addressPattern), with the message the schema's messageExpression picks.
 func mailAddress(path *field.Path, s string, minLength, maxLength int) *field.Error {
 	n := utf8.RuneCountInString(s)
 	if n > maxLength {
@@ -215,21 +269,30 @@ func mailAddress(path *field.Path, s string, minLength, maxLength int) *field.Er
 	if n < minLength {
 		return field.TooShort(path, s, minLength)
 	}
-	if !emailRE.MatchString(s) {
-		return field.Invalid(path, s, "must be a mail address such as name@example.com")
-	}
-	addr, err := mail.ParseAddress(s)
-	if err != nil {
-		return field.Invalid(path, s, fmt.Sprintf("is not a mail address: %v", err))
-	}
-	if addr.Address != s {
-		return field.Invalid(path, s, fmt.Sprintf("must be the bare address %s, without a name, quotes or angle brackets", addr.Address))
+	if msg := addressProblem(s); msg != "" {
+		return field.Invalid(path, s, msg)
 	}
 	return nil
 }
 
-// redirectURL checks the schema's two CEL rules (https:// and isURL, which is
-// url.ParseRequestURI) and, as the controller does, that the URL names a host.
+// addressProblem is addressRule and addressMessageExpression in Go: "" for an address the
+// grammar accepts, else the message the API server gives.
+func addressProblem(s string) string {
+	switch {
+	case addressRE.MatchString(s) && localLengthRE.MatchString(s):
+		return ""
+	case !addressShapeRE.MatchString(s):
+		return addressShapeMessage
+	case !(localPartRE.MatchString(s) && localLengthRE.MatchString(s)):
+		return localPartMessage
+	default:
+		return domainMessage
+	}
+}
+
+// redirectURL is the schema's redirectURLRule: an https:// URL (case-sensitive, as CEL's
+// startsWith is) that url.ParseRequestURI accepts (CEL's isURL and url()) and that names a
+// host (url().getHostname()).
 func redirectURL(path *field.Path, s string) *field.Error {
 	if s == "" {
 		return nil // the API server fills in its default
@@ -237,14 +300,11 @@ func redirectURL(path *field.Path, s string) *field.Error {
 	if err := maxChars(path, s, redirectURLMaxLength); err != nil {
 		return err
 	}
-	if !strings.HasPrefix(s, redirectURLPrefix) {
-		return field.Invalid(path, s, "must be an https:// URL")
+	if !strings.HasPrefix(s, "https://") {
+		return field.Invalid(path, s, redirectURLMessage)
 	}
-	if _, err := url.ParseRequestURI(s); err != nil {
-		return field.Invalid(path, s, "must be a valid URL")
-	}
-	if u, err := url.Parse(s); err != nil || u.Host == "" {
-		return field.Invalid(path, s, "must be an absolute https URL with a host")
+	if u, err := url.ParseRequestURI(s); err != nil || u.Hostname() == "" {
+		return field.Invalid(path, s, redirectURLMessage)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -23,6 +24,7 @@ type constraints struct {
 	Format    string
 	Required  []string
 	Rules     []string // x-kubernetes-validations
+	Messages  []string // each rule's message, or its messageExpression
 }
 
 // TestValidationMatchesCRD keeps ValidateSpec and the markers in step: every constraint of the
@@ -33,38 +35,43 @@ func TestValidationMatchesCRD(t *testing.T) {
 	want := map[string]constraints{
 		"spec": {Required: str("email")},
 		"spec.email": {
-			MinLength: emailMinLength, MaxLength: emailMaxLength, Pattern: emailPattern,
-			// A transition rule: the API server's alone (ValidateSpec sees one object).
-			Rules: str("self == oldSelf"),
+			MinLength: emailMinLength, MaxLength: emailMaxLength,
+			// The first is a transition rule: the API server's alone (ValidateSpec sees one object).
+			Rules:    str(emailImmutableRule, addressRule),
+			Messages: str("email is immutable; create a new PartnerInvitation to invite another address", addressMessageExpression),
 		},
 		"spec.displayName": {MaxLength: displayNameMaxLength},
 		"spec.redirectURL": {
 			MaxLength: redirectURLMaxLength,
-			Rules:     str("self.startsWith('"+redirectURLPrefix+"')", "isURL(self)"),
+			Rules:     str(redirectURLRule), Messages: str(redirectURLMessage),
 		},
 		"spec.userType":       {Enum: asStrings(userTypes())},
 		"spec.deletionPolicy": {Enum: asStrings(deletionPolicies())},
 		"spec.expiryAction":   {Enum: asStrings(expiryActions())},
 		// metav1.Time only ever serialises RFC 3339.
-		"spec.expiresAt":                  {Format: "date-time"},
-		"spec.message.body":               {MaxLength: bodyMaxLength},
-		"spec.message.language":           {MaxLength: languageMaxLength, Pattern: languagePattern},
-		"spec.message.ccRecipients":       {MaxItems: ccRecipientsMaxItems, ListType: "atomic"},
-		"spec.message.ccRecipients[]":     {MaxLength: emailMaxLength, Pattern: emailPattern},
-		"spec.profile.givenName":          {MaxLength: profileNameMaxLength},
-		"spec.profile.surname":            {MaxLength: profileNameMaxLength},
-		"spec.profile.companyName":        {MaxLength: profileNameMaxLength},
-		"spec.profile.department":         {MaxLength: profileNameMaxLength},
-		"spec.profile.jobTitle":           {MaxLength: jobTitleMaxLength},
-		"spec.profile.employeeType":       {MaxLength: profileNameMaxLength},
-		"spec.profile.usageLocation":      {Pattern: usageLocationPattern},
-		"spec.sponsors":                   {MaxItems: sponsorsMaxItems, ListType: "set"},
-		"spec.sponsors[]":                 {MaxLength: refMaxLength, Pattern: sponsorPattern},
-		"spec.access.groups":              {MaxItems: accessMaxItems, ListType: "set"},
-		"spec.access.groups[]":            {MinLength: groupMinLength, MaxLength: refMaxLength},
-		"spec.access.applications":        {MaxItems: accessMaxItems, ListType: "atomic"},
-		"spec.access.applications[]":      {Required: str("app")},
-		"spec.access.applications[].app":  {Pattern: uuidPattern},
+		"spec.expiresAt":         {Format: "date-time"},
+		"spec.message.body":      {MaxLength: bodyMaxLength},
+		"spec.message.language":  {MaxLength: languageMaxLength, Rules: str(languageRule), Messages: str(languageMessage)},
+		"spec.message.ccRecipients": {MaxItems: ccRecipientsMaxItems, ListType: "atomic"},
+		"spec.message.ccRecipients[]": {
+			MaxLength: emailMaxLength, Rules: str(addressRule), Messages: str(addressMessageExpression),
+		},
+		"spec.profile.givenName":     {MaxLength: profileNameMaxLength},
+		"spec.profile.surname":       {MaxLength: profileNameMaxLength},
+		"spec.profile.companyName":   {MaxLength: profileNameMaxLength},
+		"spec.profile.department":    {MaxLength: profileNameMaxLength},
+		"spec.profile.jobTitle":      {MaxLength: jobTitleMaxLength},
+		"spec.profile.employeeType":  {MaxLength: profileNameMaxLength},
+		"spec.profile.usageLocation": {Rules: str(usageLocationRule), Messages: str(usageLocationMessage)},
+		"spec.sponsors":              {MaxItems: sponsorsMaxItems, ListType: "set"},
+		"spec.sponsors[]":            {MaxLength: refMaxLength, Rules: str(sponsorRule), Messages: str(sponsorMessage)},
+		"spec.access.groups":         {MaxItems: accessMaxItems, ListType: "set"},
+		"spec.access.groups[]":       {MinLength: groupMinLength, MaxLength: refMaxLength},
+		"spec.access.applications":   {MaxItems: accessMaxItems, ListType: "atomic"},
+		"spec.access.applications[]": {Required: str("app")},
+		"spec.access.applications[].app": {
+			MaxLength: guidLength, Rules: str(appRule), Messages: str(appMessage),
+		},
 		"spec.access.applications[].role": {MaxLength: refMaxLength},
 	}
 
@@ -120,6 +127,18 @@ func constraintsOf(t *testing.T, path string, s *apiextensionsv1.JSONSchemaProps
 	}
 	for _, r := range s.XValidations {
 		c.Rules = append(c.Rules, r.Rule)
+		msg := r.Message
+		if r.MessageExpression != "" {
+			msg = r.MessageExpression
+		}
+		c.Messages = append(c.Messages, msg)
+		// A message must be words: a pattern in it reads as noise to the person refused.
+		if strings.ContainsAny(r.Message, "^$[]{}\\") {
+			t.Errorf("%s: the message of rule %s shows a pattern: %s", path, r.Rule, r.Message)
+		}
+	}
+	if s.Pattern != "" {
+		t.Errorf("%s has a pattern, whose message shows the regex; use a CEL rule with a message", path)
 	}
 	// Constraints the Go side does not mirror would slip through the comparison unnoticed.
 	unmirrored := map[string]bool{

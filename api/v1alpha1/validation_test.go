@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func repeat(s string, n int) []string {
 var acceptedCases = []specCase{
 	{name: "minimal", change: func(*b2bv1alpha1.PartnerInvitationSpec) {}},
 	{name: "every field at its limit", change: func(s *b2bv1alpha1.PartnerInvitationSpec) {
-		s.Email = strings.Repeat("a", 64) + "@" + strings.Repeat("b", 180) + ".example" // 253
+		s.Email = strings.Repeat("a", 64) + "@" + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 52) + ".example" // 253
 		s.DisplayName = strings.Repeat("ü", 256)
 		s.RedirectURL = "https://partners.fabrikam.example/" + strings.Repeat("p", 2048-34)
 		s.UserType = b2bv1alpha1.UserTypeMember
@@ -57,7 +58,7 @@ var acceptedCases = []specCase{
 			CompanyName: strings.Repeat("c", 64), Department: strings.Repeat("d", 64),
 			JobTitle: strings.Repeat("j", 128), EmployeeType: strings.Repeat("e", 64), UsageLocation: "DE",
 		}
-		s.Sponsors = []string{guid(1), "boss@contoso.example", "x@y", guid(2), strings.Repeat("s", 250) + "@y.xyz"}
+		s.Sponsors = []string{guid(1), "boss@contoso.example", "x@y.example", guid(2), strings.Repeat("s", 250) + "@y.xyz"}
 		s.Access = &b2bv1alpha1.PartnerAccess{Groups: append(repeat("group ", 49), strings.Repeat("g", 256))}
 		for i := range 50 {
 			// Applications are an atomic list: the same app twice is the API server's business no more than Graph's.
@@ -67,7 +68,12 @@ var acceptedCases = []specCase{
 	{name: "uppercase GUID app", change: func(s *b2bv1alpha1.PartnerInvitationSpec) {
 		s.Access = &b2bv1alpha1.PartnerAccess{Applications: []b2bv1alpha1.ApplicationAccess{{App: "CD3ED3DE-93EE-400B-8B19-B61EF44A0F29"}}}
 	}},
-	{name: "non-ASCII address", change: func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Email = "jürgen@müller.example" }},
+	{name: "guest UPN sponsor", change: func(s *b2bv1alpha1.PartnerInvitationSpec) {
+		s.Sponsors = []string{"jane_contoso.example#EXT#@fabrikam.onmicrosoft.com"}
+	}},
+	{name: "redirectURL with a port and a query", change: func(s *b2bv1alpha1.PartnerInvitationSpec) {
+		s.RedirectURL = "https://partners.fabrikam.example:8443/welcome?lang=de"
+	}},
 	{name: "three-letter language", change: func(s *b2bv1alpha1.PartnerInvitationSpec) {
 		s.Message = &b2bv1alpha1.InvitationMessage{Language: "gsw"}
 	}},
@@ -82,13 +88,16 @@ var rejectedCases = []specCase{
 	{"email without a dot in the domain", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Email = "anna@localhost" }, "spec.email"},
 	{"email too short", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Email = "a@" }, "spec.email"},
 	{"email too long", func(s *b2bv1alpha1.PartnerInvitationSpec) {
-		s.Email = strings.Repeat("a", 64) + "@" + strings.Repeat("b", 182) + ".example" // 255
+		s.Email = strings.Repeat("a", 64) + "@" + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 54) + ".example" // 255
 	}, "spec.email"},
 	{"displayName too long", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.DisplayName = strings.Repeat("ü", 257) }, "spec.displayName"},
 	{"redirectURL http", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.RedirectURL = "http://fabrikam.example" }, "spec.redirectURL"},
 	{"redirectURL upper-case scheme", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.RedirectURL = "HTTPS://fabrikam.example" }, "spec.redirectURL"},
 	{"redirectURL bad escape", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.RedirectURL = "https://fabrikam.example/%zz" }, "spec.redirectURL"},
 	{"redirectURL space in host", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.RedirectURL = "https://fab rikam.example" }, "spec.redirectURL"},
+	{"redirectURL without a host", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.RedirectURL = "https:///welcome" }, "spec.redirectURL"},
+	{"redirectURL scheme only", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.RedirectURL = "https://" }, "spec.redirectURL"},
+	{"redirectURL port only", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.RedirectURL = "https://:443/welcome" }, "spec.redirectURL"},
 	{"redirectURL too long", func(s *b2bv1alpha1.PartnerInvitationSpec) {
 		s.RedirectURL = "https://partners.fabrikam.example/" + strings.Repeat("p", 2048-33)
 	}, "spec.redirectURL"},
@@ -140,6 +149,8 @@ var rejectedCases = []specCase{
 	}, "spec.sponsors"},
 	{"sponsor neither ID nor UPN", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Sponsors = []string{"Jane Doe"} }, "spec.sponsors[0]"},
 	{"sponsor with a slash", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Sponsors = []string{"a/b@contoso.example"} }, "spec.sponsors[0]"},
+	{"sponsor UPN without a dot in the domain", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Sponsors = []string{"jane@contoso"} }, "spec.sponsors[0]"},
+	{"sponsor UPN with a trailing dot", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Sponsors = []string{"jane@contoso.example."} }, "spec.sponsors[0]"},
 	{"sponsor twice", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Sponsors = []string{guid(1), guid(1)} }, "spec.sponsors[1]"},
 	{"sponsor too long", func(s *b2bv1alpha1.PartnerInvitationSpec) {
 		s.Sponsors = []string{strings.Repeat("s", 251) + "@y.xyz"}
@@ -171,23 +182,104 @@ var rejectedCases = []specCase{
 	{"application GUID with braces", func(s *b2bv1alpha1.PartnerInvitationSpec) {
 		s.Access = &b2bv1alpha1.PartnerAccess{Applications: []b2bv1alpha1.ApplicationAccess{{App: "{" + guid(1) + "}"}}}
 	}, "spec.access.applications[0].app"},
+	{"application GUID with a space", func(s *b2bv1alpha1.PartnerInvitationSpec) {
+		s.Access = &b2bv1alpha1.PartnerAccess{Applications: []b2bv1alpha1.ApplicationAccess{{App: guid(1) + " "}}}
+	}, "spec.access.applications[0].app"},
 	{"role too long", func(s *b2bv1alpha1.PartnerInvitationSpec) {
 		s.Access = &b2bv1alpha1.PartnerAccess{Applications: []b2bv1alpha1.ApplicationAccess{{App: guid(1), Role: strings.Repeat("r", 257)}}}
 	}, "spec.access.applications[0].role"},
 }
 
-// stricterCases pass the schema but not the rules the controller adds (the address must parse,
-// the redirect URL must name a host): the API server stores them, the controller would stall
-// them, so the importer refuses them up front.
-var stricterCases = []specCase{
-	{"email with a double dot", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Email = "an..na@fabrikam.example" }, "spec.email"},
-	{"email in angle brackets", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Email = "<anna@fabrikam.example>" }, "spec.email"},
-	{"email with a trailing dot", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Email = "anna@fabrikam.example." }, "spec.email"},
-	{"redirectURL without a host", func(s *b2bv1alpha1.PartnerInvitationSpec) { s.RedirectURL = "https:///welcome" }, "spec.redirectURL"},
-	{"ccRecipient with a double dot", func(s *b2bv1alpha1.PartnerInvitationSpec) {
-		s.Message = &b2bv1alpha1.InvitationMessage{CCRecipients: []string{"le..ad@fabrikam.example"}}
-	}, "spec.message.ccRecipients[0]"},
+// graphForbidden are the characters Microsoft Graph's invitation resource forbids in
+// invitedUserEmailAddress (https://learn.microsoft.com/graph/api/resources/invitation).
+const graphForbidden = `~!#$%^&*()+=[]{}\/|;:"<>?,`
+
+// addressCorpus is the shared corpus of addresses: ok says whether the address grammar
+// accepts it. TestValidateSpec and TestValidateSpecAgreesWithAPIServer put every entry to
+// ValidateSpec and to the API server, as spec.email and as a ccRecipient, and want the same
+// answer from both.
+func addressCorpus() []struct {
+	addr, why string
+	ok        bool
+} {
+	type entry = struct {
+		addr, why string
+		ok        bool
+	}
+	c := []entry{
+		{"anna@fabrikam.example", "plain", true},
+		{"anna.maria@fabrikam.example", "a dotted name", true},
+		{"anna@mail.eu.fabrikam.example", "a subdomain", true},
+		{"o'brien@fabrikam.example", "an apostrophe, which Graph does not forbid", true},
+		{"_anna_@fabrikam.example", "underscores at both ends, which Graph allows", true},
+		{"an-na.b-c@fab-rikam.example", "hyphens inside the name and a label", true},
+		{"an.-na@fabrikam.example", "a hyphen after a dot, inside the name", true},
+		{"ANNA@FABRIKAM.EXAMPLE", "capitals", true},
+		{"a1@2b.example", "digits", true},
+		{"a@b.co", "short", true},
+		{"anna@xn--mller-kva.example", "a punycode label (müller)", true},
+		{"anna@fabrikam.xn--p1ai", "a punycode top-level domain", true},
+		{strings.Repeat("a", 64) + "@fabrikam.example", "a 64-character name", true},
+		{"a@" + strings.Repeat("b", 63) + ".example", "a 63-character label", true},
+
+		{"a..b@x.com", "two dots in a row", false},
+		{"ab.@x.com", "a dot at the end of the name", false},
+		{".ab@x.com", "a dot at the start of the name", false},
+		{"-ab@x.com", "a hyphen at the start of the name", false},
+		{"ab-@x.com", "a hyphen at the end of the name", false},
+		{"x@fabrikam..com", "an empty label", false},
+		{"x@.fabrikam.com", "an empty first label", false},
+		{"<ab@x.com>", "angle brackets", false},
+		{"Anna <ab@x.com>", "a display name", false},
+		{`"anna"@fabrikam.example`, "a quoted name", false},
+		{"x@gmail.com.", "a trailing dot", false},
+		{"x@-fabrikam.com", "a label starting with a hyphen", false},
+		{"x@fabrikam-.com", "a label ending with a hyphen", false},
+		{"anna@localhost", "a domain of one label", false},
+		{"anna.fabrikam.example", "no @", false},
+		{"anna@@fabrikam.example", "two @ in a row", false},
+		{"a@b@fabrikam.example", "two @", false},
+		{"anna @fabrikam.example", "a space", false},
+		{"anna@fabrikam.example\n", "a line break", false},
+		{"anna@", "no domain", false},
+		{"@fabrikam.example", "no name", false},
+		{"jürgen@fabrikam.example", "a name that is not ASCII", false},
+		{"anna@müller.example", "an international domain not in punycode", false},
+		{"anna@fabrikam.exam_ple", "an underscore in the domain", false},
+		{"anna@[192.0.2.1]", "an address literal", false},
+		{"an`na@fabrikam.example", "a backtick", false},
+		{strings.Repeat("a", 65) + "@fabrikam.example", "a 65-character name", false},
+		{"a@" + strings.Repeat("b", 64) + ".example", "a 64-character label", false},
+	}
+	for _, r := range graphForbidden {
+		c = append(c, entry{"an" + string(r) + "na@fabrikam.example", fmt.Sprintf("%q, which Graph forbids", r), false})
+	}
+	return c
 }
+
+// corpusCases turns the address corpus into spec cases: each address as spec.email and as a
+// ccRecipient.
+func corpusCases(ok bool) []specCase {
+	var out []specCase
+	for _, a := range addressCorpus() {
+		if a.ok != ok {
+			continue
+		}
+		email, cc := "spec.email", "spec.message.ccRecipients[0]"
+		if ok {
+			email, cc = "", ""
+		}
+		out = append(out,
+			specCase{"email " + a.why, func(s *b2bv1alpha1.PartnerInvitationSpec) { s.Email = a.addr }, email},
+			specCase{"ccRecipient " + a.why, func(s *b2bv1alpha1.PartnerInvitationSpec) {
+				s.Message = &b2bv1alpha1.InvitationMessage{CCRecipients: []string{a.addr}}
+			}, cc})
+	}
+	return out
+}
+
+func allAccepted() []specCase { return append(slices.Clone(acceptedCases), corpusCases(true)...) }
+func allRejected() []specCase { return append(slices.Clone(rejectedCases), corpusCases(false)...) }
 
 func (c specCase) build() b2bv1alpha1.PartnerInvitationSpec {
 	s := validSpec()
@@ -196,11 +288,7 @@ func (c specCase) build() b2bv1alpha1.PartnerInvitationSpec {
 }
 
 func TestValidateSpec(t *testing.T) {
-	var all []specCase
-	all = append(all, acceptedCases...)
-	all = append(all, rejectedCases...)
-	all = append(all, stricterCases...)
-	for _, c := range all {
+	for _, c := range append(allAccepted(), allRejected()...) {
 		t.Run(c.name, func(t *testing.T) {
 			s := c.build()
 			errs := b2bv1alpha1.ValidateSpec(&s, field.NewPath("spec"))

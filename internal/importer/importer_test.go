@@ -131,7 +131,7 @@ func TestTenMistakes(t *testing.T) {
 		t.Errorf("valid = %v, want %v", names, want)
 	}
 	for _, want := range []string{
-		`:4: spec.redirectURL: Invalid value: "http://fabrikam.example/welcome": must be an https:// URL`,
+		`:4: spec.redirectURL: Invalid value: "http://fabrikam.example/welcome": redirectURL must be an https:// URL with a host, such as https://myapps.microsoft.com`,
 		`:6: spec.email: Duplicate value: "ANDREAS@Contoso.com": the same address as line 2`,
 	} {
 		if !slices.ContainsFunc(res.Problems, func(p importer.Problem) bool { return strings.HasSuffix(p.String(), want) }) {
@@ -204,7 +204,7 @@ func TestBulkInvite(t *testing.T) {
 			notices: []string{`in.csv:2: header: column 2 "Cost centre [costCentre]" is not one the importer reads; ignored`, `in.csv:2: header: column 3 "Notes" is not one the importer reads; ignored`},
 			valid:   1},
 		{name: "redirect", in: header + "a@fabrikam.example,http://fabrikam.example,\n",
-			problems: []string{`in.csv:3: spec.redirectURL: Invalid value: "http://fabrikam.example": must be an https:// URL`}},
+			problems: []string{`in.csv:3: spec.redirectURL: Invalid value: "http://fabrikam.example": redirectURL must be an https:// URL with a host, such as https://myapps.microsoft.com`}},
 		{name: "no email column", in: "version:v1.0\n[inviteRedirectURL]\nhttps://fabrikam.example\n",
 			problems: []string{"in.csv:2: header: no [inviteeEmail] column: every row needs the partner's address"}},
 	} {

@@ -79,11 +79,11 @@ var _ = Describe("What a namespace editor can make the operator do", func() {
 
 		By("every object settles: its own guest invited, or refused without a write")
 		for _, p := range mine {
-			Eventually(func() metav1.ConditionStatus { return condition(p, b2bv1alpha1.ConditionReady).Status }).
+			Eventually(func() metav1.ConditionStatus { return condition(fetch(p)(Default), b2bv1alpha1.ConditionReady).Status }).
 				WithTimeout(timeout).WithPolling(interval).ShouldNot(BeEmpty(), p.Name)
 		}
 		for _, name := range []string{"steal-pending", "steal-unowned", "steal-member", "steal-theirs"} {
-			Expect(condition(&b2bv1alpha1.PartnerInvitation{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, b2bv1alpha1.ConditionReady).Status).
+			Expect(condition(fetch(&b2bv1alpha1.PartnerInvitation{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})(Default), b2bv1alpha1.ConditionReady).Status).
 				To(Equal(metav1.ConditionFalse), name)
 		}
 

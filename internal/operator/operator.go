@@ -24,7 +24,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
@@ -177,7 +176,7 @@ func metricsOptions(cfg Config) (metricsserver.Options, error) {
 	opts := metricsserver.Options{
 		BindAddress:    cfg.MetricsBindAddress,
 		SecureServing:  true,
-		FilterProvider: filters.WithAuthenticationAndAuthorization,
+		FilterProvider: metricsAuthFilter,
 		// HTTP/1.1 only, as kubebuilder's scaffold defaults: HTTP/2 brought the Stream
 		// Cancellation and Rapid Reset CVEs (GHSA-qppj-fm5r-hxr3, GHSA-4374-p667-p6c8).
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},

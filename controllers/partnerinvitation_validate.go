@@ -3,6 +3,7 @@ package controllers
 import (
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
@@ -34,4 +35,21 @@ func validateSpec(pinv *b2bv1alpha1.PartnerInvitation) error {
 		})
 	}
 	return errs.ToAggregate()
+}
+
+// eventSpecWarning is the reason of the Warning events warnSpec records.
+const eventSpecWarning = "SpecWarning"
+
+// warnSpec records what b2bv1alpha1.ValidateSpecWarnings finds (a punycode domain that mixes
+// scripts, as look-alike domains do, or that does not decode) as Warning events, until the
+// invitation is first sent: that is when a second look can still help, and afterwards the
+// event would only repeat. The admission policy warns on every punycode domain at create; this
+// names the mixed scripts. The messages name fields, never the address.
+func (r *PartnerInvitationReconciler) warnSpec(pinv *b2bv1alpha1.PartnerInvitation) {
+	if pinv.Status.InvitedAt != nil || pinv.Status.LastSentAt != nil {
+		return
+	}
+	for _, w := range b2bv1alpha1.ValidateSpecWarnings(&pinv.Spec, field.NewPath("spec")) {
+		r.event(pinv, corev1.EventTypeWarning, eventSpecWarning, "Validate", w)
+	}
 }

@@ -1,11 +1,16 @@
 package v1alpha1
 
 import (
+	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -326,4 +331,78 @@ func oneOf[T ~string](path *field.Path, v T, allowed []T) *field.Error {
 		}
 	}
 	return field.NotSupported(path, v, allowed)
+}
+
+// ValidateSpecWarnings returns what is allowed but worth a second look, one message per
+// finding, each naming its field: today, international (punycode) domains in spec.email and
+// spec.message.ccRecipients whose labels mix scripts, as look-alike (homoglyph) domains do
+// ("xn--pple-43d.com" reads "аpple.com" with a Cyrillic а), or that do not decode at all. The
+// address grammar admits only ASCII domains, so this is where a homoglyph shows. The messages
+// never quote the address: they reach events and logs.
+//
+// The admission-time counterpart (config/policy) cannot decode punycode; it warns on every
+// punycode label.
+func ValidateSpecWarnings(spec *PartnerInvitationSpec, path *field.Path) []string {
+	var out []string
+	check := func(p *field.Path, addr string) {
+		if w := domainWarning(addr); w != "" {
+			out = append(out, p.String()+": "+w)
+		}
+	}
+	check(path.Child("email"), spec.Email)
+	if m := spec.Message; m != nil {
+		for i, cc := range m.CCRecipients {
+			check(path.Child("message", "ccRecipients").Index(i), cc)
+		}
+	}
+	return out
+}
+
+// domainWarning looks at the punycode labels of an address's domain.
+func domainWarning(addr string) string {
+	at := strings.LastIndex(addr, "@")
+	if at < 0 {
+		return ""
+	}
+	for _, label := range strings.Split(addr[at+1:], ".") {
+		if len(label) < 4 || !strings.EqualFold(label[:4], "xn--") {
+			continue
+		}
+		// Lookup is the profile for names about to be resolved: it checks the decoded label
+		// against IDNA 2008 as well as decoding it.
+		decoded, err := idna.Lookup.ToUnicode(strings.ToLower(label))
+		if err != nil || decoded == "" || decoded == strings.ToLower(label) {
+			return "the domain has a punycode label (xn--) that does not decode to an international name; check it is the domain you mean"
+		}
+		if scripts := scriptsOf(decoded); len(scripts) > 1 {
+			return fmt.Sprintf("the domain has a punycode label that mixes %s letters, as look-alike domains do; check it is the domain you mean", strings.Join(scripts, " and "))
+		}
+	}
+	return ""
+}
+
+// cjk are scripts written together in one name (Japanese mixes Han and kana, Korean Han and
+// Hangul): together they count as one.
+var cjk = map[string]bool{"Han": true, "Hiragana": true, "Katakana": true, "Hangul": true, "Bopomofo": true}
+
+// scriptsOf returns the sorted names of the scripts of s's letters; digits, hyphens and
+// marks (Common and Inherited) belong to none.
+func scriptsOf(s string) []string {
+	seen := map[string]bool{}
+	for _, r := range s {
+		if !unicode.IsLetter(r) {
+			continue
+		}
+		for name, table := range unicode.Scripts {
+			if name == "Common" || name == "Inherited" || !unicode.Is(table, r) {
+				continue
+			}
+			if cjk[name] {
+				name = "CJK"
+			}
+			seen[name] = true
+			break
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

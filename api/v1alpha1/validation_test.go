@@ -323,3 +323,42 @@ func TestValidateSpecNamesEveryBadField(t *testing.T) {
 		t.Errorf("fields = %v, want %s", got, want)
 	}
 }
+
+func TestValidateSpecWarnings(t *testing.T) {
+	for _, c := range []struct {
+		email, cc string
+		want      []string // substrings, one a warning
+	}{
+		{email: "anna@fabrikam.example"},
+		{email: "anna@xn--mller-kva.example"},                 // müller: Latin only
+		{email: "anna@xn--80ak6aa92e.example"},                // all Cyrillic: no mix within a label
+		{email: "anna@XN--wgv71a119e.example"},                // 日本語: CJK only, capitals
+		{email: "anna@xn--pple-43d.com", want: []string{"spec.email: ", "Cyrillic and Latin"}}, // аpple
+		{email: "anna@fabrikam.example", cc: "lead@xn--pple-43d.com", want: []string{"spec.message.ccRecipients[0]: ", "mixes"}},
+		{email: "anna@xn--a.example", want: []string{"spec.email: ", "does not decode"}},
+	} {
+		s := b2bv1alpha1.PartnerInvitationSpec{Email: c.email}
+		if c.cc != "" {
+			s.Message = &b2bv1alpha1.InvitationMessage{CCRecipients: []string{c.cc}}
+		}
+		got := b2bv1alpha1.ValidateSpecWarnings(&s, field.NewPath("spec"))
+		if len(c.want) == 0 {
+			if len(got) > 0 {
+				t.Errorf("%s %s: warnings %q, want none", c.email, c.cc, got)
+			}
+			continue
+		}
+		if len(got) != 1 {
+			t.Errorf("%s %s: warnings %q, want one", c.email, c.cc, got)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(got[0], w) {
+				t.Errorf("%s %s: warning %q does not say %q", c.email, c.cc, got[0], w)
+			}
+		}
+		if strings.Contains(got[0], "@") || strings.Contains(got[0], "xn--pple") {
+			t.Errorf("the warning quotes the address: %q", got[0])
+		}
+	}
+}

@@ -187,6 +187,10 @@ func Import(r io.Reader, file string, opts Options) (*Result, error) {
 		for _, e := range b2bv1alpha1.ValidateSpec(&spec, field.NewPath("spec")) {
 			res.refuse(line, e.Field, e.ErrorBody())
 		}
+		for _, w := range b2bv1alpha1.ValidateSpecWarnings(&spec, field.NewPath("spec")) {
+			where, msg, _ := strings.Cut(w, ": ")
+			res.notice(line, where, msg)
+		}
 		if spec.Email != "" {
 			key := manifest.Fold(spec.Email)
 			if first, dup := seen[key]; dup {

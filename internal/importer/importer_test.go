@@ -273,6 +273,15 @@ func TestRowMistakes(t *testing.T) {
 	}
 }
 
+// A look-alike (mixed-script punycode) domain is a notice, not a refusal: the row stays valid.
+func TestLookAlikeDomainNotice(t *testing.T) {
+	res := importString(t, "Email,DisplayName\nanna@xn--pple-43d.com,Anna\n")
+	checkReport(t, res, nil, []string{"in.csv:2: spec.email: the domain has a punycode label that mixes Cyrillic and Latin letters, as look-alike domains do; check it is the domain you mean"})
+	if len(res.Valid()) != 1 {
+		t.Errorf("the row is not valid")
+	}
+}
+
 func groups(n int) string {
 	var gs []string
 	for i := range n {

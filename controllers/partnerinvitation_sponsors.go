@@ -3,10 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph"
+	"github.com/partnerops/partner-operator/internal/logging"
 )
 
 // resolveSponsors maps spec.sponsors to directory objects: a user principal name to its user,
@@ -42,11 +44,11 @@ func (r *PartnerInvitationReconciler) resolveSponsor(ctx context.Context, field,
 	switch {
 	case err == nil && !strings.EqualFold(u.UserType, graph.UserTypeMember):
 		return nil, &accessProblem{b2bv1alpha1.ReasonSponsorNotMember, fmt.Sprintf(
-			"%s: %s is a %s account; sponsors are members of the tenant", field, ref, u.UserType)}, nil
+			"%s is a %s account; sponsors are members of the tenant", sponsorName(field, ref), u.UserType)}, nil
 	case err == nil:
 		return &b2bv1alpha1.SponsorGrant{Ref: ref, ID: u.ID, Type: graph.ObjectTypeUser}, nil, nil
 	case !graph.IsNotFound(err):
-		return nil, nil, err
+		return nil, nil, redactSponsor(err, field, ref)
 	}
 	if objectIDPattern.MatchString(ref) {
 		g, err := r.Directory.GetGroup(ctx, ref)
@@ -54,11 +56,45 @@ func (r *PartnerInvitationReconciler) resolveSponsor(ctx context.Context, field,
 			return &b2bv1alpha1.SponsorGrant{Ref: ref, ID: g.ID, Type: graph.ObjectTypeGroup}, nil, nil
 		}
 		if !graph.IsNotFound(err) {
-			return nil, nil, err
+			return nil, nil, redactSponsor(err, field, ref)
 		}
+		return nil, &accessProblem{b2bv1alpha1.ReasonSponsorNotFound, fmt.Sprintf("%s: no user or group %s in the tenant", field, ref)}, nil
 	}
-	return nil, &accessProblem{b2bv1alpha1.ReasonSponsorNotFound, fmt.Sprintf("%s: no user or group %s in the tenant", field, ref)}, nil
+	return nil, &accessProblem{b2bv1alpha1.ReasonSponsorNotFound, fmt.Sprintf("%s: no user with that user principal name in the tenant", field)}, nil
 }
+
+// sponsorName is how condition and event messages name a sponsor: by its field, and by its
+// object ID when the spec gives one. A user principal name looks like a mail address and is
+// as personal: like spec.email it is never repeated, the field points to it.
+func sponsorName(field, ref string) string {
+	if objectIDPattern.MatchString(ref) {
+		return field + " (" + ref + ")"
+	}
+	return field
+}
+
+// redactSponsor keeps a sponsor's user principal name out of an error's text, which becomes
+// a condition message (a transport error quotes the request URL, and the URL holds it); the
+// error underneath still answers errors.Is and errors.As.
+func redactSponsor(err error, field, ref string) error {
+	msg := err.Error()
+	for _, form := range []string{ref, url.PathEscape(ref), url.QueryEscape(ref), strings.ReplaceAll(url.PathEscape(ref), "@", "%40")} {
+		msg = strings.ReplaceAll(msg, form, field)
+	}
+	msg = logging.MailAddress.ReplaceAllLiteralString(msg, logging.RedactedAddress)
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // sponsorIDs are the object IDs to send with an invitation.
 func sponsorIDs(sponsors []b2bv1alpha1.SponsorGrant) []string {

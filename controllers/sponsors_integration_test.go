@@ -60,7 +60,10 @@ var _ = Describe("Sponsors", func() {
 
 		By("the two that exist go out with the invitation; the third is reported by its field")
 		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(beStalled(b2bv1alpha1.ReasonSponsorNotFound))
-		Expect(condition(fetch(p)(Default), b2bv1alpha1.ConditionReady).Message).To(ContainSubstring("spec.sponsors[2]: no user or group " + missingUPN))
+		ready := condition(fetch(p)(Default), b2bv1alpha1.ConditionReady).Message
+		Expect(ready).To(ContainSubstring("spec.sponsors[2]: no user with that user principal name"))
+		Expect(ready).NotTo(ContainSubstring(missingUPN), "a UPN is personal data, like an address: the field names it")
+		Expect(ready).NotTo(ContainSubstring(alice.UserPrincipalName))
 		Expect(sentSponsors(email)).To(Equal([][]string{{alice.ID, team.ID}}))
 		guest := userID(p)
 		Expect(emu.Sponsors(guest)).To(ConsistOf(alice.ID, team.ID))

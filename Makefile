@@ -23,8 +23,9 @@ help: ## Show the targets.
 
 ##@ Development
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD and RBAC manifests under config/; copy the CRDs, the dashboard and the alerts into the Helm chart.
+manifests: controller-gen ## Generate the CRD and RBAC manifests under config/ (hack/crdbounds bounds the policy's selector); copy the CRDs, the dashboard and the alerts into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=partner-operator crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	go run ./hack/crdbounds config/crd/bases/b2b.partnerops.io_partneraccesspolicies.yaml
 	rm -f $(CHART_CRDS)/*.yaml && cp config/crd/bases/*.yaml $(CHART_CRDS)/
 	cp config/grafana/partner-operator.json config/prometheus/alerts.yaml $(CHART_FILES)/
 

@@ -9,6 +9,8 @@ type ApplicationRule struct {
 	// app is the application's appId or service principal object ID, as written in
 	// spec.access.applications[].app, or "*" for any application.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=36
+	// +kubebuilder:validation:XValidation:rule=`self == "*" || self.matches("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")`,message=`must be an application's appId or its service principal's object ID (a GUID), or * for any application`
 	// +required
 	App string `json:"app"`
 	// roles that may be granted, by ID or value as written in spec.access.applications[].role;
@@ -50,6 +52,14 @@ const (
 
 // PartnerAccessPolicySpec bounds what PartnerInvitations in the selected namespaces may ask for.
 // Every policy that selects a namespace applies: an invitation must satisfy all of them.
+// The namespaceSelector's rules are here, not on the field: metav1.LabelSelector's schema is
+// generated from its own type (policy_validation.go has them in Go).
+// +kubebuilder:validation:XValidation:rule=`!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, e.operator in ["In", "NotIn", "Exists", "DoesNotExist"])`,message=`namespaceSelector.matchExpressions: the operator must be In, NotIn, Exists or DoesNotExist`,fieldPath=`.namespaceSelector.matchExpressions`
+// +kubebuilder:validation:XValidation:rule=`!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, e.operator in ["In", "NotIn"] ? has(e.values) && size(e.values) > 0 : !(e.operator in ["Exists", "DoesNotExist"]) || !has(e.values) || size(e.values) == 0)`,message=`namespaceSelector.matchExpressions: In and NotIn need at least one value; Exists and DoesNotExist take none`,fieldPath=`.namespaceSelector.matchExpressions`
+// +kubebuilder:validation:XValidation:rule=`!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, !format.qualifiedName().validate(e.key).hasValue())`,message=`namespaceSelector.matchExpressions: each key must be a label key such as team or example.com/team: up to 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit, optionally after a DNS subdomain and a '/'`,fieldPath=`.namespaceSelector.matchExpressions`
+// +kubebuilder:validation:XValidation:rule=`!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, !has(e.values) || e.values.all(v, !format.labelValue().validate(v).hasValue()))`,message=`namespaceSelector.matchExpressions: each value must be a label value: up to 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit`,fieldPath=`.namespaceSelector.matchExpressions`
+// +kubebuilder:validation:XValidation:rule=`!has(self.namespaceSelector.matchLabels) || self.namespaceSelector.matchLabels.all(k, !format.qualifiedName().validate(k).hasValue())`,message=`namespaceSelector.matchLabels: each key must be a label key such as team or example.com/team: up to 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit, optionally after a DNS subdomain and a '/'`,fieldPath=`.namespaceSelector.matchLabels`
+// +kubebuilder:validation:XValidation:rule=`!has(self.namespaceSelector.matchLabels) || self.namespaceSelector.matchLabels.all(k, !format.labelValue().validate(self.namespaceSelector.matchLabels[k]).hasValue())`,message=`namespaceSelector.matchLabels: each value must be a label value: up to 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit, or empty`,fieldPath=`.namespaceSelector.matchLabels`
 type PartnerAccessPolicySpec struct {
 	// namespaceSelector selects the namespaces the policy governs by label; an empty selector
 	// selects every namespace.
@@ -57,25 +67,35 @@ type PartnerAccessPolicySpec struct {
 	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
 
 	// allowedDomains lists the invitee email domains that may be invited: "contoso.com" (that
-	// domain), "*.contoso.com" (its subdomains), or "*". Omitted: any domain not denied.
+	// domain), "*.contoso.com" (its subdomains), or "*"; any case, without "@" or a trailing
+	// dot, an international domain in punycode (xn--...). Omitted: any domain not denied.
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches("^([*]|[*][.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$")`,messageExpression=`self.startsWith("@") && self.substring(1).matches("^([*]|[*][.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$") ? "write the domain without the @: " + self.substring(1) : "must be a domain such as contoso.com, *.contoso.com for its subdomains, or * for any: labels of letters, digits and hyphens joined by single dots, no @, no spaces, no dot at the end; an international domain in punycode (xn--...)"`
 	// +listType=set
 	// +optional
 	AllowedDomains []string `json:"allowedDomains,omitempty"`
 
 	// deniedDomains lists domains that may never be invited, in the same forms; a denial wins
 	// over an allowance. A list of consumer mail domains is in config/samples.
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches("^([*]|[*][.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$")`,messageExpression=`self.startsWith("@") && self.substring(1).matches("^([*]|[*][.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$") ? "write the domain without the @: " + self.substring(1) : "must be a domain such as contoso.com, *.contoso.com for its subdomains, or * for any: labels of letters, digits and hyphens joined by single dots, no @, no spaces, no dot at the end; an international domain in punycode (xn--...)"`
 	// +listType=set
 	// +optional
 	DeniedDomains []string `json:"deniedDomains,omitempty"`
 
 	// allowedGroups lists the groups that may be granted, as written in spec.access.groups (object
 	// ID or display name), or "*". Groups not listed may not be granted.
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
 	// +listType=set
 	// +optional
 	AllowedGroups []string `json:"allowedGroups,omitempty"`
 
 	// allowedApplications lists the applications, and their roles, that may be granted.
 	// Applications not listed may not be granted.
+	// +kubebuilder:validation:MaxItems=200
 	// +listType=atomic
 	// +optional
 	AllowedApplications []ApplicationRule `json:"allowedApplications,omitempty"`
@@ -141,12 +161,31 @@ type PartnerAccessPolicySpec struct {
 	MaxInvitationsPerNamespace *int32 `json:"maxInvitationsPerNamespace,omitempty"`
 }
 
+// PartnerAccessPolicyStatus says whether the operator applies the policy.
+type PartnerAccessPolicyStatus struct {
+	// observedGeneration is the generation the conditions describe.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready is True (reason Valid) when the operator applies the policy, False
+	// (reason Invalid, the message naming the field) when the spec breaks a rule the API server
+	// enforces today but did not when the policy was written; the operator then ignores the
+	// policy, so it affects no namespace, and a namespace only it would select is treated as
+	// one no policy selects (denied by default).
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
 // PartnerAccessPolicy bounds, for the namespaces it selects, which partners may be invited and
 // which groups and applications they may be granted. It is enforced at admission (a
 // ValidatingAdmissionPolicy with this kind as its parameter) and by the controller for objects
 // admitted before the policy changed.
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,shortName=pap,categories=partnerops
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Max",type=integer,JSONPath=`.spec.maxInvitationsPerNamespace`
 // +kubebuilder:printcolumn:name="Member",type=boolean,JSONPath=`.spec.allowMemberUserType`
 // +kubebuilder:printcolumn:name="Adoption",type=string,JSONPath=`.spec.adoption`
@@ -158,6 +197,10 @@ type PartnerAccessPolicy struct {
 	// spec is the bound.
 	// +required
 	Spec PartnerAccessPolicySpec `json:"spec"`
+
+	// status says whether the operator applies the policy.
+	// +optional
+	Status PartnerAccessPolicyStatus `json:"status,omitempty"`
 }
 
 // PartnerAccessPolicyList is a list of PartnerAccessPolicies.

@@ -445,8 +445,8 @@ func TestTemplateSwitches(t *testing.T) {
 			t.Errorf("%s is rendered by default", kind)
 		}
 	}
-	if n := len(find(defaults, "ValidatingAdmissionPolicyBinding")); n != 2 {
-		t.Errorf("%d admission policy bindings, want 2", n)
+	if n := len(find(defaults, "ValidatingAdmissionPolicyBinding")); n != 4 {
+		t.Errorf("%d admission policy bindings, want 4", n)
 	}
 	all := render(t, release, namespace, "--values", allValues)
 	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy", "PartnerAccessPolicy", "PodDisruptionBudget", "Service", "PrometheusRule", "ConfigMap"} {
@@ -579,9 +579,10 @@ func TestCredentials(t *testing.T) {
 	}
 }
 
-// TestAdmissionPolicyAsConfigPolicy: the chart's ValidatingAdmissionPolicy and bindings have
-// config/policy's specs; only names differ, and policyPosture sets the create binding's
-// parameterNotFoundAction.
+// TestAdmissionPolicyAsConfigPolicy: the chart's ValidatingAdmissionPolicies and bindings have
+// config/policy's specs; only names differ (the chart's carry the release's prefix), and
+// policyPosture Allow leaves out the policy that refuses invitations while no
+// PartnerAccessPolicy exists.
 func TestAdmissionPolicyAsConfigPolicy(t *testing.T) {
 	// Read as written: kustomize's YAML writer adds blank lines to folded (>-) CEL expressions.
 	f, err := os.Open(filepath.Join(repoRoot, "config", "policy", "admission_policy.yaml"))
@@ -593,43 +594,56 @@ func TestAdmissionPolicyAsConfigPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := func(o *unstructured.Unstructured) map[string]any {
-		s, _, _ := unstructured.NestedMap(o.Object, "spec")
-		if _, ok := s["policyName"]; ok {
-			s["policyName"] = "<policy>"
-		}
-		return s
-	}
-	byName := func(objs []*unstructured.Unstructured, policy string) map[string]map[string]any {
+	// byName keys each spec by kind and name without the prefix, policyName the same way.
+	byName := func(objs []*unstructured.Unstructured, prefix string) map[string]map[string]any {
 		out := map[string]map[string]any{}
 		for _, kind := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
 			for _, o := range find(objs, kind) {
-				if kind == "ValidatingAdmissionPolicy" && o.GetName() != policy {
-					t.Errorf("ValidatingAdmissionPolicy %s, want %s", o.GetName(), policy)
+				name, ok := strings.CutPrefix(o.GetName(), prefix)
+				if !ok {
+					t.Errorf("%s %s: the name does not start with %q", kind, o.GetName(), prefix)
 				}
-				if p, _, _ := unstructured.NestedString(o.Object, "spec", "policyName"); kind == "ValidatingAdmissionPolicyBinding" && p != policy {
-					t.Errorf("binding %s names policy %s, want %s", o.GetName(), p, policy)
+				s, _, _ := unstructured.NestedMap(o.Object, "spec")
+				if p, ok := s["policyName"].(string); ok {
+					if s["policyName"], ok = strings.CutPrefix(p, prefix); !ok {
+						t.Errorf("binding %s names policy %s, want the prefix %q", o.GetName(), p, prefix)
+					}
 				}
-				// The suffix after the policy's name: "", "-create", "-update".
-				out[kind+strings.TrimPrefix(o.GetName(), policy)] = spec(o)
+				out[kind+"/"+name] = s
 			}
 		}
 		return out
 	}
-	want := byName(config, "partner-access-policy")
-	if len(want) != 3 {
-		t.Fatalf("config/policy: %d objects, want a policy and two bindings", len(want))
+	want := byName(config, "")
+	for _, name := range []string{
+		"ValidatingAdmissionPolicy/partner-access-policy",
+		"ValidatingAdmissionPolicyBinding/partner-access-policy-create",
+		"ValidatingAdmissionPolicyBinding/partner-access-policy-update",
+		"ValidatingAdmissionPolicy/partner-access-policy-required",
+		"ValidatingAdmissionPolicyBinding/create-a-partneraccesspolicy-first",
+		"ValidatingAdmissionPolicy/partner-invitation-warnings",
+		"ValidatingAdmissionPolicyBinding/partner-invitation-warnings",
+	} {
+		if want[name] == nil {
+			t.Errorf("config/policy has no %s", name)
+		}
 	}
-	got := byName(render(t, release, namespace), release+"-partner-access-policy")
+	if len(want) != 7 {
+		t.Fatalf("config/policy: %d objects, want 7", len(want))
+	}
+	got := byName(render(t, release, namespace), release+"-")
 	if !apiequality.Semantic.DeepEqual(got, want) {
 		t.Errorf("the chart's admission policy differs from config/policy:\nchart:  %v\nconfig: %v", got, want)
 	}
-	allow := byName(render(t, release, namespace, "--set", "policyPosture=Allow"), release+"-partner-access-policy")
-	if a, _, _ := unstructured.NestedString(allow["ValidatingAdmissionPolicyBinding-create"], "paramRef", "parameterNotFoundAction"); a != "Allow" {
-		t.Errorf("policyPosture Allow: create binding parameterNotFoundAction %q", a)
+	allow := byName(render(t, release, namespace, "--set", "policyPosture=Allow"), release+"-")
+	for _, name := range []string{"ValidatingAdmissionPolicy/partner-access-policy-required", "ValidatingAdmissionPolicyBinding/create-a-partneraccesspolicy-first"} {
+		if allow[name] != nil {
+			t.Errorf("policyPosture Allow: %s is rendered", name)
+		}
+		delete(want, name)
 	}
-	if a, _, _ := unstructured.NestedString(allow["ValidatingAdmissionPolicyBinding-update"], "paramRef", "parameterNotFoundAction"); a != "Allow" {
-		t.Errorf("update binding parameterNotFoundAction %q, want Allow", a)
+	if !apiequality.Semantic.DeepEqual(allow, want) {
+		t.Errorf("policyPosture Allow: the chart's admission policy differs from config/policy's other objects:\nchart:  %v\nconfig: %v", allow, want)
 	}
 }
 

@@ -21,10 +21,10 @@ import (
 // library is the API server's own label validation (validation.IsQualifiedName and
 // IsValidLabelValue), which ValidatePolicySpec calls directly.
 const (
-	selectorOperatorsRule = `!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, e.operator in ["In", "NotIn", "Exists", "DoesNotExist"])`
+	selectorOperatorsRule    = `!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, e.operator in ["In", "NotIn", "Exists", "DoesNotExist"])`
 	selectorOperatorsMessage = "namespaceSelector.matchExpressions: the operator must be In, NotIn, Exists or DoesNotExist"
 
-	selectorValuesRule = `!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, e.operator in ["In", "NotIn"] ? has(e.values) && size(e.values) > 0 : !(e.operator in ["Exists", "DoesNotExist"]) || !has(e.values) || size(e.values) == 0)`
+	selectorValuesRule    = `!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, e.operator in ["In", "NotIn"] ? has(e.values) && size(e.values) > 0 : !(e.operator in ["Exists", "DoesNotExist"]) || !has(e.values) || size(e.values) == 0)`
 	selectorValuesMessage = "namespaceSelector.matchExpressions: In and NotIn need at least one value; Exists and DoesNotExist take none"
 
 	selectorKeysRule    = `!has(self.namespaceSelector.matchExpressions) || self.namespaceSelector.matchExpressions.all(e, !format.qualifiedName().validate(e.key).hasValue())`

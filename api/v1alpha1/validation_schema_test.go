@@ -49,9 +49,9 @@ func TestValidationMatchesCRD(t *testing.T) {
 		"spec.deletionPolicy": {Enum: asStrings(deletionPolicies())},
 		"spec.expiryAction":   {Enum: asStrings(expiryActions())},
 		// metav1.Time only ever serialises RFC 3339.
-		"spec.expiresAt":         {Format: "date-time"},
-		"spec.message.body":      {MaxLength: bodyMaxLength},
-		"spec.message.language":  {MaxLength: languageMaxLength, Rules: str(languageRule), Messages: str(languageMessage)},
+		"spec.expiresAt":            {Format: "date-time"},
+		"spec.message.body":         {MaxLength: bodyMaxLength},
+		"spec.message.language":     {MaxLength: languageMaxLength, Rules: str(languageRule), Messages: str(languageMessage)},
 		"spec.message.ccRecipients": {MaxItems: ccRecipientsMaxItems, ListType: "atomic"},
 		"spec.message.ccRecipients[]": {
 			MaxLength: emailMaxLength, Rules: str(addressRule), Messages: str(addressMessageExpression),

@@ -330,9 +330,9 @@ func TestValidateSpecWarnings(t *testing.T) {
 		want      []string // substrings, one a warning
 	}{
 		{email: "anna@fabrikam.example"},
-		{email: "anna@xn--mller-kva.example"},                 // müller: Latin only
-		{email: "anna@xn--80ak6aa92e.example"},                // all Cyrillic: no mix within a label
-		{email: "anna@XN--wgv71a119e.example"},                // 日本語: CJK only, capitals
+		{email: "anna@xn--mller-kva.example"},                                                  // müller: Latin only
+		{email: "anna@xn--80ak6aa92e.example"},                                                 // all Cyrillic: no mix within a label
+		{email: "anna@XN--wgv71a119e.example"},                                                 // 日本語: CJK only, capitals
 		{email: "anna@xn--pple-43d.com", want: []string{"spec.email: ", "Cyrillic and Latin"}}, // аpple
 		{email: "anna@fabrikam.example", cc: "lead@xn--pple-43d.com", want: []string{"spec.message.ccRecipients[0]: ", "mixes"}},
 		{email: "anna@xn--a.example", want: []string{"spec.email: ", "does not decode"}},

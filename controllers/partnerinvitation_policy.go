@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -55,7 +56,13 @@ func (r *PartnerInvitationReconciler) selectingPolicies(ctx context.Context, pin
 	if err := r.Get(ctx, client.ObjectKey{Name: pinv.Namespace}, ns); err != nil {
 		return nil, fmt.Errorf("get namespace %s: %w", pinv.Namespace, err)
 	}
-	return policy.Selecting(policies.Items, ns.Labels)
+	// An invalid policy is ignored (policy.Selecting says why that is the safe side); its own
+	// status says what is wrong, so this object only notes it.
+	selecting, invalid := policy.Selecting(policies.Items, ns.Labels)
+	for _, p := range invalid {
+		ctrl.LoggerFrom(ctx).V(1).Info("ignoring an invalid PartnerAccessPolicy; its status says why", "policy", p.Name)
+	}
+	return selecting, nil
 }
 
 // placeInNamespace is the object's 0-based place among its namespace's invitations, oldest

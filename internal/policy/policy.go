@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 )
@@ -37,19 +38,54 @@ func (v Violation) String() string {
 	return fmt.Sprintf("PartnerAccessPolicy %s: rule %s: %s", v.Policy, v.Rule, v.Detail)
 }
 
-// Selecting returns the policies whose namespace selector matches the namespace's labels.
-func Selecting(policies []b2bv1alpha1.PartnerAccessPolicy, nsLabels map[string]string) ([]*b2bv1alpha1.PartnerAccessPolicy, error) {
+// InvalidPolicy is a policy Selecting set aside: its spec breaks a rule of
+// b2bv1alpha1.ValidatePolicySpec, which the API server enforces on writes today but did not
+// when the policy was written.
+type InvalidPolicy struct {
+	Name   string
+	Errors field.ErrorList
+}
+
+func (p InvalidPolicy) String() string {
+	return fmt.Sprintf("PartnerAccessPolicy %s is invalid: %v", p.Name, p.Errors.ToAggregate())
+}
+
+// Selecting returns the valid policies whose namespace selector matches the namespace's
+// labels, and, apart, every invalid policy, whatever it would select.
+//
+// An invalid policy affects only itself: it is ignored, here as in every namespace, and its
+// own status says why (Ready=False, reason Invalid, set by the PartnerAccessPolicy
+// reconciler). It is not taken as selecting every namespace, nor does it fail the evaluation
+// of the others, which would stop every namespace's invitations for one policy's typo. Ignoring
+// a policy never widens what a namespace may do under the operator's default posture,
+// DenyUnselected: a namespace only the invalid policy would select is then selected by none,
+// and so denied; a namespace other policies select is bounded by them. Only under
+// AllowUnselected, a posture that allows what no policy forbids, can it open a namespace the
+// invalid policy meant to restrict, which is why the default is Deny. The admission policy
+// (config/policy) cannot tell an invalid policy from a valid one and still applies it as
+// written: admission is then the stricter of the two, never the looser.
+func Selecting(policies []b2bv1alpha1.PartnerAccessPolicy, nsLabels map[string]string) ([]*b2bv1alpha1.PartnerAccessPolicy, []InvalidPolicy) {
 	var out []*b2bv1alpha1.PartnerAccessPolicy
+	var invalid []InvalidPolicy
 	for i := range policies {
-		sel, err := metav1.LabelSelectorAsSelector(&policies[i].Spec.NamespaceSelector)
+		p := &policies[i]
+		if errs := b2bv1alpha1.ValidatePolicySpec(&p.Spec, field.NewPath("spec")); len(errs) > 0 {
+			invalid = append(invalid, InvalidPolicy{Name: p.Name, Errors: errs})
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.NamespaceSelector)
 		if err != nil {
-			return nil, fmt.Errorf("PartnerAccessPolicy %s has an invalid namespaceSelector: %w", policies[i].Name, err)
+			// ValidatePolicySpec holds every rule the selector parser applies; this is the
+			// parser's word should they ever differ.
+			invalid = append(invalid, InvalidPolicy{Name: p.Name, Errors: field.ErrorList{
+				field.Invalid(field.NewPath("spec", "namespaceSelector"), field.OmitValueType{}, err.Error())}})
+			continue
 		}
 		if sel.Matches(labels.Set(nsLabels)) {
-			out = append(out, &policies[i])
+			out = append(out, p)
 		}
 	}
-	return out, nil
+	return out, invalid
 }
 
 // Invitation checks what the invitation itself asks for: domain, user type, message, and the

@@ -123,9 +123,9 @@ func TestSelecting(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "partners"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "partner"}}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "not-prod"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{NamespaceSelector: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "env", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"prod"}}}}}},
 	}
-	got, err := Selecting(policies, map[string]string{"tier": "partner", "env": "prod"})
-	if err != nil {
-		t.Fatal(err)
+	got, invalid := Selecting(policies, map[string]string{"tier": "partner", "env": "prod"})
+	if len(invalid) != 0 {
+		t.Fatal(invalid)
 	}
 	var names []string
 	for _, p := range got {
@@ -133,6 +133,56 @@ func TestSelecting(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "all,partners" {
 		t.Errorf("selected %v, want [all partners]", names)
+	}
+}
+
+// An invalid policy affects only itself: the valid ones still select, and it is reported
+// apart, never taken as selecting every namespace nor as an error for all.
+func TestSelectingSetsInvalidPoliciesApart(t *testing.T) {
+	sel := func(r ...metav1.LabelSelectorRequirement) metav1.LabelSelector {
+		return metav1.LabelSelector{MatchExpressions: r}
+	}
+	policies := []b2bv1alpha1.PartnerAccessPolicy{
+		{ObjectMeta: metav1.ObjectMeta{Name: "bad-operator"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{
+			NamespaceSelector: sel(metav1.LabelSelectorRequirement{Key: "tier", Operator: "Equals", Values: []string{"partner"}})}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "bad-key"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{
+			NamespaceSelector: sel(metav1.LabelSelectorRequirement{Key: "bad key", Operator: metav1.LabelSelectorOpDoesNotExist})}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "typo"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{AllowedDomains: []string{"@contoso.com"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "partners"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{
+			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "partner"}}}},
+	}
+	for _, tc := range []struct {
+		labels map[string]string
+		want   string
+	}{
+		{map[string]string{"tier": "partner"}, "partners"},
+		{map[string]string{"tier": "internal"}, ""},
+		{nil, ""},
+	} {
+		got, invalid := Selecting(policies, tc.labels)
+		var names []string
+		for _, p := range got {
+			names = append(names, p.Name)
+		}
+		if strings.Join(names, ",") != tc.want {
+			t.Errorf("labels %v: selected %v, want [%s]", tc.labels, names, tc.want)
+		}
+		var bad []string
+		for _, p := range invalid {
+			bad = append(bad, p.Name)
+			if len(p.Errors) == 0 || !strings.Contains(p.String(), "spec.") {
+				t.Errorf("%s: %q names no field", p.Name, p)
+			}
+		}
+		if strings.Join(bad, ",") != "bad-operator,bad-key,typo" {
+			t.Errorf("invalid = %v", bad)
+		}
+		// Under the default posture a namespace that only an invalid policy would select is
+		// denied: ignoring the policy does not open it.
+		inv := &b2bv1alpha1.PartnerInvitation{Spec: b2bv1alpha1.PartnerInvitationSpec{Email: "anna@contoso.com"}}
+		if v := Invitation(got, DenyUnselected, "team-a", inv, 0); tc.want == "" && v == nil {
+			t.Errorf("labels %v: admitted under DenyUnselected", tc.labels)
+		}
 	}
 }
 

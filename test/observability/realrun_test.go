@@ -165,8 +165,8 @@ func TestAlertsOnARealRun(t *testing.T) {
 
 	flags := []string{"--redemption-watch-interval=1s", "--leader-election-lease-duration=4s",
 		"--leader-election-renew-deadline=3s", "--leader-election-retry-period=500ms",
-		// The resend below follows the invitation within seconds; the default allows one an hour.
-		"--send-min-interval=1s"}
+		// The resend below follows the invitation at once; the default allows one an hour.
+		"--send-min-interval=1ns"}
 	replicas := map[string]*operatorproc.Process{}
 	for _, name := range []string{"replica-a", "replica-b"} {
 		p := env.StartReplica(t, ctx, name, flags...)

@@ -215,6 +215,7 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 	if err := validateSpec(pinv); err != nil {
 		return ctrl.Result{}, &blockedError{reason: b2bv1alpha1.ReasonInvalidSpec, message: err.Error(), stalled: true, terminal: true}
 	}
+	r.warnSpec(pinv)
 	// Policy first: an object its namespace may not send never holds an address another
 	// namespace may need.
 	selecting, err := r.enforcePolicy(ctx, pinv, f)

@@ -43,6 +43,8 @@ var operatorNeeds = []string{
 	"b2b.partnerops.io/partneraccesspolicies/get",
 	"b2b.partnerops.io/partneraccesspolicies/list",
 	"b2b.partnerops.io/partneraccesspolicies/watch",
+	// each policy's Ready condition: whether the operator applies it
+	"b2b.partnerops.io/partneraccesspolicies/status/patch",
 	"/namespaces/get",
 	"/namespaces/list",
 	"/namespaces/watch",
@@ -205,7 +207,7 @@ var _ = Describe("RBAC", func() {
 			)
 		}
 		refused = append(refused,
-			// the platform team writes policies; the operator only reads them
+			// the platform team writes policies; the operator only reads them (and writes status)
 			permission{group: "b2b.partnerops.io", resource: "partneraccesspolicies", verb: "create"},
 			permission{group: "b2b.partnerops.io", resource: "partneraccesspolicies", verb: "update"},
 			permission{group: "b2b.partnerops.io", resource: "partneraccesspolicies", verb: "patch"},

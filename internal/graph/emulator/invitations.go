@@ -85,6 +85,9 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 	case !validEmail(email):
 		bad("The specified email address is invalid: invitedUserEmailAddress.")
 		return
+	case !permittedUserName(email):
+		bad(forbiddenAddressMessage)
+		return
 	case strings.TrimSpace(redirect) == "":
 		bad("Missing required property: inviteRedirectUrl.")
 		return
@@ -276,6 +279,25 @@ func validEmail(s string) bool {
 	}
 	at := strings.LastIndexByte(s, '@')
 	return at > 0 && strings.Contains(s[at+1:], ".")
+}
+
+// forbiddenInUserName is what the invitation resource's page
+// (https://learn.microsoft.com/graph/api/resources/invitation, invitedUserEmailAddress) says is
+// not permitted in an invited address. Graph's wording of the refusal is not documented, so
+// forbiddenAddressMessage is the emulator's own, a 400 BadRequest like any invalid address.
+const (
+	forbiddenInUserName     = `~!#$%^&*()+=[]{}\/|;:"<>?,`
+	forbiddenAddressMessage = "The specified email address holds a character that is not permitted: invitedUserEmailAddress."
+)
+
+// permittedUserName applies that page's rule to the part before the @: none of those
+// characters, and a period or hyphen anywhere but at its start or end (an underscore anywhere).
+func permittedUserName(address string) bool {
+	name := address[:strings.LastIndexByte(address, '@')]
+	if strings.ContainsAny(name, forbiddenInUserName) {
+		return false
+	}
+	return strings.Trim(name, ".-") == name
 }
 
 func validRedirect(s string) bool {

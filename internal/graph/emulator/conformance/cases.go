@@ -113,6 +113,26 @@ var Cases = []Case{
 		Want: Want{Status: http.StatusBadRequest, Code: "BadRequest", Message: "Invalid value specified for property 'displayName' of resource 'User'."},
 	},
 
+	{
+		Name: "invitation of an address with a plus sign", Doc: docInvitation,
+		Method: http.MethodPost, Path: "/invitations",
+		Body: `{"invitedUserEmailAddress":"kim+news@contoso.com","inviteRedirectUrl":"https://myapps.microsoft.com"}`,
+		Want: Want{Status: http.StatusBadRequest, Code: "BadRequest", Message: "invitedUserEmailAddress"},
+	},
+	{
+		Name: "invitation of a user name ending in a hyphen", Doc: docInvitation,
+		Method: http.MethodPost, Path: "/invitations",
+		Body: `{"invitedUserEmailAddress":"kim-@contoso.com","inviteRedirectUrl":"https://myapps.microsoft.com"}`,
+		Want: Want{Status: http.StatusBadRequest, Code: "BadRequest", Message: "invitedUserEmailAddress"},
+	},
+	{
+		Name: "invitation of a user name starting with an underscore", Doc: docInvitation,
+		Method: http.MethodPost, Path: "/invitations",
+		Body: `{"invitedUserEmailAddress":"_kim@contoso.com","inviteRedirectUrl":"https://myapps.microsoft.com"}`,
+		Want: Want{Status: http.StatusCreated, Model: models.CreateInvitationFromDiscriminatorValue,
+			Equal: map[string]string{"status": "PendingAcceptance"}},
+	},
+
 	// GET /users/{id | userPrincipalName}
 	{
 		Name: "get a user: the default properties", Doc: docUserGet,

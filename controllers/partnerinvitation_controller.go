@@ -118,6 +118,8 @@ type PartnerInvitationReconciler struct {
 	Options   Options
 	// Metrics counts resends and resets; nil counts nothing.
 	Metrics *Metrics
+	// Fence stops the writes of a replica that may have lost the leader lease; nil admits all.
+	Fence Fence
 }
 
 // RBAC, least privilege: each rule names what needs it.
@@ -161,8 +163,17 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 
 	before := pinv.DeepCopy()
+	fenced := false
 	defer func() {
-		if err := r.patchStatus(ctx, before, pinv, reterr); err != nil && reterr == nil {
+		if fenced {
+			return
+		}
+		err := r.patchStatus(ctx, before, pinv, reterr)
+		switch {
+		case isFenced(err):
+			// The lease may have lapsed since the Graph calls: the leader now in charge reports.
+			result, reterr = fencedResult, nil
+		case err != nil && reterr == nil:
 			// A conflict means this reconcile started from a stale copy. The newer copy's
 			// update may pass no predicate (status and bookkeeping only), so look again soon
 			// rather than at the next poll: the status computed here was not written.
@@ -183,6 +194,12 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		// A newer copy of the object is on its way; its reconcile reports.
 		pinv.Status = *before.Status.DeepCopy()
 		return quietOnConflict(err)
+	}
+	if isFenced(err) {
+		// This replica may no longer lead: what it saw may be stale, so it reports nothing.
+		fenced = true
+		log.Info("not leading for sure; the reconcile ends without writing", "reason", err.Error())
+		return fencedResult, nil
 	}
 	res, reported := r.report(pinv, &f, res, err)
 	return res, logGraphFailure(log, err, reported, res)

@@ -174,6 +174,9 @@ func (r *PartnerInvitationReconciler) recordExpiry(ctx context.Context, pinv *b2
 	if equality.Semantic.DeepEqual(pinv.Status.Expiry, done) {
 		return nil
 	}
+	if err := r.fenceCheck(); err != nil {
+		return err
+	}
 	base := pinv.DeepCopy()
 	pinv.Status.Expiry = done
 	obj := pinv.DeepCopy()

@@ -113,6 +113,9 @@ func errClaimTaken(name string) error {
 // the resourceVersion this reconcile read, so a stale reconcile never overwrites a newer
 // record. mutate changes the record in place; on success the reconcile's copies are updated.
 func (r *PartnerInvitationReconciler) save(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, mutate func(*guestRecord)) error {
+	if err := r.fenceCheck(); err != nil {
+		return err
+	}
 	rec := claim.record
 	mutate(&rec)
 	if claim.lease == nil {
@@ -220,10 +223,15 @@ func recordMismatch(err error) error {
 }
 
 // withinCreateGrace says an invitation went out (or was about to) recently enough that a guest
-// Graph does not list yet is taken for eventual consistency, not for a deletion.
+// Graph does not list yet is taken for eventual consistency, not for a deletion. The grace
+// runs from the later of the mark and this replica's taking the lead: a deposed leader's last
+// request left before then (it is fenced), but may have been marked long before.
 func (r *PartnerInvitationReconciler) withinCreateGrace(rec guestRecord) bool {
 	for _, t := range []time.Time{rec.InvitedAt, rec.InvitePending} {
 		if !t.IsZero() {
+			if since := r.leaderSince(); since.After(t) {
+				t = since
+			}
 			return r.now().Sub(t) < r.opts().CreateGracePeriod
 		}
 	}

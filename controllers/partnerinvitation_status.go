@@ -221,6 +221,9 @@ func (r *PartnerInvitationReconciler) patchStatus(ctx context.Context, before, a
 	}
 	// The lock is on the last version this reconcile wrote (annotations move it), not the
 	// version it started from.
+	if err := r.fenceCheck(); err != nil {
+		return err
+	}
 	base := before.DeepCopy()
 	base.ResourceVersion = after.ResourceVersion
 	err := r.Status().Patch(ctx, after, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))

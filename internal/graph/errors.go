@@ -114,3 +114,8 @@ func StatusCode(err error) int {
 	}
 	return 0
 }
+
+// ErrFenced is the answer to a write this replica may no longer send: it is not sure it still
+// holds the leader lease (see internal/leader). Whether or not the request left, the reconcile
+// that made it ends without writing anything else; the leader, whoever it is now, decides.
+var ErrFenced = errors.New("not sent: this replica is not sure it still holds the leader lease")

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -29,6 +30,7 @@ import (
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/controllers"
 	"github.com/partnerops/partner-operator/internal/graph"
+	"github.com/partnerops/partner-operator/internal/leader"
 )
 
 // Config is everything the operator needs besides a Kubernetes connection.
@@ -59,6 +61,10 @@ type Config struct {
 	// LookupBatchWindow is how long a lookup by address waits for others to share its
 	// request (graph.Coalesce); 0 looks each address up on its own.
 	LookupBatchWindow time.Duration
+	// Fence admits writes only while this replica surely leads; main passes the same fence to
+	// the Graph client's transport. Nil: unfenced without leader election, and with it a fence
+	// for the manager's own writes.
+	Fence *leader.Fence
 	// Clock tells the reconciler the time (expiry, grace periods); nil is the real clock.
 	// Tests step a fake one instead of sleeping.
 	Clock clock.PassiveClock
@@ -97,14 +103,25 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Fence == nil {
+		cfg.Fence = NewFence(cfg)
+	}
+	var lock resourcelock.Interface
+	if cfg.LeaderElection {
+		if lock, err = fencedLeaseLock(ctx, restCfg, cfg, cfg.Fence); err != nil {
+			return nil, err
+		}
+	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  cfg.HealthProbeBindAddress,
 		PprofBindAddress:        cfg.PprofBindAddress,
 		LeaderElection:          cfg.LeaderElection,
-		LeaderElectionID:        "partner-operator.b2b.partnerops.io",
+		LeaderElectionID:        leaderElectionID,
 		LeaderElectionNamespace: cfg.LeaderElectionNamespace,
+		// The fence learns of each renewal through the lock (internal/leader).
+		LeaderElectionResourceLockInterface: lock,
 		// On SIGTERM the leader stops its controllers, lets in-flight reconciles finish (up to
 		// GracefulShutdownTimeout), then gives the Lease up: the standby takes over within a
 		// retry period instead of waiting out the lease.
@@ -152,6 +169,7 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		Directory: dir,
 		Recorder:  mgr.GetEventRecorder("partner-operator"),
 		Clock:     cfg.Clock,
+		Fence:     cfg.Fence,
 		Options:   cfg.Controller,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {

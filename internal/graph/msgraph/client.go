@@ -47,6 +47,9 @@ type Config struct {
 	Retry RetryOptions
 	// UserAgent is added to the SDK's User-Agent, e.g. "partner-operator (pod-name)".
 	UserAgent string
+	// WrapTransport, when set, wraps the transport under the middleware chain, so it sees each
+	// attempt as it is sent (leader.Fence.Transport).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Client is the msgraph-sdk-go implementation of Directory.
@@ -86,6 +89,9 @@ func NewClient(cfg Config) (*Client, error) {
 	base := httpClient.Transport
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	if cfg.WrapTransport != nil {
+		base = cfg.WrapTransport(base)
 	}
 	httpClient.Transport = khttp.NewCustomTransportWithParentTransport(base, middlewareChain(cfg.Retry, cfg.UserAgent)...)
 

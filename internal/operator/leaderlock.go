@@ -1,0 +1,75 @@
+package operator
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/partnerops/partner-operator/internal/leader"
+)
+
+// leaderElectionID names the leader-election Lease.
+const leaderElectionID = "partner-operator.b2b.partnerops.io"
+
+// The renew deadline when the Config leaves it zero (controller-runtime's default).
+const defaultRenewDeadline = 10 * time.Second
+
+// RenewDeadline is the renew deadline cfg elects with: how long the fence stays open after a
+// renewal (leader.New).
+func RenewDeadline(cfg Config) time.Duration {
+	if cfg.RenewDeadline > 0 {
+		return cfg.RenewDeadline
+	}
+	return defaultRenewDeadline
+}
+
+// fencedLeaseLock is the Lease lock controller-runtime would build (same name, identity shape,
+// client timeout and events), with each renewal reported to the fence.
+func fencedLeaseLock(ctx context.Context, restCfg *rest.Config, cfg Config, fence *leader.Fence) (resourcelock.Interface, error) {
+	if cfg.LeaderElectionNamespace == "" {
+		return nil, fmt.Errorf("leader election needs a namespace for its Lease (--leader-election-namespace)")
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, fmt.Errorf("leader election identity: %w", err)
+	}
+	id := host + "_" + string(uuid.NewUUID())
+	c := rest.AddUserAgent(rest.CopyConfig(restCfg), "leader-election")
+	// One hung request must not cost the lease (controller-runtime's heuristic).
+	c.Timeout = max(RenewDeadline(cfg)/2, time.Second)
+	clients, err := kubernetes.NewForConfig(c)
+	if err != nil {
+		return nil, fmt.Errorf("leader election client: %w", err)
+	}
+	events := record.NewBroadcaster(record.WithContext(ctx))
+	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clients.CoreV1().Events(cfg.LeaderElectionNamespace)})
+	go func() { <-ctx.Done(); events.Shutdown() }()
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, cfg.LeaderElectionNamespace, leaderElectionID,
+		clients.CoreV1(), clients.CoordinationV1(), resourcelock.ResourceLockConfig{
+			Identity:      id,
+			EventRecorder: events.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: id}),
+		})
+	if err != nil {
+		return nil, fmt.Errorf("leader election lock: %w", err)
+	}
+	return fence.Lock(lock), nil
+}
+
+// NewFence is the fence for cfg: open for the renew deadline after each renewal when electing a
+// leader, always open otherwise.
+func NewFence(cfg Config) *leader.Fence {
+	if !cfg.LeaderElection {
+		return leader.Unfenced()
+	}
+	return leader.New(RenewDeadline(cfg))
+}

@@ -132,8 +132,9 @@ func runOperator(ctx context.Context, args []string) error {
 	// One fence for the Graph client and the manager: no write leaves a replica that is not
 	// sure it still leads (internal/leader).
 	cfg.Fence = operator.NewFence(cfg)
+	cfg.ReplicaName = replicaName()
 	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: endpoint, Credential: cred, Retry: msgraph.DefaultRetryOptions,
-		HTTPClient: graphHTTP, UserAgent: "partner-operator (" + replicaName() + ")", WrapTransport: cfg.Fence.Transport})
+		HTTPClient: graphHTTP, UserAgent: "partner-operator (" + cfg.ReplicaName + ")", WrapTransport: cfg.Fence.Transport})
 	if err != nil {
 		return err
 	}

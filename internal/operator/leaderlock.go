@@ -18,8 +18,8 @@ import (
 	"github.com/partnerops/partner-operator/internal/leader"
 )
 
-// leaderElectionID names the leader-election Lease.
-const leaderElectionID = "partner-operator.b2b.partnerops.io"
+// LeaderElectionID names the leader-election Lease, in the leader-election namespace.
+const LeaderElectionID = "partner-operator.b2b.partnerops.io"
 
 // The renew deadline when the Config leaves it zero (controller-runtime's default).
 const defaultRenewDeadline = 10 * time.Second
@@ -39,11 +39,17 @@ func fencedLeaseLock(ctx context.Context, restCfg *rest.Config, cfg Config, fenc
 	if cfg.LeaderElectionNamespace == "" {
 		return nil, fmt.Errorf("leader election needs a namespace for its Lease (--leader-election-namespace)")
 	}
-	host, err := os.Hostname()
-	if err != nil {
-		return nil, fmt.Errorf("leader election identity: %w", err)
+	name := cfg.ReplicaName
+	if name == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("leader election identity: %w", err)
+		}
+		name = host
 	}
-	id := host + "_" + string(uuid.NewUUID())
+	// The replica's name first, as in the User-Agent of its Graph requests, so the Lease's
+	// holder and Graph's audit log name the same pod.
+	id := name + "_" + string(uuid.NewUUID())
 	c := rest.AddUserAgent(rest.CopyConfig(restCfg), "leader-election")
 	// One hung request must not cost the lease (controller-runtime's heuristic).
 	c.Timeout = max(RenewDeadline(cfg)/2, time.Second)
@@ -54,7 +60,7 @@ func fencedLeaseLock(ctx context.Context, restCfg *rest.Config, cfg Config, fenc
 	events := record.NewBroadcaster(record.WithContext(ctx))
 	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clients.CoreV1().Events(cfg.LeaderElectionNamespace)})
 	go func() { <-ctx.Done(); events.Shutdown() }()
-	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, cfg.LeaderElectionNamespace, leaderElectionID,
+	lock, err := resourcelock.New(resourcelock.LeasesResourceLock, cfg.LeaderElectionNamespace, LeaderElectionID,
 		clients.CoreV1(), clients.CoordinationV1(), resourcelock.ResourceLockConfig{
 			Identity:      id,
 			EventRecorder: events.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: id}),

@@ -65,6 +65,9 @@ type Config struct {
 	// the Graph client's transport. Nil: unfenced without leader election, and with it a fence
 	// for the manager's own writes.
 	Fence *leader.Fence
+	// ReplicaName is this replica's name (its pod's), the first part of its leader-election
+	// identity; empty: the hostname.
+	ReplicaName string
 	// Clock tells the reconciler the time (expiry, grace periods); nil is the real clock.
 	// Tests step a fake one instead of sleeping.
 	Clock clock.PassiveClock
@@ -118,7 +121,7 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		HealthProbeBindAddress:  cfg.HealthProbeBindAddress,
 		PprofBindAddress:        cfg.PprofBindAddress,
 		LeaderElection:          cfg.LeaderElection,
-		LeaderElectionID:        leaderElectionID,
+		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: cfg.LeaderElectionNamespace,
 		// The fence learns of each renewal through the lock (internal/leader).
 		LeaderElectionResourceLockInterface: lock,

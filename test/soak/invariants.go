@@ -85,7 +85,7 @@ func (inv *invariants) add(name string, violations []string) {
 }
 
 // checkInvariants reads the emulator's own log and directory, never the operator's metrics.
-func (s *scenario) checkInvariants() invariants {
+func (s *scenario) checkInvariants(leases *leaseHistory) invariants {
 	reqs := s.emu.Requests()
 	users := s.emu.Users()
 	var inv invariants
@@ -94,7 +94,8 @@ func (s *scenario) checkInvariants() invariants {
 	inv.add("writes to accounts the operator does not own", s.foreignWrites(reqs))
 	inv.add("grants revoked that no object made", s.foreignRevokes(reqs))
 	inv.add("redemption URLs lost (pending guest, no working URL)", s.lostURLs())
-	inv.add("leader overlap (two replicas' Graph calls interleaved)", leaderOverlaps(reqs))
+	inv.add("Graph writes from a replica after another acquired the lease", deposedWrites(reqs, leases.acquisitions()))
+	inv.add("fresh objects that ever read AdoptionDenied or Conflict", s.wrongReasons())
 	return inv
 }
 
@@ -178,43 +179,6 @@ func (s *scenario) lostURLs() []string {
 }
 
 var replicaInUA = regexp.MustCompile(`partner-operator \(([^)]+)\)`)
-
-// leaderOverlaps finds replicas whose Graph calls interleave: every process must have its
-// requests in one block of time that no other process's requests fall into.
-func leaderOverlaps(reqs []emulator.Request) []string {
-	type span struct{ first, last time.Time }
-	spans := map[string]*span{}
-	var order []string
-	for _, q := range reqs {
-		m := replicaInUA.FindStringSubmatch(q.Header.Get("User-Agent"))
-		if m == nil {
-			continue
-		}
-		sp := spans[m[1]]
-		if sp == nil {
-			sp = &span{first: q.Time, last: q.Time}
-			spans[m[1]] = sp
-			order = append(order, m[1])
-		}
-		if q.Time.Before(sp.first) {
-			sp.first = q.Time
-		}
-		if q.Time.After(sp.last) {
-			sp.last = q.Time
-		}
-	}
-	var out []string
-	for i, a := range order {
-		for _, b := range order[i+1:] {
-			sa, sb := spans[a], spans[b]
-			if sa.first.Before(sb.last) && sb.first.Before(sa.last) {
-				out = append(out, fmt.Sprintf("replicas %s (%s–%s) and %s (%s–%s) both called Graph",
-					a, sa.first.Format(time.StampMilli), sa.last.Format(time.StampMilli), b, sb.first.Format(time.StampMilli), sb.last.Format(time.StampMilli)))
-			}
-		}
-	}
-	return out
-}
 
 // history lists, in order, the requests that name the address or one of the IDs.
 func history(reqs []emulator.Request, email string, ids ...string) string {

@@ -195,3 +195,52 @@ func (d *deployment) logs() []string {
 	}
 	return out
 }
+
+// pause stops the leader in slot i with SIGSTOP for pauseFor, continues it, and waits for it to
+// find that it lost the lease and exit, as a replica that was frozen past its lease must. It
+// returns how long the other replica took to lead and how long the resumed one ran on; ok is
+// false if nobody else led during the pause or the resumed replica did not exit within exitBound.
+func (d *deployment) pause(i int, pauseFor, exitBound time.Duration) (failover, ranOn time.Duration, ok bool) {
+	d.mu.Lock()
+	victim := d.slots[i]
+	d.mu.Unlock()
+	start := time.Now()
+	victim.proc.Pause()
+	for time.Since(start) < pauseFor && d.ctx.Err() == nil {
+		d.mu.Lock()
+		other := d.slots[1-i]
+		d.mu.Unlock()
+		if failover == 0 && other.leads() {
+			failover = other.acquiredAtTime().Sub(start)
+		}
+		d.restartExited()
+		time.Sleep(50 * time.Millisecond)
+	}
+	victim.proc.Resume()
+	resumed := time.Now()
+	select {
+	case <-victim.proc.Done():
+		ranOn = time.Since(resumed)
+	case <-time.After(exitBound):
+		if failover > 0 {
+			d.tb.Errorf("%s still runs %s after SIGCONT although %s took the lease during its pause", victim.name, exitBound, d.slots[1-i].name)
+		}
+		return failover, exitBound, false
+	case <-d.ctx.Done():
+		return failover, 0, false
+	}
+	d.restartExited()
+	return failover, ranOn, failover > 0
+}
+
+// countInLogs counts the lines of every replica's log that contain s.
+func (d *deployment) countInLogs(s string) int {
+	n := 0
+	for _, l := range d.logs() {
+		raw, err := os.ReadFile(l)
+		if err == nil {
+			n += bytes.Count(raw, []byte(s))
+		}
+	}
+	return n
+}

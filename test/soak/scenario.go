@@ -12,10 +12,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
+	"github.com/partnerops/partner-operator/internal/operator"
 )
 
 // kind says what an object's address leads to.
@@ -56,6 +58,8 @@ type scenario struct {
 	strangers   map[string]string // user ID -> address of accounts the operator must not touch
 	foreignAdds int
 	actions     map[string]int
+	// reasons is every Ready status/reason each object has reported (watchReasons).
+	reasons map[client.ObjectKey]map[string]bool
 }
 
 const namespaces = 4
@@ -249,4 +253,58 @@ func (s *scenario) guestOf(o *object) (emulator.User, bool) {
 		}
 	}
 	return emulator.User{}, false
+}
+
+// watchReasons records, from a watch, every Ready reason an object reports on its way, so a
+// wrong reason that lasted only between two looks is still seen.
+func (s *scenario) watchReasons(restCfg *rest.Config) {
+	scheme, err := operator.NewScheme()
+	s.must(err)
+	c, err := client.NewWithWatch(restCfg, client.Options{Scheme: scheme})
+	s.must(err)
+	s.reasons = map[client.ObjectKey]map[string]bool{}
+	go func() {
+		rv := ""
+		for s.ctx.Err() == nil {
+			w, err := c.Watch(s.ctx, &b2bv1alpha1.PartnerInvitationList{}, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+			if err != nil {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			for ev := range w.ResultChan() {
+				p, ok := ev.Object.(*b2bv1alpha1.PartnerInvitation)
+				if !ok {
+					continue
+				}
+				rv = p.ResourceVersion
+				key := client.ObjectKeyFromObject(p)
+				s.mu.Lock()
+				if s.reasons[key] == nil {
+					s.reasons[key] = map[string]bool{}
+				}
+				s.reasons[key][ready(p)] = true
+				s.mu.Unlock()
+			}
+			w.Stop()
+		}
+	}()
+}
+
+// wrongReasons lists new partners that at any time read a reason only an account the
+// operator does not own deserves.
+func (s *scenario) wrongReasons() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, o := range s.objects {
+		if o.kind != fresh {
+			continue
+		}
+		for _, wrong := range []string{b2bv1alpha1.ReasonAdoptionDenied, b2bv1alpha1.ReasonConflict} {
+			if s.reasons[o.key]["False/"+wrong] {
+				out = append(out, fmt.Sprintf("%s (%s), invited by the operator, read Ready False/%s", o.key, o.email, wrong))
+			}
+		}
+	}
+	return out
 }

@@ -59,7 +59,7 @@ func configFromEnv(tb testing.TB) config {
 // leader is replaced within the kill interval; the 3 s between renew deadline and lease
 // duration is the margin that keeps two leaders apart.
 var replicaFlags = []string{
-	"--leader-election-lease-duration=8s", "--leader-election-renew-deadline=5s", "--leader-election-retry-period=1s",
+	"--leader-election-lease-duration=" + leaseDuration.String(), "--leader-election-renew-deadline=5s", "--leader-election-retry-period=1s",
 	// The emulator hides new users for 5 s; the grace period must be longer.
 	"--create-grace-period=20s",
 	"--redemption-watch-interval=2s",
@@ -79,6 +79,8 @@ func TestSoak(t *testing.T) {
 
 	s := newScenario(t, ctx, cp.Client, emu, cfg.seed)
 	s.setUp()
+	s.watchReasons(cp.Config)
+	leases := watchLeaderLease(ctx, cp.Client)
 	dep := newDeployment(t, ctx, env, replicaFlags...)
 	defer func() {
 		if t.Failed() {
@@ -118,7 +120,8 @@ func TestSoak(t *testing.T) {
 		t.Errorf("not converged %s after faults stopped: %s", cfg.settle, p)
 	}
 	rep.replicas = len(dep.logs())
-	inv := s.checkInvariants()
+	rep.fenced = dep.countInLogs(fencedLine)
+	inv := s.checkInvariants(leases)
 	rep.print(os.Stdout, s, inv, emu)
 	for _, v := range inv.violations {
 		t.Error(v)
@@ -150,8 +153,16 @@ func drive(ctx context.Context, s *scenario, cfg config) {
 	}
 }
 
-// kill ends the leader every 5–20 s: mostly SIGKILL (a node failure, an OOM kill), sometimes
-// SIGTERM (a drain), and restarts it.
+// leaseDuration is replicaFlags' lease duration; a pause outlasts it 2.5 times.
+const leaseDuration = 8 * time.Second
+
+// fencedLine is what a replica logs when the fence ends a reconcile (controllers/fence.go).
+const fencedLine = "not leading for sure"
+
+// kill disrupts the leader every 5–20 s: mostly SIGKILL (a node failure, an OOM kill),
+// sometimes SIGTERM (a drain), and restarts it; now and then it pauses the leader instead with
+// SIGSTOP for 2.5 times the lease duration (a GC stall, CPU throttling, a frozen VM) and
+// continues it, by when the other replica leads.
 func kill(ctx context.Context, dep *deployment, seed uint64, rep *report) {
 	rng := rand.New(rand.NewPCG(seed, 0xdead))
 	for ctx.Err() == nil {
@@ -166,6 +177,16 @@ func kill(ctx context.Context, dep *deployment, seed uint64, rep *report) {
 		case <-ctx.Done():
 			return
 		case <-time.After(5*time.Second + time.Duration(rng.Int64N(int64(15*time.Second)))):
+		}
+		if rng.IntN(4) == 0 {
+			took, ranOn, ok := dep.pause(i, leaseDuration*5/2, 30*time.Second)
+			if !ok {
+				rep.leaderless++
+				continue
+			}
+			rep.pauseFailover = append(rep.pauseFailover, took)
+			rep.ranOn = append(rep.ranOn, ranOn)
+			continue
 		}
 		graceful := rng.IntN(5) == 0
 		took, ok := dep.disrupt(i, graceful, time.Minute)
@@ -184,8 +205,12 @@ type report struct {
 	cfg                        config
 	chaos, converge            time.Duration
 	killFailover, termFailover []time.Duration
-	leaderless                 int
-	replicas                   int
+	// pauseFailover is how long the standby took to lead after the leader was paused; ranOn
+	// how long the resumed replica ran before it exited.
+	pauseFailover, ranOn []time.Duration
+	leaderless           int
+	replicas             int
+	fenced               int // reconciles the fence ended, from the replicas' logs
 }
 
 func (r *report) print(w io.Writer, s *scenario, inv invariants, emu *emulator.Emulator) {
@@ -214,6 +239,10 @@ func (r *report) print(w io.Writer, s *scenario, inv invariants, emu *emulator.E
 	row("leader SIGKILLs / SIGTERMs", "%d / %d", len(r.killFailover), len(r.termFailover))
 	row("failover after SIGKILL, p50 / p95", "%s / %s", pct(r.killFailover, 50), pct(r.killFailover, 95))
 	row("failover after SIGTERM, p50 / p95", "%s / %s", pct(r.termFailover, 50), pct(r.termFailover, 95))
+	row(fmt.Sprintf("leader pauses (SIGSTOP %s, then SIGCONT)", leaseDuration*5/2), "%d", len(r.pauseFailover))
+	row("failover during a pause, p50 / p95", "%s / %s", pct(r.pauseFailover, 50), pct(r.pauseFailover, 95))
+	row("resumed replica ran on before it exited, max", "%s", pct(r.ranOn, 100))
+	row("reconciles ended by the fence (nothing written)", "%d", r.fenced)
 	row("times no replica led within a minute", "%d", r.leaderless)
 	row("Graph requests (answered 5xx / 429)", "%d (%d / %d)", len(reqs), fivexx, throttled)
 	for _, name := range sortedKeys(s.actions) {

@@ -216,6 +216,13 @@ func (p *Process) Stop() {
 // returns at once.
 func (p *Process) Terminate() { _ = p.cmd.Process.Signal(syscall.SIGTERM) }
 
+// Pause stops the process with SIGSTOP, as a long GC stall, CPU throttling, a VM live
+// migration or a frozen container would: it neither runs nor renews its lease until Resume.
+func (p *Process) Pause() { _ = p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused process (SIGCONT).
+func (p *Process) Resume() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }
+
 // Done is closed when the process has ended.
 func (p *Process) Done() <-chan struct{} { return p.done }
 

@@ -21,8 +21,28 @@ import (
 // LeaderElectionID names the leader-election Lease, in the leader-election namespace.
 const LeaderElectionID = "partner-operator.b2b.partnerops.io"
 
-// The renew deadline when the Config leaves it zero (controller-runtime's default).
-const defaultRenewDeadline = 10 * time.Second
+// The lease timings when the Config leaves them zero (controller-runtime's defaults).
+const (
+	defaultLeaseDuration = 15 * time.Second
+	defaultRenewDeadline = 10 * time.Second
+)
+
+// minFenceMargin is the least time between the fence closing (renew deadline) and a standby
+// taking over (lease duration): a write sent just before the fence closed must reach Graph in it.
+const minFenceMargin = time.Second
+
+// checkLeaseTimings refuses lease timings that leave a fenced write no time on the wire.
+func checkLeaseTimings(cfg Config) error {
+	lease := cfg.LeaseDuration
+	if lease <= 0 {
+		lease = defaultLeaseDuration
+	}
+	if margin := lease - RenewDeadline(cfg); margin < minFenceMargin {
+		return fmt.Errorf("--leader-election-lease-duration (%s) must exceed --leader-election-renew-deadline (%s) by at least %s: "+
+			"a replica writes until its renew deadline, and a standby takes over after the lease duration", lease, RenewDeadline(cfg), minFenceMargin)
+	}
+	return nil
+}
 
 // RenewDeadline is the renew deadline cfg elects with: how long the fence stays open after a
 // renewal (leader.New).
@@ -36,6 +56,9 @@ func RenewDeadline(cfg Config) time.Duration {
 // fencedLeaseLock is the Lease lock controller-runtime would build (same name, identity shape,
 // client timeout and events), with each renewal reported to the fence.
 func fencedLeaseLock(ctx context.Context, restCfg *rest.Config, cfg Config, fence *leader.Fence) (resourcelock.Interface, error) {
+	if err := checkLeaseTimings(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.LeaderElectionNamespace == "" {
 		return nil, fmt.Errorf("leader election needs a namespace for its Lease (--leader-election-namespace)")
 	}

@@ -102,7 +102,7 @@ func (s *scenario) checkInvariants(leases *leaseHistory) invariants {
 func (s *scenario) duplicateMails(reqs []emulator.Request) []string {
 	var out []string
 	for _, o := range s.objects {
-		allowed := 1 + o.reinvites
+		allowed := 1 + o.reinvites + o.resends
 		if o.kind != fresh {
 			allowed = 0
 		}

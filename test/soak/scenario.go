@@ -39,6 +39,8 @@ type object struct {
 	// reinvites is how many times the scenario deleted the guest out of band: each allows
 	// one more invitation mail.
 	reinvites int
+	// resends is how many resends the scenario asked for: each allows one more mail.
+	resends int
 }
 
 // scenario drives a cluster and a directory the way months of use would, squeezed.
@@ -304,6 +306,19 @@ func (s *scenario) wrongReasons() []string {
 			if s.reasons[o.key]["False/"+wrong] {
 				out = append(out, fmt.Sprintf("%s (%s), invited by the operator, read Ready False/%s", o.key, o.email, wrong))
 			}
+		}
+	}
+	return out
+}
+
+// liveFresh is the new partners whose objects still exist.
+func (s *scenario) liveFresh() []*object {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*object
+	for _, o := range s.objects {
+		if !o.deleted && o.kind == fresh {
+			out = append(out, o)
 		}
 	}
 	return out

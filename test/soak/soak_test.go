@@ -232,7 +232,7 @@ func (r *report) print(w io.Writer, s *scenario, inv invariants, emu *emulator.E
 	}
 	row := func(k, v string, args ...any) { fmt.Fprintf(w, "| %-72s | %-14s |\n", k, fmt.Sprintf(v, args...)) }
 	fmt.Fprintf(w, "\npartner-operator soak: seed %d (SOAK_SEED reproduces the scenario, not the timing)\n", r.cfg.seed)
-	fmt.Fprintf(w, "| %-64s | %-28s |\n|%s|%s|\n", "figure", "value", dashes(74), dashes(16))
+	fmt.Fprintf(w, "| %-72s | %-14s |\n|%s|%s|\n", "figure", "value", dashes(74), dashes(16))
 	row("objects created / deleted", "%d / %d", len(s.objects), deleted)
 	row("chaos (creates, edits, faults, kills)", "%s", r.chaos.Round(time.Second))
 	row("replicas started (2 at a time)", "%d", r.replicas)

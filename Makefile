@@ -10,6 +10,7 @@ KUBECTL ?= kubectl
 BENCH_N ?= 1000
 SOAK_OBJECTS ?= 1000
 SOAK_DURATION ?= 10m
+PAUSE_OBJECTS ?= 200
 
 export ENVTEST_K8S_VERSION
 
@@ -67,8 +68,8 @@ test: verify-generated vet ## Unit tests, the Helm chart's tests and the envtest
 	helm="$$(hack/helm.sh)" && echo "helm: $$helm" && \
 	KUBEBUILDER_ASSETS="$$assets" HELM="$$helm" go test -count=1 $$(go list ./... | grep -v -e '/controllers$$' -e '/test/soak$$') && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v ./controllers/ -ginkgo.v && \
-	echo "short soak: 100 objects, 2 minutes, two replicas, faults and leader kills (make soak runs the full one):" && \
-	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v -run TestSoak -timeout 15m ./test/soak/ && \
+	echo "short soak: 100 objects, 2 minutes, two replicas, faults, leader kills and pauses; pause rounds at 60 objects (make soak runs the full ones):" && \
+	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v -run 'TestSoak|TestPause' -timeout 15m ./test/soak/ && \
 	echo "benchmark at small N (figures in README come from 'make bench'):" && \
 	KUBEBUILDER_ASSETS="$$assets" BENCH_N=60 BENCH_STEADY_WINDOW=5s BENCH_WATCH_INTERVAL=2s \
 	go test -count=1 -run '^$$' -bench . -benchtime 1x ./test/bench/
@@ -78,9 +79,9 @@ demo: ## Run the whole lifecycle locally: control plane, Graph emulator, operato
 	@assets="$$(hack/envtest.sh)" && go run ./cmd/partner-dev demo --assets "$$assets"
 
 .PHONY: soak
-soak: ## Fault soak: two leader-elected replicas, Graph faults and quotas, leader kills; SOAK_OBJECTS, SOAK_DURATION.
-	@assets="$$(hack/envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" SOAK_OBJECTS=$(SOAK_OBJECTS) SOAK_DURATION=$(SOAK_DURATION) \
-	go test -count=1 -v -run TestSoak -timeout 90m ./test/soak/
+soak: ## Fault soak: two leader-elected replicas, Graph faults and quotas, leader kills and pauses; then the pause rounds; SOAK_OBJECTS, SOAK_DURATION, PAUSE_OBJECTS.
+	@assets="$$(hack/envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" SOAK_OBJECTS=$(SOAK_OBJECTS) SOAK_DURATION=$(SOAK_DURATION) PAUSE_OBJECTS=$(PAUSE_OBJECTS) \
+	go test -count=1 -v -run 'TestSoak|TestPause' -timeout 90m ./test/soak/
 
 .PHONY: bench
 bench: ## Benchmarks: Graph requests per invitation, convergence time, memory (BENCH_N objects).

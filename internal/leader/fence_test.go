@@ -21,6 +21,16 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time       { return c.t }
 func (c *fakeClock) step(d time.Duration) { c.t = c.t.Add(d) }
 func newFakeClock() *fakeClock            { return &fakeClock{t: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)} }
+
+// leaderA is replica-a's fence (open for 10 s after each renewal) on a fake clock, with the
+// lock that reports its renewals.
+func leaderA() (*fakeClock, *Fence, *memLock, resourcelock.Interface) {
+	clock := newFakeClock()
+	f := fencedAt(clock, 10*time.Second)
+	inner := &memLock{id: "replica-a"}
+	return clock, f, inner, f.Lock(inner)
+}
+
 func fencedAt(c *fakeClock, valid time.Duration) *Fence {
 	f := New(valid)
 	f.now = c.now
@@ -59,10 +69,7 @@ func own(l *memLock) resourcelock.LeaderElectionRecord {
 }
 
 func TestFenceOpensForValidAfterEachRenewal(t *testing.T) {
-	clock := newFakeClock()
-	f := fencedAt(clock, 10*time.Second)
-	inner := &memLock{id: "replica-a"}
-	lock := f.Lock(inner)
+	clock, f, inner, lock := leaderA()
 	ctx := context.Background()
 
 	if err := f.Check(); !errors.Is(err, graph.ErrFenced) {
@@ -100,10 +107,7 @@ func TestFenceOpensForValidAfterEachRenewal(t *testing.T) {
 }
 
 func TestFenceIgnoresWritesOfAnotherHolder(t *testing.T) {
-	clock := newFakeClock()
-	f := fencedAt(clock, 10*time.Second)
-	inner := &memLock{id: "replica-a"}
-	lock := f.Lock(inner)
+	_, f, _, lock := leaderA()
 	// Releasing the lease on shutdown writes an empty holder: that is not a renewal.
 	if err := lock.Update(context.Background(), resourcelock.LeaderElectionRecord{}); err != nil {
 		t.Fatal(err)
@@ -117,10 +121,7 @@ func TestFenceIgnoresWritesOfAnotherHolder(t *testing.T) {
 }
 
 func TestLeaderSinceIsTheStartOfTheTerm(t *testing.T) {
-	clock := newFakeClock()
-	f := fencedAt(clock, 10*time.Second)
-	inner := &memLock{id: "replica-a"}
-	lock := f.Lock(inner)
+	clock, f, inner, lock := leaderA()
 	ctx := context.Background()
 
 	if !f.LeaderSince().IsZero() {

@@ -57,14 +57,7 @@ func TestPause(t *testing.T) {
 	s.watchReasons(cp.Config)
 	leases := watchLeaderLease(ctx, cp.Client)
 	dep := newDeployment(t, ctx, env, pauseFlags...)
-	defer func() {
-		if t.Failed() {
-			for _, l := range dep.logs() {
-				raw, _ := os.ReadFile(l)
-				t.Logf("%s (last 3 KiB):\n%s", filepath.Base(l), tail(raw, 3<<10))
-			}
-		}
-	}()
+	defer dep.logTailsIfFailed(t)
 
 	rounds := []struct {
 		name string

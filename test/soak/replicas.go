@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -243,4 +244,15 @@ func (d *deployment) countInLogs(s string) int {
 		}
 	}
 	return n
+}
+
+// logTailsIfFailed puts the end of every replica's log into a failed test's output.
+func (d *deployment) logTailsIfFailed(t *testing.T) {
+	if !t.Failed() {
+		return
+	}
+	for _, l := range d.logs() {
+		raw, _ := os.ReadFile(l)
+		t.Logf("%s (last 3 KiB):\n%s", filepath.Base(l), tail(raw, 3<<10))
+	}
 }

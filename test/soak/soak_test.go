@@ -82,14 +82,7 @@ func TestSoak(t *testing.T) {
 	s.watchReasons(cp.Config)
 	leases := watchLeaderLease(ctx, cp.Client)
 	dep := newDeployment(t, ctx, env, replicaFlags...)
-	defer func() {
-		if t.Failed() {
-			for _, l := range dep.logs() {
-				raw, _ := os.ReadFile(l)
-				t.Logf("%s (last 3 KiB):\n%s", filepath.Base(l), tail(raw, 3<<10))
-			}
-		}
-	}()
+	defer dep.logTailsIfFailed(t)
 	if _, ok := dep.waitLeader(time.Minute); !ok {
 		t.Fatal("no replica became leader within a minute")
 	}

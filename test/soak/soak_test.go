@@ -21,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/test/internal/operatorproc"
 )
@@ -63,6 +66,13 @@ var replicaFlags = []string{
 	// The emulator hides new users for 5 s; the grace period must be longer.
 	"--create-grace-period=20s",
 	"--redemption-watch-interval=2s",
+}
+
+// TestMain silences the test's own controller-runtime clients (envtest, the watches); the
+// operators log to their files.
+func TestMain(m *testing.M) {
+	ctrllog.SetLogger(logr.Discard())
+	os.Exit(m.Run())
 }
 
 func TestSoak(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,22 +33,20 @@ type leaseHistory struct {
 func watchLeaderLease(ctx context.Context, k8s client.Client) *leaseHistory {
 	h := &leaseHistory{}
 	key := client.ObjectKey{Namespace: testbed.OperatorNamespace, Name: operator.LeaderElectionID}
-	go func() {
-		last := ""
-		for ctx.Err() == nil {
-			lease := &coordinationv1.Lease{}
-			if err := k8s.Get(ctx, key, lease); err == nil {
-				holder := ptr.Deref(lease.Spec.HolderIdentity, "")
-				if holder != "" && holder != last && lease.Spec.AcquireTime != nil {
-					last = holder
-					h.mu.Lock()
-					h.acq = append(h.acq, acquisition{replica: replicaOfIdentity(holder), at: lease.Spec.AcquireTime.Time})
-					h.mu.Unlock()
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
+	last := ""
+	go wait.UntilWithContext(ctx, func(ctx context.Context) {
+		lease := &coordinationv1.Lease{}
+		if err := k8s.Get(ctx, key, lease); err != nil {
+			return
 		}
-	}()
+		holder := ptr.Deref(lease.Spec.HolderIdentity, "")
+		if holder != "" && holder != last && lease.Spec.AcquireTime != nil {
+			last = holder
+			h.mu.Lock()
+			h.acq = append(h.acq, acquisition{replica: replicaOfIdentity(holder), at: lease.Spec.AcquireTime.Time})
+			h.mu.Unlock()
+		}
+	}, 50*time.Millisecond)
 	return h
 }
 

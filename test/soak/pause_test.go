@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/test/internal/operatorproc"
@@ -145,18 +147,14 @@ func TestPause(t *testing.T) {
 // waitWrites waits until Graph has received n requests since since whose method is method
 // (any but GET when empty) and whose path starts with prefix.
 func waitWrites(ctx context.Context, emu *emulator.Emulator, since time.Time, method, prefix string, n int, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		got := 0
 		for _, q := range emu.Requests() {
 			if q.Time.After(since) && strings.HasPrefix(q.Path, prefix) && (q.Method == method || method == "" && q.Method != "GET") {
 				got++
 			}
 		}
-		if got >= n {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+		return got >= n, nil
+	})
+	return err == nil
 }

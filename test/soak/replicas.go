@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/partnerops/partner-operator/test/internal/operatorproc"
 )
 
@@ -207,7 +209,9 @@ func (d *deployment) pause(i int, pauseFor, exitBound time.Duration) (failover, 
 	d.mu.Unlock()
 	start := time.Now()
 	victim.proc.Pause()
-	for time.Since(start) < pauseFor && d.ctx.Err() == nil {
+	// The pause lasts pauseFor whatever happens; meanwhile, note when the other replica leads.
+	paused, endPause := context.WithTimeout(d.ctx, pauseFor)
+	wait.UntilWithContext(paused, func(context.Context) {
 		d.mu.Lock()
 		other := d.slots[1-i]
 		d.mu.Unlock()
@@ -215,8 +219,8 @@ func (d *deployment) pause(i int, pauseFor, exitBound time.Duration) (failover, 
 			failover = other.acquiredAtTime().Sub(start)
 		}
 		d.restartExited()
-		time.Sleep(50 * time.Millisecond)
-	}
+	}, 50*time.Millisecond)
+	endPause()
 	victim.proc.Resume()
 	resumed := time.Now()
 	select {

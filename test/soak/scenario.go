@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -265,31 +266,29 @@ func (s *scenario) watchReasons(restCfg *rest.Config) {
 	c, err := client.NewWithWatch(restCfg, client.Options{Scheme: scheme})
 	s.must(err)
 	s.reasons = map[client.ObjectKey]map[string]bool{}
-	go func() {
-		rv := ""
-		for s.ctx.Err() == nil {
-			w, err := c.Watch(s.ctx, &b2bv1alpha1.PartnerInvitationList{}, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
-			if err != nil {
-				time.Sleep(100 * time.Millisecond)
+	rv := ""
+	// A watch ends now and then (the API server's timeout); the next resumes where it ended.
+	go wait.UntilWithContext(s.ctx, func(ctx context.Context) {
+		w, err := c.Watch(ctx, &b2bv1alpha1.PartnerInvitationList{}, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+		if err != nil {
+			return
+		}
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*b2bv1alpha1.PartnerInvitation)
+			if !ok {
 				continue
 			}
-			for ev := range w.ResultChan() {
-				p, ok := ev.Object.(*b2bv1alpha1.PartnerInvitation)
-				if !ok {
-					continue
-				}
-				rv = p.ResourceVersion
-				key := client.ObjectKeyFromObject(p)
-				s.mu.Lock()
-				if s.reasons[key] == nil {
-					s.reasons[key] = map[string]bool{}
-				}
-				s.reasons[key][ready(p)] = true
-				s.mu.Unlock()
+			rv = p.ResourceVersion
+			key := client.ObjectKeyFromObject(p)
+			s.mu.Lock()
+			if s.reasons[key] == nil {
+				s.reasons[key] = map[string]bool{}
 			}
-			w.Stop()
+			s.reasons[key][ready(p)] = true
+			s.mu.Unlock()
 		}
-	}()
+	}, 100*time.Millisecond)
 }
 
 // wrongReasons lists new partners that at any time read a reason only an account the

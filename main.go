@@ -75,6 +75,11 @@ func runOperator(ctx context.Context, args []string) error {
 		personal     bool
 		sendInterval time.Duration
 		sendsPerDay  int
+		ownerID      string
+		extensionApp string
+		brakeCount   int
+		brakePercent int
+		brakeWindow  time.Duration
 	)
 	fs.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint (0 disables it)")
 	metricsSecure := fs.Bool("metrics-secure", true, "serve metrics over HTTPS to tokens the API server authorizes for GET /metrics; false serves plain HTTP to anyone (local use only)")
@@ -105,6 +110,11 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.DurationVar(&sendInterval, "send-min-interval", controllers.DefaultSendMinInterval, "the least time between two invitation mails for one PartnerInvitation (resends and resets), where no PartnerAccessPolicy sets sendLimits.minInterval")
 	fs.IntVar(&sendsPerDay, "sends-per-namespace-per-day", controllers.DefaultSendsPerNamespacePerDay, "resends and resets one namespace may ask for in 24 hours, where no PartnerAccessPolicy sets sendLimits.perNamespacePerDay")
 	fs.BoolVar(&personal, "log-personal-data", false, "log guests' mail addresses, at debug level (--zap-log-level=debug) only; off, every address is redacted from the log (redemption URLs always are)")
+	fs.StringVar(&ownerID, "owner-id", "", "names this installation in the ownership record each guest carries in the directory; set it (in Git) so a cluster rebuilt from Git recognises its guests, and give every cluster sharing a tenant its own (default: the operator's namespace and the kube-system namespace's UID)")
+	fs.StringVar(&extensionApp, "directory-extension-app-id", os.Getenv("AZURE_CLIENT_ID"), "application (client) ID that holds the ownership record's directory extension properties (default: the operator's own, $AZURE_CLIENT_ID)")
+	fs.IntVar(&brakeCount, "deletion-threshold", controllers.DefaultDeletionThreshold, "accidental-deletion brake: at most this many guest deletions per --deletion-window; more are held until an admin approves (-1 turns the brake off)")
+	fs.IntVar(&brakePercent, "deletion-threshold-percent", controllers.DefaultDeletionThresholdPercent, "accidental-deletion brake: and at most this share of the managed guests (never fewer than 10) per window (-1: no share limit)")
+	fs.DurationVar(&brakeWindow, "deletion-window", controllers.DefaultDeletionWindow, "accidental-deletion brake: the window the thresholds count in")
 	// Without --zap-devel or --zap-encoder, zap.Options logs JSON (one object per line, the
 	// time as RFC 3339) at info level: what the chart's logFormat json asks for explicitly.
 	zapOpts.BindFlags(fs)
@@ -133,12 +143,16 @@ func runOperator(ctx context.Context, args []string) error {
 	// sure it still leads (internal/leader).
 	cfg.Fence = operator.NewFence(cfg)
 	cfg.ReplicaName = replicaName()
+	if extensionApp == "" {
+		return errors.New("--directory-extension-app-id (or AZURE_CLIENT_ID) must name the application that holds the ownership record's properties")
+	}
 	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: endpoint, Credential: cred, Retry: msgraph.DefaultRetryOptions,
-		HTTPClient: graphHTTP, UserAgent: "partner-operator (" + cfg.ReplicaName + ")", WrapTransport: cfg.Fence.Transport})
+		HTTPClient: graphHTTP, UserAgent: "partner-operator (" + cfg.ReplicaName + ")", WrapTransport: cfg.Fence.Transport,
+		ExtensionAppID: extensionApp})
 	if err != nil {
 		return err
 	}
-	cfg.Directory = dir
+	cfg.Directory, cfg.OwnershipSchema = dir, dir
 	switch tenantSize {
 	case graph.TenantSmall, graph.TenantMedium, graph.TenantLarge:
 	default:
@@ -154,6 +168,17 @@ func runOperator(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes config: %w", err)
 	}
+	if ownerID == "" {
+		if ownerID, err = operator.DefaultOwnerID(ctx, restCfg, claimNS); err != nil {
+			return err
+		}
+	}
+	if len(ownerID) > graph.MaxExtensionValue {
+		return fmt.Errorf("--owner-id is %d characters long; Graph keeps at most %d", len(ownerID), graph.MaxExtensionValue)
+	}
+	ctrl.Log.WithName("setup").Info("ownership records name this installation", "ownerID", ownerID)
+	cfg.Controller.OwnerID = ownerID
+	cfg.Controller.DeletionThreshold, cfg.Controller.DeletionThresholdPercent, cfg.Controller.DeletionWindow = brakeCount, brakePercent, brakeWindow
 	mgr, err := operator.NewManager(ctx, restCfg, cfg)
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ func init() {
 		b2bv1alpha1.ReasonPermissionDenied, b2bv1alpha1.ReasonPolicyDenied, b2bv1alpha1.ReasonPromotionDenied,
 		b2bv1alpha1.ReasonReinvited, b2bv1alpha1.ReasonResetDenied, b2bv1alpha1.ReasonRoleNotFound,
 		b2bv1alpha1.ReasonSecretConflict, b2bv1alpha1.ReasonSponsorNotFound, b2bv1alpha1.ReasonSponsorNotMember,
-		b2bv1alpha1.ReasonThrottled,
+		b2bv1alpha1.ReasonThrottled, b2bv1alpha1.ReasonReclaimed, b2bv1alpha1.ReasonRestored, b2bv1alpha1.ReasonDeletionHeld,
 	} {
 		readyReasons[r] = true
 	}

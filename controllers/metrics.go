@@ -17,6 +17,8 @@ type Metrics struct {
 	// watcherLastSuccess has no labels but is a vector, so that it is absent until the
 	// watcher runs: only on the leader, and not at all with --redemption-watch-interval=0.
 	watcherLastSuccess *prometheus.GaugeVec
+	// ownershipRecords counts the recorder's outcomes; guestDeletions the brake's verdicts.
+	ownershipRecords, guestDeletions *prometheus.CounterVec
 }
 
 // NewMetrics creates the collectors and registers them with reg, reusing ones already there.
@@ -58,7 +60,37 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Metrics{sentAgain: sentAgain, expired: expired, expiryWarnings: warnings, timeToRedemption: redemption, watcherLastSuccess: watcher}, nil
+	records, err := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "partner_operator_ownership_records_total",
+		Help: "Ownership records in the directory handled by the recorder, by outcome: written, current (already right), refused (another installation owns the guest), failed.",
+	}, []string{"outcome"}))
+	if err != nil {
+		return nil, err
+	}
+	deletions, err := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "partner_operator_guest_deletions_total",
+		Help: "Guest deletions the accidental-deletion brake decided on, by verdict: admitted (within the threshold), approved (released by an admin), held, cancelled (the guest was kept).",
+	}, []string{"verdict"}))
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range []string{"admitted", "approved", "held", "cancelled"} {
+		deletions.WithLabelValues(v)
+	}
+	return &Metrics{sentAgain: sentAgain, expired: expired, expiryWarnings: warnings, timeToRedemption: redemption, watcherLastSuccess: watcher,
+		ownershipRecords: records, guestDeletions: deletions}, nil
+}
+
+func (m *Metrics) countOwnershipRecord(outcome string) {
+	if m != nil {
+		m.ownershipRecords.WithLabelValues(outcome).Inc()
+	}
+}
+
+func (m *Metrics) countGuestDeletion(verdict string) {
+	if m != nil {
+		m.guestDeletions.WithLabelValues(verdict).Inc()
+	}
 }
 
 func (m *Metrics) countSentAgain(kind string) {

@@ -82,7 +82,8 @@ func (r *PartnerInvitationReconciler) claimAddress(ctx context.Context, pinv *b2
 	}
 	// The holder was removed without handing over (its finalizer taken off by hand, say): its
 	// guest is not passed on. The resourceVersion makes this a race the API server decides.
-	lease, err = r.transferClaim(ctx, lease, pinv, guestRecord{})
+	// A claim left by this installation's deletion of the guest passes on what to restore.
+	lease, err = r.transferClaim(ctx, lease, pinv, r.tombstoneRecord(lease))
 	if err != nil {
 		return nil, err
 	}

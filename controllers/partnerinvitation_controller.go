@@ -62,6 +62,15 @@ type Options struct {
 	// hours, where no PartnerAccessPolicy sets them.
 	SendMinInterval         time.Duration
 	SendsPerNamespacePerDay int
+	// OwnerID names this installation in the ownership records it writes to the directory
+	// (--owner-id); empty, no records are read or written (unit tests with a fake Graph).
+	OwnerID string
+	// DeletionThreshold, DeletionThresholdPercent and DeletionWindow set the accidental-
+	// deletion brake: more guest deletions within the window than the count, or than the share
+	// of managed guests, are held until an admin approves (see deletion_brake.go).
+	DeletionThreshold        int
+	DeletionThresholdPercent int
+	DeletionWindow           time.Duration
 	// LogPersonalData lets the operator log guests' mail addresses, at debug level (V(1))
 	// only. Off, no log line of the operator's carries one; conditions and events never do.
 	LogPersonalData bool
@@ -104,6 +113,15 @@ func (o Options) withDefaults() Options {
 	if o.ClaimNamespace == "" {
 		o.ClaimNamespace = DefaultClaimNamespace
 	}
+	if o.DeletionThreshold == 0 {
+		o.DeletionThreshold = DefaultDeletionThreshold
+	}
+	if o.DeletionThresholdPercent == 0 {
+		o.DeletionThresholdPercent = DefaultDeletionThresholdPercent
+	}
+	if o.DeletionWindow <= 0 {
+		o.DeletionWindow = DefaultDeletionWindow
+	}
 	return o
 }
 
@@ -120,6 +138,9 @@ type PartnerInvitationReconciler struct {
 	Metrics *Metrics
 	// Fence stops the writes of a replica that may have lost the leader lease; nil admits all.
 	Fence Fence
+	// Records writes ownership records in the background; nil writes none (SetupWithManager
+	// creates one when Options.OwnerID is set).
+	Records *OwnershipRecorder
 }
 
 // RBAC, least privilege: each rule names what needs it.
@@ -405,12 +426,18 @@ func (r *PartnerInvitationReconciler) SetupWithManager(ctx context.Context, mgr 
 	}
 	opts := r.opts()
 	b := ctrl.NewControllerManagedBy(mgr)
+	if opts.OwnerID != "" && r.Records == nil {
+		r.Records = &OwnershipRecorder{Directory: r.Directory, Log: mgr.GetLogger().WithName("ownership-recorder"), Metrics: r.Metrics}
+		if err := mgr.Add(r.Records); err != nil {
+			return fmt.Errorf("add ownership recorder: %w", err)
+		}
+	}
 	if opts.DeltaInterval > 0 {
 		changed := make(chan event.GenericEvent, 1024)
 		watcher := &RedemptionWatcher{
 			Reader: mgr.GetClient(), Directory: r.Directory, Events: changed,
 			Interval: opts.DeltaInterval, FullRoundInterval: opts.FullRoundInterval,
-			Log: mgr.GetLogger().WithName("redemption-watcher"), Metrics: r.Metrics,
+			Log: mgr.GetLogger().WithName("redemption-watcher"), Metrics: r.Metrics, OwnerID: opts.OwnerID,
 		}
 		if err := mgr.Add(watcher); err != nil {
 			return fmt.Errorf("add redemption watcher: %w", err)

@@ -59,7 +59,15 @@ func (r *PartnerInvitationReconciler) observe(ctx context.Context, pinv *b2bv1al
 		}
 	}
 	pending := !claim.record.InvitePending.IsZero()
+	if guest != nil && r.relation(pinv, guest) == otherInstaller {
+		return nil, ownedElsewhere(guest)
+	}
 	switch {
+	case guest == nil && claim.record.RestoreFrom != "":
+		return r.restoreGuest(ctx, pinv, claim, f)
+	case guest != nil && guest.ID == claim.record.RestoreFrom:
+		// Restored by this object before the process stopped, the record not saved yet.
+		return guest, r.takeRestored(ctx, pinv, claim, guest, f)
 	case guest != nil && pending:
 		// This object's own invitation, whose answer never reached it: the claim says it was
 		// sent, and only the operator writes the claim.
@@ -75,7 +83,13 @@ func (r *PartnerInvitationReconciler) observe(ctx context.Context, pinv *b2bv1al
 		}
 		mirror(pinv, claim.record)
 		r.establish(pinv, f, guest.ID, false)
+		r.keepRecord(pinv, guest, b2bv1alpha1.GuestOriginInvited)
 		return guest, nil
+	case guest != nil && r.relation(pinv, guest) == thisObject:
+		return guest, r.reclaim(ctx, pinv, claim, guest, f)
+	case guest != nil && r.recordMayBeOnItsWay(guest):
+		return nil, &blockedError{reason: b2bv1alpha1.ReasonAwaitingGraph, retryAfter: 5 * time.Second, message: fmt.Sprintf(
+			"guest %s was invited moments ago and carries no ownership record yet; waiting for the installation that invited it to record it", guest.ID)}
 	case guest != nil:
 		return guest, r.adopt(ctx, pinv, claim, guest, selecting, f)
 	case pending && r.withinCreateGrace(claim.record):
@@ -93,6 +107,9 @@ func (r *PartnerInvitationReconciler) confirmRecord(ctx context.Context, pinv *b
 	if err := verifyGuest(u, pinv.Spec.Email); err != nil {
 		return recordMismatch(err)
 	}
+	if r.relation(pinv, u) == otherInstaller {
+		return ownedElsewhere(u)
+	}
 	if claim.unsaved {
 		if err := r.save(ctx, pinv, claim, func(*guestRecord) {}); err != nil {
 			return err
@@ -104,6 +121,7 @@ func (r *PartnerInvitationReconciler) confirmRecord(ctx context.Context, pinv *b
 			"Took over guest %s from PartnerInvitation %s, which held the address before; no invitation was sent", rec.UserID, rec.HandedOverFrom)
 	}
 	mirror(pinv, rec)
+	r.keepRecord(pinv, u, rec.Origin)
 	return nil
 }
 
@@ -111,9 +129,13 @@ func (r *PartnerInvitationReconciler) confirmRecord(ctx context.Context, pinv *b
 // this namespace; otherwise it touches nothing and says why.
 func (r *PartnerInvitationReconciler) adopt(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, guest *graph.User, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) error {
 	if policy.Adoption(selecting) == b2bv1alpha1.AdoptionDeny {
+		origin := "was not invited by the operator"
+		if r.relation(pinv, guest) == otherObject {
+			origin = fmt.Sprintf("is recorded in the directory for PartnerInvitation %s of this installation", guest.Ownership.Object)
+		}
 		return &blockedError{reason: b2bv1alpha1.ReasonAdoptionDenied, stalled: true, retryAfter: r.opts().PendingPollInterval, message: fmt.Sprintf(
-			"guest %s already has the address in spec.email and was not invited by the operator; %s",
-			guest.ID, policy.AdoptionDenied(selecting, pinv.Namespace))}
+			"guest %s already has the address in spec.email and %s; %s",
+			guest.ID, origin, policy.AdoptionDenied(selecting, pinv.Namespace))}
 	}
 	if err := r.ensureFinalizer(ctx, pinv); err != nil {
 		return err
@@ -126,6 +148,7 @@ func (r *PartnerInvitationReconciler) adopt(ctx context.Context, pinv *b2bv1alph
 		return err
 	}
 	mirror(pinv, claim.record)
+	r.keepRecord(pinv, guest, b2bv1alpha1.GuestOriginAdopted)
 	f.established, f.establishedMsg = b2bv1alpha1.ReasonAdopted, fmt.Sprintf("Adopted existing guest %s; no invitation was sent", guest.ID)
 	return nil
 }
@@ -200,6 +223,7 @@ func (r *PartnerInvitationReconciler) createInvitation(ctx context.Context, pinv
 		pinv.Status.Sponsors = append(pinv.Status.Sponsors, s)
 	}
 	r.establish(pinv, f, inv.UserID, true)
+	r.keepRecord(pinv, nil, b2bv1alpha1.GuestOriginInvited)
 	log := ctrl.LoggerFrom(ctx)
 	log.Info("Invitation sent", "userID", inv.UserID, "state", pinv.Status.State)
 	if r.opts().LogPersonalData {

@@ -39,10 +39,16 @@ func (r *PartnerInvitationReconciler) reconcileDelete(ctx context.Context, pinv 
 	if next != nil {
 		return ctrl.Result{}, r.handOver(ctx, pinv, claim, next)
 	}
-	if err := r.applyDeletionPolicy(ctx, pinv, claim.record); err != nil {
+	deleted, err := r.applyDeletionPolicy(ctx, pinv, claim.record)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.releaseClaim(ctx, claim.lease); err != nil {
+	if deleted != "" && r.ownershipOn() {
+		err = r.tombstone(ctx, claim.lease, deleted)
+	} else {
+		err = r.releaseClaim(ctx, claim.lease)
+	}
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, r.removeFinalizer(ctx, pinv)
@@ -97,48 +103,63 @@ func (r *PartnerInvitationReconciler) handOver(ctx context.Context, pinv *b2bv1a
 	return r.removeFinalizer(ctx, pinv)
 }
 
-// applyDeletionPolicy removes the guest when the object's policy says Delete and the guest is
-// the operator's to delete; otherwise it leaves the guest and takes back only this object's
-// grants (with Orphan, the grants stay with the guest).
-func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, rec guestRecord) error {
+// applyDeletionPolicy removes the guest when the object's policy says Delete, the guest is
+// the operator's to delete and the deletion brake lets it; otherwise it leaves the guest and
+// takes back only this object's grants (with Orphan, the grants stay with the guest). It
+// returns the ID of the guest it deleted.
+func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, rec guestRecord) (string, error) {
 	if pinv.Spec.DeletionPolicy == b2bv1alpha1.DeletionPolicyOrphan {
 		if id := rec.UserID; id != "" {
 			r.event(pinv, corev1.EventTypeNormal, eventGuestOrphaned, "Delete",
 				fmt.Sprintf("Left guest %s in the directory (deletionPolicy Orphan)", id))
 		}
-		return nil
+		return "", nil
 	}
 	id, err := r.guestToDelete(ctx, pinv, rec)
 	if err != nil || id == "" {
-		return err
+		return "", err
 	}
 	u, err := r.Directory.GetUser(ctx, id)
 	if graph.IsNotFound(err) {
 		if r.withinCreateGrace(rec) {
 			// Invited moments ago: Graph may not show the guest yet, and it must not
 			// outlive its object.
-			return awaitingGraph(id)
+			return "", awaitingGraph(id)
 		}
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
-	if why, err := r.keepGuest(ctx, pinv, rec, u); err != nil || why != "" {
-		if err != nil {
-			return err
+	why, err := r.keepGuest(ctx, pinv, rec, u)
+	if err != nil {
+		return "", err
+	}
+	if why == "" {
+		switch verdict, err := r.brakeDeletion(ctx, pinv); {
+		case err != nil:
+			return "", err
+		case verdict == brakeCancelled:
+			why = "an admin cancelled the deletions the accidental-deletion brake held"
 		}
+	}
+	if why != "" {
 		if err := r.revokeAllAccess(ctx, pinv); err != nil {
-			return err
+			return "", err
 		}
 		r.event(pinv, corev1.EventTypeNormal, eventGuestKept, "Delete", fmt.Sprintf("Left user %s in the directory: %s", id, why))
-		return nil
+		return "", nil
+	}
+	// No guest is deleted without its record: the deleted account, restorable for 30 days,
+	// says whose it was.
+	if err := r.recordNow(ctx, pinv, u, rec.Origin); err != nil {
+		return "", err
 	}
 	if err := r.Directory.DeleteUser(ctx, id); err != nil && !graph.IsNotFound(err) {
-		return err
+		return "", err
 	}
 	r.event(pinv, corev1.EventTypeNormal, eventGuestDeleted, "Delete", fmt.Sprintf("Deleted guest %s", id))
-	return nil
+	return id, nil
 }
 
 // keepGuest says why the account must not be deleted, or "" when it may. The operator deletes
@@ -150,6 +171,9 @@ func (r *PartnerInvitationReconciler) keepGuest(ctx context.Context, pinv *b2bv1
 	}
 	if !holdsAddress(u, pinv.Spec.Email) {
 		return "it does not hold the address in spec.email", nil
+	}
+	if r.relation(pinv, u) == otherInstaller {
+		return fmt.Sprintf("its ownership record in the directory names partner-operator installation %q", u.Ownership.Owner), nil
 	}
 	if !rec.adopted() {
 		return "", nil

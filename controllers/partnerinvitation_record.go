@@ -37,6 +37,10 @@ type guestRecord struct {
 	ResendHandled, ResetHandled string
 	// HandedOverFrom names the object that held the guest before, when it came by handover.
 	HandedOverFrom string
+	// RestoreFrom is the guest this installation deleted for the address, kept on the claim
+	// after the deletion (a tombstone) while Graph can still restore it; DeletedAt is when.
+	RestoreFrom string
+	DeletedAt   time.Time
 }
 
 // The record's keys on the claim Lease. They may share names with annotations a PartnerInvitation
@@ -50,6 +54,8 @@ const (
 	recordResendHandled  = b2bv1alpha1.AnnotationResendHandled
 	recordResetHandled   = b2bv1alpha1.AnnotationResetHandled
 	recordHandedOverFrom = "b2b.partnerops.io/handed-over-from"
+	recordRestoreFrom    = "b2b.partnerops.io/restore-from"
+	recordDeletedAt      = "b2b.partnerops.io/deleted-at"
 )
 
 func readRecord(a map[string]string) guestRecord {
@@ -62,6 +68,7 @@ func readRecord(a map[string]string) guestRecord {
 		InvitePending: t(recordInvitePending), InvitedAt: t(recordInvitedAt), LastSentAt: t(recordLastSentAt),
 		ResendHandled: a[recordResendHandled], ResetHandled: a[recordResetHandled],
 		HandedOverFrom: a[recordHandedOverFrom],
+		RestoreFrom: a[recordRestoreFrom], DeletedAt: t(recordDeletedAt),
 	}
 }
 
@@ -87,6 +94,8 @@ func (g guestRecord) writeTo(a map[string]string) {
 	set(recordResendHandled, g.ResendHandled)
 	set(recordResetHandled, g.ResetHandled)
 	set(recordHandedOverFrom, g.HandedOverFrom)
+	set(recordRestoreFrom, g.RestoreFrom)
+	set(recordDeletedAt, stamp(g.DeletedAt))
 }
 
 func (g guestRecord) adopted() bool { return g.Origin == b2bv1alpha1.GuestOriginAdopted }

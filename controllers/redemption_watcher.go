@@ -32,6 +32,9 @@ type RedemptionWatcher struct {
 	Log               logr.Logger
 	// Metrics records each successful round; nil records nothing.
 	Metrics *Metrics
+	// OwnerID is this installation's; a guest whose ownership record changed to name another
+	// owner or object is news to its object.
+	OwnerID string
 }
 
 // NeedLeaderElection: only the leader watches, as only the leader reconciles.
@@ -89,7 +92,7 @@ func (w *RedemptionWatcher) dispatch(ctx context.Context, changes []graph.UserCh
 			continue
 		}
 		for j := range list.Items {
-			if stale(&list.Items[j], &changes[i]) {
+			if stale(&list.Items[j], &changes[i], w.OwnerID) {
 				select {
 				case w.Events <- event.GenericEvent{Object: &list.Items[j]}:
 				case <-ctx.Done():
@@ -101,9 +104,17 @@ func (w *RedemptionWatcher) dispatch(ctx context.Context, changes []graph.UserCh
 }
 
 // stale reports whether the change is news to the object: its redemption state, its
-// existence, or a property the spec sets.
-func stale(pinv *b2bv1alpha1.PartnerInvitation, c *graph.UserChange) bool {
+// existence, a property the spec sets (profile drift is corrected within one round), or an
+// ownership record that no longer names it. A record not written yet is not news: the
+// recorder is on its way.
+func stale(pinv *b2bv1alpha1.PartnerInvitation, c *graph.UserChange, ownerID string) bool {
 	if c.Removed {
+		return true
+	}
+	if o := c.Ownership; ownerID != "" && o.Owner != "" && (o.Owner != ownerID || o.Object != graph.ObjectRef(pinv.Namespace, pinv.Name)) {
+		return true
+	}
+	if len(profileDrift(pinv.Spec.Profile, c.Profile)) > 0 {
 		return true
 	}
 	if c.ExternalUserState != "" && c.ExternalUserState != string(pinv.Status.State) {

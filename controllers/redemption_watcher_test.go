@@ -33,9 +33,18 @@ func TestStale(t *testing.T) {
 		"Renamed":         {change(func(c *graph.UserChange) { c.DisplayName = "Someone" }), true},
 		"MadeMember":      {change(func(c *graph.UserChange) { c.UserType = "Member" }), true},
 		"StateNotInDelta": {change(func(c *graph.UserChange) { c.ExternalUserState = "" }), false},
+		// The recorder writes the record after the invitation: its absence is not news.
+		"NoRecordYet": {change(func(c *graph.UserChange) { c.Ownership = graph.Ownership{} }), false},
+		"RecordOfThisObject": {change(func(c *graph.UserChange) {
+			c.Ownership = graph.Ownership{Owner: "here", Object: graph.ObjectRef(pending.Namespace, pending.Name)}
+		}), false},
+		"RecordOfAnotherOwner": {change(func(c *graph.UserChange) {
+			c.Ownership = graph.Ownership{Owner: "elsewhere", Object: graph.ObjectRef(pending.Namespace, pending.Name)}
+		}), true},
+		"RecordOfAnotherObject": {change(func(c *graph.UserChange) { c.Ownership = graph.Ownership{Owner: "here", Object: "team-x/other"} }), true},
 	}
 	for name, c := range cases {
-		if got := stale(pending, c.change); got != c.want {
+		if got := stale(pending, c.change, "here"); got != c.want {
 			t.Errorf("%s: stale = %v, want %v", name, got, c.want)
 		}
 	}

@@ -69,6 +69,12 @@ func (c *steppingClock) Step(d time.Duration) {
 
 const createGrace = 3 * time.Second
 
+// The suite's installation: its application holds the ownership records, which name it.
+const (
+	suiteClientID = "partner-operator-test"
+	suiteOwner    = "integration-suite"
+)
+
 // repoRoot holds config/ (the tests run in controllers/).
 var repoRoot = ".."
 
@@ -102,11 +108,12 @@ var _ = BeforeSuite(func() {
 	// Graph over TLS, as in production: the client trusts the emulator's CA only.
 	emu = emulator.New(emulator.Options{RequireAuth: true, GraphTLS: true})
 	Expect(emu.Start()).To(Succeed())
-	cred, err := msgraph.NewClientSecretCredential(emu.TenantID(), "partner-operator-test", "test-secret", emu.AuthorityURL(), emu.TLSClient())
+	cred, err := msgraph.NewClientSecretCredential(emu.TenantID(), suiteClientID, "test-secret", emu.AuthorityURL(), emu.TLSClient())
 	Expect(err).NotTo(HaveOccurred())
 	dir, err := msgraph.NewClient(msgraph.Config{
 		Endpoint: emu.URL(), Credential: cred, HTTPClient: emu.TLSClient(),
-		Retry: msgraph.RetryOptions{MaxRetries: 3, MaxInlineWait: 2 * time.Second},
+		Retry:          msgraph.RetryOptions{MaxRetries: 3, MaxInlineWait: 2 * time.Second},
+		ExtensionAppID: suiteClientID,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	crash = &crashingDirectory{Directory: dir}
@@ -134,8 +141,13 @@ var _ = BeforeSuite(func() {
 			DeltaInterval:     300 * time.Millisecond,
 			CreateGracePeriod: createGrace,
 			ClaimNamespace:    testbed.OperatorNamespace,
+			OwnerID:           suiteOwner,
+			// The specs delete far more guests an hour than the brake admits; test/ownership
+			// covers the brake.
+			DeletionThreshold: -1,
 		},
-		Budget: &budget,
+		OwnershipSchema: dir,
+		Budget:          &budget,
 		// Short, so specs do not wait on it, yet concurrent lookups of a spec still share.
 		LookupBatchWindow: 50 * time.Millisecond,
 		Clock:             operatorClock,

@@ -49,6 +49,15 @@ const (
 	ReasonSecretConflict = "SecretConflict"
 	// ReasonHandedOver: the guest was handed over by the object that held the address before.
 	ReasonHandedOver = "HandedOver"
+	// ReasonReclaimed: the guest's ownership record in the directory names this installation
+	// and this object (the cluster was rebuilt from Git); no invitation was sent.
+	ReasonReclaimed = "Reclaimed"
+	// ReasonRestored: the guest this installation deleted within Graph's 30-day retention was
+	// restored instead of inviting the partner anew.
+	ReasonRestored = "Restored"
+	// ReasonDeletionHeld: the accidental-deletion brake holds this object's guest deletion
+	// until an admin approves or cancels.
+	ReasonDeletionHeld = "DeletionHeld"
 	// ReasonPermissionDenied: Graph answered 403; the condition names the application
 	// permission the operator's identity lacks.
 	ReasonPermissionDenied = "PermissionDenied"

@@ -5,6 +5,8 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 )
@@ -26,6 +28,11 @@ type Directory interface {
 	UpdateUser(ctx context.Context, id string, update UserUpdate) error
 	// DeleteUser removes a user; a user already gone is reported as a NotFound error.
 	DeleteUser(ctx context.Context, id string) error
+	// GetDeletedUser reads a user in the directory's deleted items (kept 30 days after a
+	// delete), with the properties GetUser reads; NotFound once it is purged.
+	GetDeletedUser(ctx context.Context, id string) (*User, error)
+	// RestoreDeletedUser brings a deleted user back with its object ID; NotFound once purged.
+	RestoreDeletedUser(ctx context.Context, id string) error
 
 	// GetGroup reads a group by object ID.
 	GetGroup(ctx context.Context, id string) (*Group, error)
@@ -136,6 +143,41 @@ type User struct {
 	CreatedAt time.Time
 	// Profile holds the profile properties the operator can manage, by Graph name.
 	Profile Profile
+	// Ownership is the operator's record on the account (directory extension properties);
+	// zero when the account carries none.
+	Ownership Ownership
+}
+
+// Ownership is the record in the directory that says which operator installation manages a
+// guest, for which PartnerInvitation, and how it came to (invited or adopted). It outlives
+// the cluster: a cluster rebuilt from Git recognises its own guests by it, and a second
+// installation against the same tenant leaves them alone.
+type Ownership struct {
+	// Owner is the installation's --owner-id.
+	Owner string
+	// Object is the PartnerInvitation as "namespace/name" (see ObjectRef).
+	Object string
+	// UID is the object's UID in the cluster that wrote the record.
+	UID string
+	// Origin is "Invited" or "Adopted".
+	Origin string
+}
+
+// IsZero reports whether the account carries no record.
+func (o Ownership) IsZero() bool { return o == Ownership{} }
+
+// MaxExtensionValue is the length limit of a String directory extension property.
+const MaxExtensionValue = 256
+
+// ObjectRef is the Object of a record for namespace/name. A name too long for an extension
+// value (namespaces reach 63 characters and names 253) keeps its start and a hash of the whole.
+func ObjectRef(namespace, name string) string {
+	ref := namespace + "/" + name
+	if len(ref) <= MaxExtensionValue {
+		return ref
+	}
+	sum := sha256.Sum256([]byte(ref))
+	return ref[:MaxExtensionValue-33] + "~" + hex.EncodeToString(sum[:16])
 }
 
 // Profile is a user's editable profile, keyed by Graph's property names (ProfileProperties).
@@ -182,4 +224,6 @@ type UserUpdate struct {
 	AccountEnabled *bool
 	// Profile sets these profile properties; the others are left alone.
 	Profile Profile
+	// Ownership, when set, writes the whole ownership record.
+	Ownership *Ownership
 }

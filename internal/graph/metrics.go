@@ -11,7 +11,7 @@ import (
 
 // Operations are the operation label values of the Graph metrics, one per Directory method.
 var Operations = []string{
-	"find_users", "find_users_batch", "get_user", "invite", "update_user", "delete_user", "get_group", "find_groups",
+	"find_users", "find_users_batch", "get_user", "invite", "update_user", "delete_user", "get_deleted_user", "restore_user", "get_group", "find_groups",
 	"add_group_member", "remove_group_member", "get_service_principal", "find_service_principal",
 	"assign_app_role", "remove_app_role_assignment", "list_sponsors", "add_sponsor", "remove_sponsor",
 	"user_changes",
@@ -127,6 +127,16 @@ func (i *instrumented) UpdateUser(ctx context.Context, id string, u UserUpdate) 
 func (i *instrumented) DeleteUser(ctx context.Context, id string) (err error) {
 	defer func(start time.Time) { i.observe("delete_user", start, err, 204) }(time.Now())
 	return i.next.DeleteUser(ctx, id)
+}
+
+func (i *instrumented) GetDeletedUser(ctx context.Context, id string) (_ *User, err error) {
+	defer func(start time.Time) { i.observe("get_deleted_user", start, err, 200) }(time.Now())
+	return i.next.GetDeletedUser(ctx, id)
+}
+
+func (i *instrumented) RestoreDeletedUser(ctx context.Context, id string) (err error) {
+	defer func(start time.Time) { i.observe("restore_user", start, err, 200) }(time.Now())
+	return i.next.RestoreDeletedUser(ctx, id)
 }
 
 func (i *instrumented) GetGroup(ctx context.Context, id string) (_ *Group, err error) {

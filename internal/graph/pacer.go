@@ -231,6 +231,23 @@ func (p *paced) DeleteUser(ctx context.Context, id string) error {
 	return done(p.next.DeleteUser(ctx, id))
 }
 
+func (p *paced) GetDeletedUser(ctx context.Context, id string) (*User, error) {
+	done, err := p.admit(ctx, costRead, classRead)
+	if err != nil {
+		return nil, err
+	}
+	u, err := p.next.GetDeletedUser(ctx, id)
+	return u, done(err)
+}
+
+func (p *paced) RestoreDeletedUser(ctx context.Context, id string) error {
+	done, err := p.admit(ctx, costWrite, classWrite)
+	if err != nil {
+		return err
+	}
+	return done(p.next.RestoreDeletedUser(ctx, id))
+}
+
 func (p *paced) GetGroup(ctx context.Context, id string) (*Group, error) {
 	done, err := p.admit(ctx, costRead, classRead)
 	if err != nil {

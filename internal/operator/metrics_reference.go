@@ -44,6 +44,10 @@ var MetricsReference = []Metric{
 		"`ExpiringSoon` warnings raised (`--expiry-warning` before access ends)"},
 	{"partner_operator_expirations_total", "counter", []string{"action"},
 		"Guests whose access ended, by `action`: `AccessRevoked`, `AccountDisabled`, `GuestDeleted`"},
+	{"partner_operator_ownership_records_total", "counter", []string{"outcome"},
+		"Ownership records in the directory handled by the background recorder, by `outcome`: `written`, `current` (already right), `refused` (another installation owns the guest), `failed` (queued again at the object's next reconcile). Leader only"},
+	{"partner_operator_guest_deletions_total", "counter", []string{"verdict"},
+		"Guest deletions the accidental-deletion brake decided on, by `verdict`: `admitted` (within `--deletion-threshold`), `approved` (released by an admin), `held` (counted at each look while held), `cancelled` (the guest was kept)"},
 
 	{"controller_runtime_reconcile_total", "counter", []string{"controller", "result"},
 		"Reconciles by `result`: `success`, `error`, `requeue`, `requeue_after`"},

@@ -58,6 +58,9 @@ type Config struct {
 	Controller                                controllers.Options
 	// Budget paces Graph calls below the tenant's quotas; nil sends them unpaced.
 	Budget *graph.Budget
+	// OwnershipSchema registers the ownership record's directory extension properties once
+	// this replica leads (Controller.OwnerID set); nil registers nothing.
+	OwnershipSchema OwnershipSchema
 	// LookupBatchWindow is how long a lookup by address waits for others to share its
 	// request (graph.Coalesce); 0 looks each address up on its own.
 	LookupBatchWindow time.Duration
@@ -177,6 +180,11 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("set up PartnerInvitation controller: %w", err)
+	}
+	if cfg.OwnershipSchema != nil && cfg.Controller.OwnerID != "" {
+		if err := mgr.Add(&schemaRegistration{schema: cfg.OwnershipSchema, log: mgr.GetLogger().WithName("ownership-schema")}); err != nil {
+			return nil, fmt.Errorf("add ownership schema registration: %w", err)
+		}
 	}
 	if err := (&controllers.PartnerAccessPolicyReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up PartnerAccessPolicy controller: %w", err)

@@ -72,6 +72,9 @@ type deployment struct {
 }
 
 func newDeployment(tb testing.TB, ctx context.Context, env *operatorproc.Environment, flags ...string) *deployment {
+	// The soak deletes far more guests an hour than the accidental-deletion brake admits; it
+	// checks that each deletion happens, so the brake is off (test/ownership covers it).
+	flags = append([]string{"--deletion-threshold=-1"}, flags...)
 	d := &deployment{tb: tb, ctx: ctx, env: env, flags: flags}
 	for i := range d.slots {
 		d.startSlot(i)

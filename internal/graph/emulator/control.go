@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,8 +14,9 @@ import (
 // way the Go methods do. It lives on the Graph listener under /_emulator/ and is neither
 // logged as Graph traffic nor subject to auth, latency or faults.
 //
-//	GET    /_emulator/users               every user, all properties, plus "visible" and "sponsors"
-//	POST   /_emulator/users               seed a user (User JSON; accountEnabled defaults to true)
+//	GET    /_emulator/users               every user, all properties, plus "visible", "sponsors" and "extensions"
+//	POST   /_emulator/users               seed a user (User JSON; accountEnabled defaults to true;
+//	                                       "extensions":{"extension_..._x":"value"} as given, unchecked)
 //	POST   /_emulator/users/{id}/accept   the partner redeems the invitation
 //	DELETE /_emulator/users/{id}          delete out of band
 //	GET    /_emulator/groups              groups with their members
@@ -103,7 +105,7 @@ func (e *Emulator) controlListUsers(w http.ResponseWriter) {
 	now := e.now()
 	out := []map[string]any{}
 	for _, u := range e.dir.sortedUsers() {
-		m := renderUser(&u.User, allUserProps(&u.User))
+		m := controlUser(&u.User)
 		m["visible"] = u.visible(now)
 		m["sponsors"] = append([]string{}, u.sponsors...)
 		out = append(out, m)
@@ -124,7 +126,17 @@ func (e *Emulator) controlSeedUser(w http.ResponseWriter, r *http.Request, body 
 	}
 	in.User.AccountEnabled = in.AccountEnabled == nil || *in.AccountEnabled
 	u := e.AddUser(in.User)
-	writeJSON(w, http.StatusCreated, renderUser(&u, allUserProps(&u)))
+	writeJSON(w, http.StatusCreated, controlUser(&u))
+}
+
+// controlUser is the control API's form of a user: every property, and the extension values
+// under "extensions".
+func controlUser(u *User) map[string]any {
+	m := renderUser(u, allUserProps(u))
+	if len(u.Extensions) > 0 {
+		m["extensions"] = maps.Clone(u.Extensions)
+	}
+	return m
 }
 
 func (e *Emulator) controlListGroups(w http.ResponseWriter) {

@@ -58,12 +58,12 @@ func (e *Emulator) routeDeletedItems(w http.ResponseWriter, r *http.Request, seg
 // listDeletedUsers serves GET /directory/deletedItems/microsoft.graph.user with $select,
 // $filter, $top paging and $count, most recently deleted last.
 func (e *Emulator) listDeletedUsers(w http.ResponseWriter, r *http.Request) {
-	sel, err := parseSelect(r.URL.Query().Get("$select"), userProps(), "user", deletedUserSelect)
+	sel, err := e.parseUserSelect(r.URL.Query().Get("$select"), deletedUserSelect)
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
-	q, ok := parseListQuery(w, r, userFilterSchema)
+	q, ok := parseListQuery(w, r, e.userFilter())
 	if !ok {
 		return
 	}
@@ -95,7 +95,7 @@ func renderDeletedUser(d *deletedRec, sel []string) map[string]any {
 
 // deletedItem serves GET and DELETE (permanent) on /directory/deletedItems/{id}.
 func (e *Emulator) deletedItem(w http.ResponseWriter, r *http.Request, id string) {
-	sel, err := parseSelect(r.URL.Query().Get("$select"), userProps(), "user", deletedUserSelect)
+	sel, err := e.parseUserSelect(r.URL.Query().Get("$select"), deletedUserSelect)
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
 		return

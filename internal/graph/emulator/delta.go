@@ -41,7 +41,7 @@ type deltaState struct {
 
 func (e *Emulator) usersDelta(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	sel, ok := selectUsers(w, r)
+	sel, ok := e.selectUsers(w, r)
 	if !ok {
 		return
 	}

@@ -22,6 +22,11 @@ type directory struct {
 	sps         map[string]*spRec
 	assignments []*assignmentRec
 
+	apps map[string]*appRec // by object id
+	// extProps are the directory extension properties of every application, by lower-cased
+	// full name (extension_{appId without dashes}_{name}).
+	extProps map[string]*extPropRec
+
 	invitations int64
 	mails       map[string]int // lower-cased address -> invitation mails sent
 	// redeemTokens maps the token of every redemption URL handed out to its user, so a test
@@ -38,6 +43,8 @@ func newDirectory() directory {
 		deleted:      map[string]*deletedRec{},
 		groups:       map[string]*groupRec{},
 		sps:          map[string]*spRec{},
+		apps:         map[string]*appRec{},
+		extProps:     map[string]*extPropRec{},
 		mails:        map[string]int{},
 		redeemTokens: map[string]string{},
 		deltaPages:   map[string]deltaPage{},

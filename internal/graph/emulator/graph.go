@@ -65,8 +65,14 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 		}
 		app = clientID
 	}
+	caller := app // the app the token names, for Application.ReadWrite.OwnedBy
+	if !e.opts.RequireAuth {
+		if id, _, ok := e.authorized(r); ok {
+			caller = id
+		}
+	}
 	// Graph refuses a call the app has no permission for before it does or counts any work.
-	if !e.permitted(r.Method, path, body) {
+	if !e.permitted(r.Method, path, body, caller) {
 		writeInsufficientPrivileges(rec, r)
 		return
 	}
@@ -109,6 +115,10 @@ func (e *Emulator) route(w http.ResponseWriter, r *http.Request, path string, bo
 		e.routeServicePrincipals(w, r, "servicePrincipals", rest, body)
 	case strings.HasPrefix(strings.ToLower(first), "serviceprincipals("):
 		e.routeServicePrincipals(w, r, "servicePrincipals"+first[len("servicePrincipals"):], rest, body)
+	case strings.EqualFold(first, "applications"):
+		e.routeApplications(w, r, "", rest, body)
+	case strings.HasPrefix(strings.ToLower(first), "applications("):
+		e.routeApplications(w, r, first[len("applications"):], rest, body)
 	case strings.EqualFold(first, "directory") && len(rest) > 0 && strings.EqualFold(rest[0], "deletedItems"):
 		e.routeDeletedItems(w, r, rest[1:])
 	default:

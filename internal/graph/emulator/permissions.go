@@ -25,6 +25,13 @@ var (
 	permsGroupMember   = []string{"GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"}
 	permsAppRead       = []string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 	permsAppRoleAssign = []string{"AppRoleAssignment.ReadWrite.All"}
+	// Applications and their extension properties (application-get,
+	// application-list-extensionproperty).
+	permsApplicationRead = []string{"Application.Read.All", "Application.ReadWrite.OwnedBy", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	// Registering an extension property (application-post-extensionproperty). The
+	// least-privileged permission, Application.ReadWrite.OwnedBy, is enough only for an
+	// application the caller owns (ownedRules); these are enough for any.
+	permsExtensionWrite = []string{"Application.ReadWrite.All", "Directory.ReadWrite.All"}
 	// Another user's memberOf and appRoleAssignments: Microsoft documents Directory.Read.All
 	// as the least-privileged application permission for both.
 	permsMemberOfRead       = []string{"Directory.Read.All", "Directory.ReadWrite.All"}
@@ -74,6 +81,23 @@ var permissionRules = []permissionRule{
 	{http.MethodGet, "servicePrincipals/{id}/appRoleAssignedTo", nil, permsAppRead},
 	{http.MethodPost, "servicePrincipals/{id}/appRoleAssignedTo", nil, permsAppRoleAssign},
 	{http.MethodDelete, "servicePrincipals/{id}/appRoleAssignedTo/{id}", nil, permsAppRoleAssign},
+
+	{http.MethodGet, "applications", nil, permsApplicationRead},
+	{http.MethodGet, "applications/{id}", nil, permsApplicationRead},
+	{http.MethodGet, "applications/{id}/extensionProperties", nil, permsApplicationRead},
+	{http.MethodGet, "applications/{id}/extensionProperties/{id}", nil, permsApplicationRead},
+	{http.MethodPost, "applications/{id}/extensionProperties", nil, permsExtensionWrite},
+}
+
+// permOwnedBy is the permission that lets an app change only the applications it owns. The
+// emulator has no owners: an application owns itself, so the permission covers the
+// application whose appId is the calling app's client id.
+const permOwnedBy = "Application.ReadWrite.OwnedBy"
+
+// ownedRules are the routes under applications/{id} where permOwnedBy is enough when the
+// application is the caller's own.
+var ownedRules = []struct{ method, path string }{
+	{http.MethodPost, "applications/{id}/extensionProperties"},
 }
 
 // onlyAccountEnabled reports whether a PATCH body sets accountEnabled and nothing else
@@ -153,8 +177,9 @@ func (e *Emulator) SetGrantedPermissions(perms ...string) {
 	e.granted.Store(&set)
 }
 
-// permitted reports whether the granted permissions allow the request.
-func (e *Emulator) permitted(method, path string, body []byte) bool {
+// permitted reports whether the granted permissions allow the request of the app caller (its
+// client id, "" when unknown).
+func (e *Emulator) permitted(method, path string, body []byte, caller string) bool {
 	granted := e.granted.Load()
 	if granted == nil {
 		return true
@@ -166,6 +191,15 @@ func (e *Emulator) permitted(method, path string, body []byte) bool {
 	for _, p := range need {
 		if (*granted)[strings.ToLower(p)] {
 			return true
+		}
+	}
+	if !(*granted)[strings.ToLower(permOwnedBy)] || caller == "" {
+		return false
+	}
+	segs := routeSegments(path)
+	for _, rule := range ownedRules {
+		if rule.method == method && matchRoute(rule.path, segs) {
+			return strings.EqualFold(e.appIDOfPath(segs), caller)
 		}
 	}
 	return false

@@ -44,8 +44,16 @@ func TestRequiredPermissions(t *testing.T) {
 		{"POST", "/servicePrincipals/abc/appRoleAssignedTo", "", permsAppRoleAssign},
 		{"POST", "/servicePrincipals(appId='abc')/appRoleAssignedTo", "", permsAppRoleAssign},
 		{"DELETE", "/servicePrincipals/abc/appRoleAssignedTo/def", "", permsAppRoleAssign},
+		{"GET", "/applications", "", permsApplicationRead},
+		{"GET", "/applications/abc", "", permsApplicationRead},
+		{"GET", "/applications(appId='abc')", "", permsApplicationRead},
+		{"GET", "/applications(appId='abc')/extensionProperties", "", permsApplicationRead},
+		{"GET", "/applications/abc/extensionProperties/def", "", permsApplicationRead},
+		{"POST", "/applications/abc/extensionProperties", "", permsExtensionWrite},
+		{"POST", "/applications(appId='abc')/extensionProperties", "", permsExtensionWrite},
+		{"PATCH", "/users/abc", `{"extension_abc_x":"v"}`, permsUserWrite},
 		// Routes Graph does not have here answer 404 or 405 on their own.
-		{"GET", "/applications", "", nil},
+		{"GET", "/devices", "", nil},
 		{"PUT", "/users/abc", "", nil},
 		{"GET", "/users/abc/manager", "", nil},
 		{"GET", "/", "", nil},
@@ -69,6 +77,8 @@ func TestPermissionSetsLeastPrivilegedFirst(t *testing.T) {
 		"POST groups/{id}/members/$ref":                 "GroupMember.ReadWrite.All",
 		"GET groups/{id}":                               "GroupMember.Read.All",
 		"GET servicePrincipals/{id}":                    "Application.Read.All",
+		"GET applications/{id}":                         "Application.Read.All",
+		"GET applications/{id}/extensionProperties":     "Application.Read.All",
 		"POST servicePrincipals/{id}/appRoleAssignedTo": "AppRoleAssignment.ReadWrite.All",
 		"GET users/{id}/memberOf":                       "Directory.Read.All",
 		"GET users/{id}/appRoleAssignments":             "Directory.Read.All",
@@ -117,7 +127,7 @@ func TestGrantedPermissions(t *testing.T) {
 	h.e.ClearFaults()
 
 	// Unknown routes keep their own answer.
-	wantError(t, h.graph(http.MethodGet, "/applications", nil), http.StatusNotFound, codeNotFound, "")
+	wantError(t, h.graph(http.MethodGet, "/devices", nil), http.StatusNotFound, codeNotFound, "")
 
 	// No permissions at all means everything is allowed again.
 	h.e.SetGrantedPermissions()

@@ -362,7 +362,8 @@ func (p *filterParser) parseFunction(fn string) (filterNode, error) {
 		return nil, err
 	}
 	prop, ok := p.schema.scalars[strings.ToLower(name.text)]
-	if !ok {
+	if !ok || isExtensionName(prop) {
+		// Directory extension properties compare with eq (and in) only, in the emulator.
 		return nil, fmt.Errorf("startswith on '%s' is not supported", name.text)
 	}
 	if t := p.next(); t.kind != tokPunct || t.text != "," {

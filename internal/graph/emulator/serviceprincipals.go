@@ -195,13 +195,14 @@ func (e *Emulator) routeServicePrincipals(w http.ResponseWriter, r *http.Request
 	}
 }
 
-// parseAppIDKey parses "servicePrincipals(appId='x')".
+// parseAppIDKey parses the alternate key "servicePrincipals(appId='x')" or
+// "applications(appId='x')".
 func parseAppIDKey(seg string) (string, bool) {
-	inner, ok := strings.CutPrefix(seg, "servicePrincipals(")
-	if !ok || !strings.HasSuffix(inner, ")") {
+	i := strings.IndexByte(seg, '(')
+	if i <= 0 || !strings.HasSuffix(seg, ")") {
 		return "", false
 	}
-	inner = strings.TrimSuffix(inner, ")")
+	inner := strings.TrimSuffix(seg[i+1:], ")")
 	k, v, ok := strings.Cut(inner, "=")
 	if !ok || !strings.EqualFold(strings.TrimSpace(k), "appId") {
 		return "", false

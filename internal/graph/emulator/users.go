@@ -26,6 +26,10 @@ type User struct {
 	// companyName, department, jobTitle, usageLocation, city, ...) by their Graph names;
 	// unset ones read as null.
 	Profile map[string]string `json:"profile,omitempty"`
+	// Extensions holds the user's directory extension values by their full names
+	// (extension_{appId without dashes}_{name}); an unset one is absent, and Graph's answers
+	// omit it even when selected.
+	Extensions map[string]string `json:"extensions,omitempty"`
 
 	// props holds the non-string properties a PATCH set (businessPhones, passwordProfile,
 	// employeeOrgData, ...) as the JSON it sent, already checked against Graph's schema.
@@ -209,6 +213,12 @@ func userValue(u *User, prop string) any {
 func renderUser(u *User, sel []string) map[string]any {
 	m := make(map[string]any, len(sel)+1)
 	for _, p := range sel {
+		if isExtensionName(p) {
+			if v, ok := u.Extensions[p]; ok {
+				m[p] = v
+			}
+			continue
+		}
 		m[p] = userValue(u, p)
 	}
 	m["id"] = u.ID
@@ -231,6 +241,7 @@ func allUserProps(u *User) []string {
 func cloneUser(u User) User {
 	u.OtherMails = append([]string(nil), u.OtherMails...)
 	u.Profile = maps.Clone(u.Profile)
+	u.Extensions = maps.Clone(u.Extensions)
 	u.props = maps.Clone(u.props)
 	return u
 }

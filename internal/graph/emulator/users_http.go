@@ -87,19 +87,8 @@ func userContext(r *http.Request, sel []string, entity bool) string {
 	return c
 }
 
-// selectUsers parses a users request's $select; when it is invalid it answers 400 itself
-// and returns false.
-func selectUsers(w http.ResponseWriter, r *http.Request) ([]string, bool) {
-	sel, err := parseSelect(r.URL.Query().Get("$select"), userProps(), "user", defaultUserSelect)
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
-		return nil, false
-	}
-	return sel, true
-}
-
 func (e *Emulator) getUser(w http.ResponseWriter, r *http.Request, id string) {
-	sel, ok := selectUsers(w, r)
+	sel, ok := e.selectUsers(w, r)
 	if !ok {
 		return
 	}
@@ -123,11 +112,11 @@ func (e *Emulator) getUser(w http.ResponseWriter, r *http.Request, id string) {
 // "ConsistencyLevel: eventual"; users not yet replicated are absent, which is how an
 // eventually consistent lookup by email misses a fresh guest.
 func (e *Emulator) listUsers(w http.ResponseWriter, r *http.Request) {
-	sel, ok := selectUsers(w, r)
+	sel, ok := e.selectUsers(w, r)
 	if !ok {
 		return
 	}
-	q, ok := parseListQuery(w, r, userFilterSchema)
+	q, ok := parseListQuery(w, r, e.userFilter())
 	if !ok {
 		return
 	}
@@ -157,7 +146,7 @@ func (e *Emulator) countUsers(w http.ResponseWriter, r *http.Request) {
 		writeRawCount(w, r, 0)
 		return
 	}
-	q, ok := parseListQuery(w, r, userFilterSchema)
+	q, ok := parseListQuery(w, r, e.userFilter())
 	if !ok {
 		return
 	}
@@ -193,6 +182,12 @@ func userGetter(u *User) func(string) []string {
 			}
 			return []string{u.CreatedDateTime.UTC().Format(time.RFC3339Nano)}
 		}
+		if isExtensionName(p) {
+			if v, ok := u.Extensions[p]; ok {
+				return []string{v}
+			}
+			return nil
+		}
 		if v, ok := u.Profile[p]; ok {
 			return []string{v}
 		}
@@ -208,12 +203,16 @@ type userPatch struct {
 	setOtherMails                    bool
 	strs                             map[string]*string         // Profile; nil clears
 	props                            map[string]json.RawMessage // props; nil clears
+	exts                             map[string]*string         // Extensions; nil clears
 }
 
 // patchUser serves PATCH /users/{id}. The body is read with msgraph-sdk-go's user model, so
 // any property Graph defines and the user-update page lists as writable can be set, and
-// anything else is a 400; the whole body is checked before anything changes.
+// anything else is a 400; the whole body is checked before anything changes. Members named
+// extension_... are directory extension values, which the model does not define: they are
+// checked against the registered extension properties instead.
 func (e *Emulator) patchUser(w http.ResponseWriter, r *http.Request, id string, body []byte) {
+	ext, extNames, body := splitExtensions(body)
 	p, v, ok := readEntity(w, r, body, models.CreateUserFromDiscriminatorValue, codeRequestBadRequest)
 	if !ok {
 		return
@@ -224,6 +223,11 @@ func (e *Emulator) patchUser(w http.ResponseWriter, r *http.Request, id string, 
 		return
 	}
 	e.mu.Lock()
+	if patch.exts, err = e.dir.extensionPatch(ext, extNames); err != nil {
+		e.mu.Unlock()
+		writeError(w, r, http.StatusBadRequest, codeRequestBadRequest, err.Error())
+		return
+	}
 	u := e.dir.visibleUserByKey(id, e.now())
 	if u != nil && patch.upn != nil {
 		if other := e.dir.userByKey(*patch.upn); other != nil && other != u {
@@ -366,6 +370,9 @@ func (p *userPatch) apply(u *User) bool {
 			u.props[k] = v
 		}
 		changed = changed || had != (v != nil) || !bytes.Equal(old, v)
+	}
+	if applyExtensions(u, p.exts) {
+		changed = true
 	}
 	return changed
 }

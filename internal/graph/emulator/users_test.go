@@ -329,7 +329,7 @@ func TestAddUserDefaults(t *testing.T) {
 
 func TestUnknownPaths(t *testing.T) {
 	h := newHarness(t, Options{})
-	for _, p := range []string{"/v1.0/applications", "/v1.0/users/x/manager", "/beta/users", "/v1.0"} {
+	for _, p := range []string{"/v1.0/devices", "/v1.0/users/x/manager", "/beta/users", "/v1.0"} {
 		rep := h.call(http.MethodGet, p, nil)
 		wantError(t, rep, http.StatusNotFound, codeNotFound, "")
 	}

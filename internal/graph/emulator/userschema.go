@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	absser "github.com/microsoft/kiota-abstractions-go/serialization"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
 
@@ -19,14 +20,17 @@ type userProperty struct {
 // userSchema maps the lower-cased names of every structural property of a user (navigation
 // properties such as manager or memberOf excluded) to its description. $select is
 // case-insensitive on Graph, so lookups are too.
-var userSchema = sync.OnceValue(func() map[string]userProperty {
-	u := models.NewUser()
+var userSchema = sync.OnceValue(func() map[string]userProperty { return modelSchema(models.NewUser()) })
+
+// modelSchema describes the structural properties of an msgraph-sdk-go model (navigation
+// properties excluded), keyed by lower-cased name.
+func modelSchema(m absser.Parsable) map[string]userProperty {
 	out := map[string]userProperty{}
-	for name := range u.GetFieldDeserializers() {
+	for name := range m.GetFieldDeserializers() {
 		if strings.HasPrefix(name, "@") {
 			continue
 		}
-		t := propertyType(u, name)
+		t := propertyType(m, name)
 		if t == nil {
 			continue
 		}
@@ -44,18 +48,21 @@ var userSchema = sync.OnceValue(func() map[string]userProperty {
 		}
 	}
 	return out
-})
+}
+
+// schemaNames maps a schema's lower-cased names to their canonical spelling.
+func schemaNames(schema map[string]userProperty) map[string]string {
+	m := make(map[string]string, len(schema))
+	for k, p := range schema {
+		m[k] = p.name
+	}
+	return m
+}
 
 // userProps maps lower-cased property names to their canonical spelling, for parseSelect:
 // every structural property of microsoft.graph.user can be selected, and one that is not set
 // reads as null (or [] for a collection), as on Graph.
-var userProps = sync.OnceValue(func() map[string]string {
-	m := map[string]string{}
-	for k, p := range userSchema() {
-		m[k] = p.name
-	}
-	return m
-})
+var userProps = sync.OnceValue(func() map[string]string { return schemaNames(userSchema()) })
 
 // userWritable are the properties PATCH /users/{id} may set, from the request body table of
 // https://learn.microsoft.com/en-us/graph/api/user-update (v1.0). Every other property of a

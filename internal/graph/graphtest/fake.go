@@ -19,11 +19,13 @@ type Fake struct {
 	FindUsersByEmailFn func(ctx context.Context, email string) ([]graph.User, error)
 	// FindUsersByEmailsFn answers batched lookups; unset, each address goes to
 	// FindUsersByEmailFn in turn (the answers a batch would merge).
-	FindUsersByEmailsFn func(ctx context.Context, emails []string) ([]graph.User, error)
-	GetUserFn           func(ctx context.Context, id string) (*graph.User, error)
-	InviteFn            func(ctx context.Context, req graph.InvitationRequest) (*graph.Invitation, error)
-	UpdateUserFn        func(ctx context.Context, id string, u graph.UserUpdate) error
-	DeleteUserFn        func(ctx context.Context, id string) error
+	FindUsersByEmailsFn  func(ctx context.Context, emails []string) ([]graph.User, error)
+	GetUserFn            func(ctx context.Context, id string) (*graph.User, error)
+	InviteFn             func(ctx context.Context, req graph.InvitationRequest) (*graph.Invitation, error)
+	UpdateUserFn         func(ctx context.Context, id string, u graph.UserUpdate) error
+	DeleteUserFn         func(ctx context.Context, id string) error
+	GetDeletedUserFn     func(ctx context.Context, id string) (*graph.User, error)
+	RestoreDeletedUserFn func(ctx context.Context, id string) error
 
 	GetGroupFn                    func(ctx context.Context, id string) (*graph.Group, error)
 	FindGroupsByNameFn            func(ctx context.Context, name string) ([]graph.Group, error)
@@ -114,6 +116,22 @@ func (f *Fake) DeleteUser(ctx context.Context, id string) error {
 		return ErrNotImplemented
 	}
 	return f.DeleteUserFn(ctx, id)
+}
+
+func (f *Fake) GetDeletedUser(ctx context.Context, id string) (*graph.User, error) {
+	f.record("GetDeletedUser")
+	if f.GetDeletedUserFn == nil {
+		return nil, ErrNotImplemented
+	}
+	return f.GetDeletedUserFn(ctx, id)
+}
+
+func (f *Fake) RestoreDeletedUser(ctx context.Context, id string) error {
+	f.record("RestoreDeletedUser")
+	if f.RestoreDeletedUserFn == nil {
+		return ErrNotImplemented
+	}
+	return f.RestoreDeletedUserFn(ctx, id)
 }
 
 func (f *Fake) GetGroup(ctx context.Context, id string) (*graph.Group, error) {

@@ -50,11 +50,17 @@ type Config struct {
 	// WrapTransport, when set, wraps the transport under the middleware chain, so it sees each
 	// attempt as it is sent (leader.Fence.Transport).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// ExtensionAppID is the application whose directory extension properties hold the
+	// ownership record (see ownership.go); empty, records are neither read nor written.
+	ExtensionAppID string
 }
 
 // Client is the msgraph-sdk-go implementation of Directory.
 type Client struct {
-	adapter *khttp.NetHttpRequestAdapter
+	adapter   *khttp.NetHttpRequestAdapter
+	ownership *ownershipNames
+	// userSelect is what every read of a user selects: userSelect and the record's properties.
+	userSelect []string
 }
 
 var _ graph.Directory = (*Client)(nil)
@@ -107,7 +113,9 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("graph request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(endpoint + "/v1.0")
-	return &Client{adapter: adapter}, nil
+	c := &Client{adapter: adapter, ownership: newOwnershipNames(cfg.ExtensionAppID)}
+	c.userSelect = append(append([]string{}, userSelect...), c.ownership.all()...)
+	return c, nil
 }
 
 func (c *Client) users() *users.UsersRequestBuilder {
@@ -120,14 +128,14 @@ func (c *Client) FindUsersByEmail(ctx context.Context, email string) ([]graph.Us
 	lit := strings.ReplaceAll(email, "'", "''")
 	filter := fmt.Sprintf("mail eq '%s' or otherMails/any(m:m eq '%s')", lit, lit)
 	resp, err := c.users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: userSelect},
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: c.userSelect},
 	})
 	if err != nil {
 		return nil, classify("find users", err)
 	}
 	var out []graph.User
 	for _, u := range resp.GetValue() {
-		out = append(out, userFromModel(u))
+		out = append(out, c.userFromModel(u))
 	}
 	return out, nil
 }
@@ -137,12 +145,12 @@ func (c *Client) FindUsersByEmail(ctx context.Context, email string) ([]graph.Us
 // intact.
 func (c *Client) GetUser(ctx context.Context, id string) (*graph.User, error) {
 	resp, err := c.users().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userSelect},
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: c.userSelect},
 	})
 	if err != nil {
 		return nil, classify("get user", err)
 	}
-	u := userFromModel(resp)
+	u := c.userFromModel(resp)
 	return &u, nil
 }
 
@@ -229,7 +237,17 @@ func (c *Client) UpdateUser(ctx context.Context, id string, update graph.UserUpd
 			others = true
 		}
 	}
+	if update.Ownership != nil {
+		if c.ownership == nil {
+			return &graph.Error{Kind: graph.KindTerminal, Op: "record ownership", Message: "no application is configured for the ownership record's extension properties"}
+		}
+		c.ownership.write(body, *update.Ownership)
+		others = true
+	}
 	op := "update user"
+	if update.Ownership != nil && update.DisplayName == nil && update.UserType == nil && len(update.Profile) == 0 {
+		op = "record ownership"
+	}
 	if update.AccountEnabled != nil {
 		body.SetAccountEnabled(update.AccountEnabled)
 		if !others {
@@ -248,6 +266,13 @@ func (c *Client) DeleteUser(ctx context.Context, id string) error {
 		return classify("delete user", err)
 	}
 	return nil
+}
+
+// userFromModel maps a user, with the ownership record when the client reads one.
+func (c *Client) userFromModel(u models.Userable) graph.User {
+	out := userFromModel(u)
+	out.Ownership = c.ownership.read(u)
+	return out
 }
 
 func userFromModel(u models.Userable) graph.User {

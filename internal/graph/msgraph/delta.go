@@ -33,7 +33,7 @@ func (c *Client) UserChanges(ctx context.Context, deltaLink string) ([]graph.Use
 	if deltaLink == "" {
 		page, err = delta.GetAsDeltaGetResponse(ctx, &users.DeltaRequestBuilderGetRequestConfiguration{
 			Headers:         headers,
-			QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: userSelect},
+			QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: c.userSelect},
 		})
 	} else {
 		page, err = delta.WithUrl(deltaLink).GetAsDeltaGetResponse(ctx, linkCfg)
@@ -52,7 +52,7 @@ func (c *Client) UserChanges(ctx context.Context, deltaLink string) ([]graph.Use
 				out = append(out, graph.UserChange{User: graph.User{ID: deref(u.GetId())}, Removed: true})
 				continue
 			}
-			out = append(out, graph.UserChange{User: userFromModel(u)})
+			out = append(out, graph.UserChange{User: c.userFromModel(u)})
 		}
 		if link := deref(page.GetOdataDeltaLink()); link != "" {
 			return out, link, nil

@@ -50,7 +50,7 @@ func (c *Client) findUsersIn(ctx context.Context, emails []string) ([]graph.User
 	resp, err := c.users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
 		Headers: headers,
 		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{
-			Filter: &filter, Select: userSelect, Count: &count, Top: &top,
+			Filter: &filter, Select: c.userSelect, Count: &count, Top: &top,
 		},
 	})
 	var out []graph.User
@@ -59,7 +59,7 @@ func (c *Client) findUsersIn(ctx context.Context, emails []string) ([]graph.User
 			return nil, classify(op, err)
 		}
 		for _, u := range resp.GetValue() {
-			out = append(out, userFromModel(u))
+			out = append(out, c.userFromModel(u))
 		}
 		next := deref(resp.GetOdataNextLink())
 		if next == "" {
@@ -80,11 +80,15 @@ func LookupFilter(emails []string) string {
 	return fmt.Sprintf("mail in (%s) or otherMails/any(m:m in (%s))", list, list)
 }
 
+// sampleAppID stands for any application ID: all have the same length.
+const sampleAppID = "00000000-0000-0000-0000-000000000000"
+
 // LookupURLLength is the length of the URL Graph receives for a batched lookup of emails.
 func LookupURLLength(emails []string) int {
 	q := url.Values{}
 	q.Set("$filter", LookupFilter(emails))
-	q.Set("$select", strings.Join(userSelect, ","))
+	// The longest select a client sends: with the ownership record's four properties.
+	q.Set("$select", strings.Join(append(append([]string{}, userSelect...), newOwnershipNames(sampleAppID).all()...), ","))
 	q.Set("$count", "true")
 	q.Set("$top", fmt.Sprint(maxPageSize))
 	// Spaces travel as %20, which url.Values writes as the shorter "+".

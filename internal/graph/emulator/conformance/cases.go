@@ -41,6 +41,11 @@ const (
 	docDeletedGet     = learn + "api/directory-deleteditems-get?view=graph-rest-1.0"
 	docDeletedRestore = learn + "api/directory-deleteditems-restore?view=graph-rest-1.0"
 	docDeletedDelete  = learn + "api/directory-deleteditems-delete?view=graph-rest-1.0"
+	docAppGet         = learn + "api/application-get?view=graph-rest-1.0"
+	docExtPropList    = learn + "api/application-list-extensionproperty?view=graph-rest-1.0"
+	docExtPropPost    = learn + "api/application-post-extensionproperty?view=graph-rest-1.0"
+	docExtProperty    = learn + "api/resources/extensionproperty?view=graph-rest-1.0"
+	docExtensions     = learn + "extensibility-overview"
 	docAdvanced       = learn + "aad-advanced-queries"
 	docPaging         = learn + "paging"
 	docThrottling     = learn + "throttling"
@@ -387,6 +392,97 @@ var Cases = []Case{
 		Name: "delete a user for good", Doc: docDeletedDelete,
 		Method: http.MethodDelete, Path: "/directory/deletedItems/{deleted}",
 		Want: Want{Status: http.StatusNoContent},
+	},
+
+	// applications and directory extension properties
+	{
+		Name: "get an application by appId", Doc: docAppGet,
+		Method: http.MethodGet, Path: "/applications(appId='{appId}')",
+		Want: Want{Status: http.StatusOK, Model: models.CreateApplicationFromDiscriminatorValue,
+			Equal: map[string]string{"id": "{appObject}", "appId": "{appId}", "displayName": "Partner Portal"}},
+	},
+	{
+		Name: "get an application that does not exist", Doc: docAppGet,
+		Method: http.MethodGet, Path: "/applications(appId='{missing}')",
+		Want: Want{Status: http.StatusNotFound, Code: "Request_ResourceNotFound", Message: "{missing}"},
+	},
+	{
+		Name: "find an extension property by name", Doc: docExtPropList,
+		Method: http.MethodGet, Path: "/applications/{appObject}/extensionProperties?$filter=name eq '{ext}'",
+		Want: Want{Status: http.StatusOK, Model: models.CreateExtensionPropertyCollectionResponseFromDiscriminatorValue,
+			Items:   []string{"{extId}"},
+			ItemHas: []string{"name", "dataType", "targetObjects", "appDisplayName", "isMultiValued", "isSyncedFromOnPremises"}},
+	},
+	{
+		Name: "register a directory extension property", Doc: docExtPropPost,
+		Method: http.MethodPost, Path: "/applications(appId='{appId}')/extensionProperties",
+		Body: `{"@odata.type":"#microsoft.graph.extensionProperty","name":"partnerObject","dataType":"String","targetObjects":["User"]}`,
+		Want: Want{Status: http.StatusCreated, Model: models.CreateExtensionPropertyFromDiscriminatorValue,
+			Has:   []string{"id", "targetObjects", "appDisplayName", "isSyncedFromOnPremises"},
+			Equal: map[string]string{"name": "extension_{appHex}_partnerObject", "dataType": "String", "isMultiValued": "false"}},
+	},
+	{
+		Name: "register an extension property twice", Doc: docExtPropPost,
+		Method: http.MethodPost, Path: "/applications/{appObject}/extensionProperties",
+		Body: `{"name":"partnerOwner","dataType":"String","targetObjects":["User"]}`,
+		Want: Want{Status: http.StatusBadRequest, Code: "Request_BadRequest", Message: "already exists"},
+	},
+	{
+		Name: "register with Application.ReadWrite.OwnedBy on an application the app does not own", Doc: docExtPropPost,
+		Setup: func(e *emulator.Emulator, _ Vars) error {
+			e.SetGrantedPermissions("Application.ReadWrite.OwnedBy")
+			return nil
+		},
+		Method: http.MethodPost, Path: "/applications(appId='{appId}')/extensionProperties",
+		Body: `{"name":"partnerUID","dataType":"String","targetObjects":["User"]}`,
+		Want: Want{Status: http.StatusForbidden, Code: "Authorization_RequestDenied", Message: "Insufficient privileges to complete the operation."},
+	},
+	{
+		Name: "set a directory extension value", Doc: docExtensions,
+		Method: http.MethodPatch, Path: "/users/{guest}", Body: `{"@odata.type":"#microsoft.graph.user","{ext}":"ns/team-b"}`,
+		Want: Want{Status: http.StatusNoContent},
+	},
+	{
+		Name: "remove a directory extension value", Doc: docExtensions,
+		Method: http.MethodPatch, Path: "/users/{guest}", Body: `{"{ext}":null}`,
+		Want: Want{Status: http.StatusNoContent},
+	},
+	{
+		Name: "set an extension property that is not registered", Doc: docExtensions,
+		Method: http.MethodPatch, Path: "/users/{guest}", Body: `{"extension_{appHex}_nope":"x"}`,
+		Want: Want{Status: http.StatusBadRequest, Code: "Request_BadRequest",
+			Message: "Property 'extension_{appHex}_nope' does not exist as a declared property or extension property."},
+	},
+	{
+		Name: "a String extension value over 256 characters", Doc: docExtProperty,
+		Method: http.MethodPatch, Path: "/users/{guest}", Body: `{"{ext}":"` + strings.Repeat("v", 257) + `"}`,
+		Want: Want{Status: http.StatusBadRequest, Code: "Request_BadRequest", Message: "{ext}"},
+	},
+	{
+		Name: "read a directory extension value with $select", Doc: docExtensions,
+		Method: http.MethodGet, Path: "/users/{guest}?$select=id,{ext}",
+		Want: Want{Status: http.StatusOK, Model: models.CreateUserFromDiscriminatorValue, Equal: map[string]string{"{ext}": "ns/team-a"}},
+	},
+	{
+		Name: "a selected extension property the user has no value of is omitted", Doc: docExtensions,
+		Method: http.MethodGet, Path: "/users/{other}?$select=id,{ext}",
+		Want: Want{Status: http.StatusOK, Model: models.CreateUserFromDiscriminatorValue, Lacks: []string{"{ext}"}},
+	},
+	{
+		Name: "select an extension property that is not registered", Doc: docUserGet,
+		Method: http.MethodGet, Path: "/users/{guest}?$select=id,extension_{appHex}_nope",
+		Want: Want{Status: http.StatusBadRequest, Code: "BadRequest", Message: "Could not find a property named 'extension_{appHex}_nope'"},
+	},
+	{
+		Name: "find users by a directory extension value", Doc: docExtensions,
+		Method: http.MethodGet, Path: "/users?$filter={ext} eq 'ns/team-a'&$select=id,{ext}",
+		Want: Want{Status: http.StatusOK, Model: models.CreateUserCollectionResponseFromDiscriminatorValue, Items: []string{"{guest}"}, ItemHas: []string{"{ext}"}},
+	},
+	{
+		Name: "a deleted user keeps its extension values", Doc: docDeletedGet,
+		Method: http.MethodGet, Path: "/directory/deletedItems/{deleted}?$select=id,{ext}",
+		Want: Want{Status: http.StatusOK, Model: models.CreateDirectoryObjectFromDiscriminatorValue,
+			Equal: map[string]string{"{ext}": "ns/gone", "@odata.type": "#microsoft.graph.user"}},
 	},
 
 	// throttling, authentication and permissions

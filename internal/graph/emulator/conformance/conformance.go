@@ -65,6 +65,8 @@ type Vars map[string]string
 
 // Seed fills a tenant with what the cases refer to: a guest with a sponsor, a group it is a
 // member of and an application it is assigned to, a second member user, and a deleted guest.
+// The application has a directory extension property ({ext}), which the guest and the
+// deleted guest have values of.
 func Seed(e *emulator.Emulator) (Vars, error) {
 	sponsor := e.AddUser(emulator.User{DisplayName: "Ann Sponsor", Mail: "ann@" + emulator.TenantDomain, AccountEnabled: true})
 	other := e.AddUser(emulator.User{DisplayName: "Ben Other", Mail: "ben@" + emulator.TenantDomain, AccountEnabled: true})
@@ -84,16 +86,32 @@ func Seed(e *emulator.Emulator) (Vars, error) {
 	sp := e.AddServicePrincipal(emulator.ServicePrincipal{DisplayName: "Partner Portal",
 		AppRoles: []emulator.AppRole{{Value: "Partner.Read", DisplayName: "Read"}, {Value: "Partner.Write", DisplayName: "Write"}}})
 	a := e.AssignAppRoleOutOfBand(emulator.AppRoleAssignment{PrincipalID: guest.ID, ResourceID: sp.ID, AppRoleID: sp.AppRoles[0].ID})
-	gone := e.AddUser(emulator.User{DisplayName: "Gone Partner", Mail: "gone@fabrikam.com", UserType: "Guest", CreationType: "Invitation"})
+	appObject := e.AddApplication(sp.AppID, sp.DisplayName)
+	ext := e.RegisterExtensionProperty(sp.AppID, "partnerOwner")
+	if err := e.SetUserExtension(guest.ID, ext, "ns/team-a"); err != nil {
+		return nil, fmt.Errorf("seeding the extension value: %w", err)
+	}
+	gone := e.AddUser(emulator.User{DisplayName: "Gone Partner", Mail: "gone@fabrikam.com", UserType: "Guest", CreationType: "Invitation",
+		Extensions: map[string]string{ext: "ns/gone"}})
 	if err := e.DeleteUserOutOfBand(gone.ID); err != nil {
 		return nil, fmt.Errorf("seeding the deleted user: %w", err)
 	}
 	return Vars{
 		"guest": guest.ID, "guestUPN": guest.UserPrincipalName, "guestMail": guest.Mail,
 		"sponsor": sponsor.ID, "other": other.ID, "group": group.ID,
-		"sp": sp.ID, "appId": sp.AppID, "role": sp.AppRoles[0].ID, "role2": sp.AppRoles[1].ID, "assignment": a.ID,
+		"sp": sp.ID, "appId": sp.AppID, "appHex": strings.ReplaceAll(strings.ToLower(sp.AppID), "-", ""),
+		"appObject": appObject, "ext": ext, "extId": extensionID(e, ext), "role": sp.AppRoles[0].ID, "role2": sp.AppRoles[1].ID, "assignment": a.ID,
 		"deleted": gone.ID, "missing": "5b3c0d4e-0000-4000-8000-00000000dead", "tenant": e.TenantID(),
 	}, nil
+}
+
+func extensionID(e *emulator.Emulator, name string) string {
+	for _, p := range e.ExtensionProperties() {
+		if p.Name == name {
+			return p.ID
+		}
+	}
+	return ""
 }
 
 // Request is a case made concrete for one tenant.
@@ -232,17 +250,19 @@ func (c Case) CheckBody(v Vars, body []byte) []string {
 		return []string{fmt.Sprintf("body %s: %v", body, err)}
 	}
 	var probs []string
+	// Member names may have {var}s too, e.g. a directory extension property's.
 	for _, k := range w.Has {
-		if _, ok := m[k]; !ok {
-			probs = append(probs, "no member "+k)
+		if _, ok := m[v.expand(k, nil)]; !ok {
+			probs = append(probs, "no member "+v.expand(k, nil))
 		}
 	}
 	for _, k := range w.Lacks {
-		if _, ok := m[k]; ok {
-			probs = append(probs, "unexpected member "+k)
+		if _, ok := m[v.expand(k, nil)]; ok {
+			probs = append(probs, "unexpected member "+v.expand(k, nil))
 		}
 	}
 	for k, want := range w.Equal {
+		k = v.expand(k, nil)
 		if got, want := fmt.Sprint(m[k]), v.expand(want, nil); got != want {
 			probs = append(probs, fmt.Sprintf("%s is %q, want %q", k, got, want))
 		}
@@ -258,7 +278,7 @@ func (c Case) CheckBody(v Vars, body []byte) []string {
 			id, _ := obj["id"].(string)
 			ids = append(ids, id)
 			for _, k := range w.ItemHas {
-				if _, ok := obj[k]; !ok {
+				if k = v.expand(k, nil); !hasKey(obj, k) {
 					probs = append(probs, fmt.Sprintf("value[%d] has no %s", i, k))
 				}
 			}
@@ -302,7 +322,9 @@ var (
 )
 
 // undefinedMembers walks a parsed model and names the members its type does not define.
-// Instance annotations ("@odata.context", "@removed") are Graph's and allowed.
+// Instance annotations ("@odata.context", "@removed") are Graph's and allowed, and so are
+// directory extension properties (extension_{appId without dashes}_{name}): Graph adds them
+// to a directory object's type, and the SDK's models keep them in AdditionalData by design.
 func undefinedMembers(p absser.Parsable, path string) []string {
 	if p == nil || reflect.ValueOf(p).IsNil() {
 		return nil
@@ -310,7 +332,7 @@ func undefinedMembers(p absser.Parsable, path string) []string {
 	var probs []string
 	if h, ok := p.(absser.AdditionalDataHolder); ok {
 		for k := range h.GetAdditionalData() {
-			if !strings.HasPrefix(k, "@") {
+			if !strings.HasPrefix(k, "@") && !strings.HasPrefix(k, "extension_") {
 				probs = append(probs, fmt.Sprintf("member %s%s is not defined by %T", path, k, p))
 			}
 		}
@@ -335,6 +357,11 @@ func undefinedMembers(p absser.Parsable, path string) []string {
 		}
 	}
 	return probs
+}
+
+func hasKey(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 func lowerFirst(s string) string {

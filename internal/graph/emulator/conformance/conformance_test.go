@@ -21,7 +21,7 @@ func TestUndefinedMembers(t *testing.T) {
 	if want := []string{"appRoles[0].bar", "foo", "info.baz"}; !slices.Equal(names, want) {
 		t.Errorf("undefined members %v, want %v (%q)", names, want, got)
 	}
-	if got := parseModel([]byte(`{"id":"u","displayName":null,"@removed":{"reason":"deleted"}}`), models.CreateUserFromDiscriminatorValue); len(got) != 0 {
+	if got := parseModel([]byte(`{"id":"u","displayName":null,"@removed":{"reason":"deleted"},"extension_0a1b_partnerOwner":"x"}`), models.CreateUserFromDiscriminatorValue); len(got) != 0 {
 		t.Errorf("a well-formed user: %v", got)
 	}
 }

@@ -68,7 +68,7 @@ func readRecord(a map[string]string) guestRecord {
 		InvitePending: t(recordInvitePending), InvitedAt: t(recordInvitedAt), LastSentAt: t(recordLastSentAt),
 		ResendHandled: a[recordResendHandled], ResetHandled: a[recordResetHandled],
 		HandedOverFrom: a[recordHandedOverFrom],
-		RestoreFrom: a[recordRestoreFrom], DeletedAt: t(recordDeletedAt),
+		RestoreFrom:    a[recordRestoreFrom], DeletedAt: t(recordDeletedAt),
 	}
 }
 

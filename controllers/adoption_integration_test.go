@@ -59,7 +59,8 @@ var _ = Describe("A namespace editor", func() {
 		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
 			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonPromotionDenied))
 		Expect(meta.IsStatusConditionTrue(fetch(p)(Default).Status.Conditions, b2bv1alpha1.ConditionStalled)).To(BeTrue())
-		Expect(requestsTo("PATCH", "/users/"+existing.ID)).To(BeZero())
+		// The only write to the account is its ownership record (written once it was adopted).
+		Expect(profilePatchesTo(existing.ID)).To(BeZero())
 		u, _ := emu.User(existing.ID)
 		Expect(u.UserType).To(Equal("Guest"))
 

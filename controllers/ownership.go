@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -98,6 +99,13 @@ func (r *PartnerInvitationReconciler) recordNow(ctx context.Context, pinv *b2bv1
 	return nil
 }
 
+// forgetRecord drops a queued record of a guest just deleted: there is nothing left to write.
+func (r *PartnerInvitationReconciler) forgetRecord(userID string) {
+	if r.Records != nil {
+		r.Records.Forget(userID)
+	}
+}
+
 // OwnershipRecorder writes ownership records in the background, at the identity write budget's
 // pace, so the invitation path (which has its own quota) never waits for a write slot. A record
 // lost in a crash is noticed on the next read of the guest and queued again.
@@ -133,6 +141,14 @@ func (w *OwnershipRecorder) Record(userID string, o graph.Ownership) {
 	w.want[userID] = o
 	w.mu.Unlock()
 	w.queue.Add(userID)
+}
+
+// Forget drops the guest's queued record, if any.
+func (w *OwnershipRecorder) Forget(userID string) {
+	w.init()
+	w.mu.Lock()
+	delete(w.want, userID)
+	w.mu.Unlock()
 }
 
 // Pending is how many records wait to be written.
@@ -269,14 +285,14 @@ const restoreRetention = 29 * 24 * time.Hour
 // tombstone keeps the claim after this installation deleted the guest, holding nobody and
 // naming the deleted guest, so the next object for the address restores it instead of
 // inviting anew.
-func (r *PartnerInvitationReconciler) tombstone(ctx context.Context, lease *coordinationv1.Lease, userID string) error {
+func (r *PartnerInvitationReconciler) tombstone(ctx context.Context, lease *coordinationv1.Lease, pinv *b2bv1alpha1.PartnerInvitation, userID string) error {
 	if err := r.fenceCheck(); err != nil {
 		return err
 	}
 	lease = lease.DeepCopy()
 	lease.Spec.HolderIdentity = nil
 	delete(lease.Annotations, b2bv1alpha1.AnnotationClaimHolderUID)
-	guestRecord{RestoreFrom: userID, DeletedAt: r.now()}.writeTo(lease.Annotations)
+	guestRecord{RestoreFrom: userID, DeletedAt: r.now(), DeletedBy: holderIdentity(pinv)}.writeTo(lease.Annotations)
 	// writeTo leaves keys it has no value for; clear the rest of the record.
 	for _, k := range []string{recordUserID, recordOrigin, recordInvitePending, recordInvitedAt, recordLastSentAt,
 		recordResendHandled, recordResetHandled, recordHandedOverFrom} {
@@ -298,7 +314,7 @@ func (r *PartnerInvitationReconciler) tombstoneRecord(lease *coordinationv1.Leas
 	if rec.RestoreFrom == "" || !r.ownershipOn() || r.now().Sub(rec.DeletedAt) > restoreRetention {
 		return guestRecord{}
 	}
-	return guestRecord{RestoreFrom: rec.RestoreFrom, DeletedAt: rec.DeletedAt}
+	return guestRecord{RestoreFrom: rec.RestoreFrom, DeletedAt: rec.DeletedAt, DeletedBy: rec.DeletedBy}
 }
 
 // restoreGuest restores the guest this installation deleted for the address, once the deleted
@@ -306,6 +322,14 @@ func (r *PartnerInvitationReconciler) tombstoneRecord(lease *coordinationv1.Leas
 // purged meanwhile, or not this installation's, is forgotten, and the partner is invited.
 func (r *PartnerInvitationReconciler) restoreGuest(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, f *findings) (*graph.User, error) {
 	id := claim.record.RestoreFrom
+	// A restore passes the guest from the deleted object to this one: only where a handover
+	// between the two would be allowed.
+	if allowed, err := r.mayRestore(ctx, claim.record.DeletedBy, pinv); err != nil || !allowed {
+		if err != nil {
+			return nil, err
+		}
+		return nil, r.forgetRestore(ctx, pinv, claim)
+	}
 	u, err := r.Directory.GetDeletedUser(ctx, id)
 	switch {
 	case graph.IsNotFound(err):
@@ -347,6 +371,20 @@ func (r *PartnerInvitationReconciler) takeRestored(ctx context.Context, pinv *b2
 	return nil
 }
 
+func (r *PartnerInvitationReconciler) mayRestore(ctx context.Context, deletedBy string, pinv *b2bv1alpha1.PartnerInvitation) (bool, error) {
+	ns, name, _ := strings.Cut(deletedBy, "/")
+	if ns == pinv.Namespace {
+		return true, nil
+	}
+	from := &b2bv1alpha1.PartnerInvitation{}
+	from.Namespace, from.Name = ns, name
+	allowed, err := r.mayHandOver(ctx, from, pinv)
+	if apierrors.IsNotFound(errors.Unwrap(err)) || apierrors.IsNotFound(err) {
+		return false, nil // the namespace is gone: no policy can select it
+	}
+	return allowed, err
+}
+
 func (r *PartnerInvitationReconciler) forgetRestore(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim) error {
-	return r.save(ctx, pinv, claim, func(rec *guestRecord) { rec.RestoreFrom, rec.DeletedAt = "", time.Time{} })
+	return r.save(ctx, pinv, claim, func(rec *guestRecord) { rec.RestoreFrom, rec.DeletedAt, rec.DeletedBy = "", time.Time{}, "" })
 }

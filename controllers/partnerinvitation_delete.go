@@ -44,7 +44,7 @@ func (r *PartnerInvitationReconciler) reconcileDelete(ctx context.Context, pinv 
 		return ctrl.Result{}, err
 	}
 	if deleted != "" && r.ownershipOn() {
-		err = r.tombstone(ctx, claim.lease, deleted)
+		err = r.tombstone(ctx, claim.lease, pinv, deleted)
 	} else {
 		err = r.releaseClaim(ctx, claim.lease)
 	}
@@ -158,6 +158,7 @@ func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, p
 	if err := r.Directory.DeleteUser(ctx, id); err != nil && !graph.IsNotFound(err) {
 		return "", err
 	}
+	r.forgetRecord(id)
 	r.event(pinv, corev1.EventTypeNormal, eventGuestDeleted, "Delete", fmt.Sprintf("Deleted guest %s", id))
 	return id, nil
 }

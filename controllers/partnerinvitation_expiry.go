@@ -132,9 +132,13 @@ func (r *PartnerInvitationReconciler) expire(ctx context.Context, pinv *b2bv1alp
 		}
 		return r.Directory.UpdateUser(ctx, guest.ID, graph.UserUpdate{AccountEnabled: ptr.To(false)})
 	case b2bv1alpha1.ExpiryDelete:
+		if err := r.recordNow(ctx, pinv, guest, claim.record.Origin); err != nil {
+			return err
+		}
 		if err := r.Directory.DeleteUser(ctx, guest.ID); err != nil && !graph.IsNotFound(err) {
 			return err
 		}
+		r.forgetRecord(guest.ID)
 		// The account took its memberships and sponsors with it; the claim on the address
 		// stays, so no other object invites the partner while this one says the access ended.
 		if err := r.save(ctx, pinv, claim, forgetGuest); err != nil {

@@ -402,7 +402,9 @@ var _ = Describe("PartnerInvitation", func() {
 			WithTimeout(3 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal(1))
 		Eventually(func() int { return requestsWithStatus("GET", "/users/"+got.Status.UserID, 200) }).
 			WithTimeout(timeout).WithPolling(interval).Should(BeNumerically(">=", 1))
-		Expect(fetch(p)(Default)).To(haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync))
+		// The ownership recorder reads the guest too; the reconcile's own read follows.
+		Eventually(fetch(p)).WithTimeout(timeout).WithPolling(interval).Should(
+			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionTrue, b2bv1alpha1.ReasonInSync))
 		Expect(invitationsFor(email)).To(Equal(1))
 	})
 

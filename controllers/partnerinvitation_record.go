@@ -41,6 +41,8 @@ type guestRecord struct {
 	// after the deletion (a tombstone) while Graph can still restore it; DeletedAt is when.
 	RestoreFrom string
 	DeletedAt   time.Time
+	// DeletedBy is the object (namespace/name) whose deletion deleted the guest.
+	DeletedBy string
 }
 
 // The record's keys on the claim Lease. They may share names with annotations a PartnerInvitation
@@ -56,6 +58,7 @@ const (
 	recordHandedOverFrom = "b2b.partnerops.io/handed-over-from"
 	recordRestoreFrom    = "b2b.partnerops.io/restore-from"
 	recordDeletedAt      = "b2b.partnerops.io/deleted-at"
+	recordDeletedBy      = "b2b.partnerops.io/deleted-by"
 )
 
 func readRecord(a map[string]string) guestRecord {
@@ -68,7 +71,7 @@ func readRecord(a map[string]string) guestRecord {
 		InvitePending: t(recordInvitePending), InvitedAt: t(recordInvitedAt), LastSentAt: t(recordLastSentAt),
 		ResendHandled: a[recordResendHandled], ResetHandled: a[recordResetHandled],
 		HandedOverFrom: a[recordHandedOverFrom],
-		RestoreFrom:    a[recordRestoreFrom], DeletedAt: t(recordDeletedAt),
+		RestoreFrom:    a[recordRestoreFrom], DeletedAt: t(recordDeletedAt), DeletedBy: a[recordDeletedBy],
 	}
 }
 
@@ -96,6 +99,7 @@ func (g guestRecord) writeTo(a map[string]string) {
 	set(recordHandedOverFrom, g.HandedOverFrom)
 	set(recordRestoreFrom, g.RestoreFrom)
 	set(recordDeletedAt, stamp(g.DeletedAt))
+	set(recordDeletedBy, g.DeletedBy)
 }
 
 func (g guestRecord) adopted() bool { return g.Origin == b2bv1alpha1.GuestOriginAdopted }

@@ -1,6 +1,7 @@
 package msgraph
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -81,6 +82,18 @@ func TestOwnershipRecordRoundTrip(t *testing.T) {
 	want := graph.Ownership{Owner: "prod-eu", Object: "team-a/owen", UID: "0c3e8a2b-uid", Origin: "Invited"}
 	if err := c.UpdateUser(ctx, inv.UserID, graph.UserUpdate{Ownership: &want}); err != nil {
 		t.Fatal(err)
+	}
+	patches := requests(emu, "PATCH", "/users/"+inv.UserID)
+	if len(patches) != 1 {
+		t.Fatalf("%d PATCHes for one record, want 1", len(patches))
+	}
+	var body map[string]any
+	if err := json.Unmarshal(patches[0].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	delete(body, "@odata.type")
+	if len(body) != len(OwnershipProperties) {
+		t.Errorf("the record's PATCH sets %v, want only the %d record properties", body, len(OwnershipProperties))
 	}
 	u, err := c.GetUser(ctx, inv.UserID)
 	if err != nil || u.Ownership != want {

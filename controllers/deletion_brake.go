@@ -89,7 +89,7 @@ func admittedAt(entry string) time.Time {
 
 // brakeDeletion decides whether this object may delete its guest now. A held deletion is a
 // blockedError with reason DeletionHeld; the object keeps its finalizer and looks again
-// every half minute.
+// every 15 seconds.
 func (r *PartnerInvitationReconciler) brakeDeletion(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (brakeVerdict, error) {
 	opts := r.opts()
 	if opts.DeletionThreshold < 0 {
@@ -127,7 +127,7 @@ func (r *PartnerInvitationReconciler) brakeDeletion(ctx context.Context, pinv *b
 			st.heldSince, st.admitted = time.Time{}, nil
 		}
 		st.admitted = slices.DeleteFunc(st.admitted, func(e string) bool { return now.Sub(admittedAt(e)) > opts.DeletionWindow })
-		if limit, err = r.deletionLimit(ctx); err != nil {
+		if limit, err = r.deletionLimit(ctx, st.admitted); err != nil {
 			return err
 		}
 		if st.heldSince.IsZero() && len(st.admitted) < limit {
@@ -151,7 +151,7 @@ func (r *PartnerInvitationReconciler) brakeDeletion(ctx context.Context, pinv *b
 	}
 	if held {
 		r.Metrics.countGuestDeletion("held")
-		return 0, &blockedError{reason: b2bv1alpha1.ReasonDeletionHeld, retryAfter: 30 * time.Second, message: fmt.Sprintf(
+		return 0, &blockedError{reason: b2bv1alpha1.ReasonDeletionHeld, retryAfter: 15 * time.Second, message: fmt.Sprintf(
 			"the accidental-deletion brake holds this guest's deletion: more than %d guests would be deleted within %s; "+
 				"nothing more is deleted until an admin approves (kubectl partner brake approve) or cancels, keeping the guests (kubectl partner brake cancel)",
 			limit, opts.DeletionWindow)}
@@ -194,8 +194,9 @@ func (r *PartnerInvitationReconciler) brakeLease(ctx context.Context) (*coordina
 }
 
 // deletionLimit is the count the window admits: the threshold, or the share of the guests the
-// operator manages if fewer, but never below the floor.
-func (r *PartnerInvitationReconciler) deletionLimit(ctx context.Context) (int, error) {
+// operator manages if fewer, but never below the floor. The guests deleted within the window
+// still count as managed, so the share does not shrink as a mass deletion proceeds.
+func (r *PartnerInvitationReconciler) deletionLimit(ctx context.Context, admitted []string) (int, error) {
 	opts := r.opts()
 	limit := opts.DeletionThreshold
 	if opts.DeletionThresholdPercent <= 0 {
@@ -205,9 +206,15 @@ func (r *PartnerInvitationReconciler) deletionLimit(ctx context.Context) (int, e
 	if err := r.List(ctx, &all, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, fmt.Errorf("count the managed guests: %w", err)
 	}
-	managed := 0
+	live := map[string]bool{}
 	for i := range all.Items {
 		if all.Items[i].Status.UserID != "" {
+			live[string(all.Items[i].UID)] = true
+		}
+	}
+	managed := len(live)
+	for _, e := range admitted {
+		if uid, _, _ := strings.Cut(e, "@"); !live[uid] {
 			managed++
 		}
 	}

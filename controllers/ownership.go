@@ -115,6 +115,8 @@ type OwnershipRecorder struct {
 	Metrics   *Metrics
 	// Workers bound the writes in flight; 4 when zero.
 	Workers int
+	// Schema opens once the record's properties are registered; nil: they are.
+	Schema *Gate
 
 	once  sync.Once
 	queue workqueue.TypedRateLimitingInterface[string]
@@ -165,6 +167,10 @@ func (w *OwnershipRecorder) NeedLeaderElection() bool { return true }
 // Start runs the workers until ctx ends.
 func (w *OwnershipRecorder) Start(ctx context.Context) error {
 	w.init()
+	if err := w.Schema.Wait(ctx); err != nil {
+		w.queue.ShutDown()
+		return nil
+	}
 	workers := w.Workers
 	if workers <= 0 {
 		workers = 4
@@ -387,4 +393,44 @@ func (r *PartnerInvitationReconciler) mayRestore(ctx context.Context, deletedBy 
 
 func (r *PartnerInvitationReconciler) forgetRestore(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim) error {
 	return r.save(ctx, pinv, claim, func(rec *guestRecord) { rec.RestoreFrom, rec.DeletedAt, rec.DeletedBy = "", time.Time{}, "" })
+}
+
+// Gate opens once: the ownership record's properties are known to Graph. Until then a read
+// that selects them is refused (400), so the reconciler, the users-delta watcher and the
+// recorder wait for it rather than take the refusal for a verdict on the object.
+type Gate struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+// NewGate returns a closed gate.
+func NewGate() *Gate { return &Gate{ch: make(chan struct{})} }
+
+// Open opens the gate; later calls do nothing.
+func (g *Gate) Open() { g.once.Do(func() { close(g.ch) }) }
+
+// IsOpen reports whether the gate is open; a nil gate always is.
+func (g *Gate) IsOpen() bool {
+	if g == nil {
+		return true
+	}
+	select {
+	case <-g.ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Wait blocks until the gate opens or ctx ends; a nil gate is open.
+func (g *Gate) Wait(ctx context.Context) error {
+	if g == nil {
+		return nil
+	}
+	select {
+	case <-g.ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

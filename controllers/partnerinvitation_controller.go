@@ -141,6 +141,9 @@ type PartnerInvitationReconciler struct {
 	// Records writes ownership records in the background; nil writes none (SetupWithManager
 	// creates one when Options.OwnerID is set).
 	Records *OwnershipRecorder
+	// OwnershipSchema opens once the ownership record's properties are registered; until then
+	// objects wait (their reads would select unknown properties). Nil: open.
+	OwnershipSchema *Gate
 }
 
 // RBAC, least privilege: each rule names what needs it.
@@ -172,6 +175,10 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if pinv.Annotations[b2bv1alpha1.AnnotationPaused] == "true" {
 		log.V(1).Info("paused; skipping")
 		return ctrl.Result{}, nil
+	}
+	if r.ownershipOn() && !r.OwnershipSchema.IsOpen() {
+		log.V(1).Info("waiting for the ownership record's properties to be registered")
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
 
 	// No guest may exist without the finalizer. It is written with the first record that needs
@@ -427,7 +434,8 @@ func (r *PartnerInvitationReconciler) SetupWithManager(ctx context.Context, mgr 
 	opts := r.opts()
 	b := ctrl.NewControllerManagedBy(mgr)
 	if opts.OwnerID != "" && r.Records == nil {
-		r.Records = &OwnershipRecorder{Directory: r.Directory, Log: mgr.GetLogger().WithName("ownership-recorder"), Metrics: r.Metrics}
+		r.Records = &OwnershipRecorder{Directory: r.Directory, Log: mgr.GetLogger().WithName("ownership-recorder"), Metrics: r.Metrics,
+			Schema: r.OwnershipSchema}
 		if err := mgr.Add(r.Records); err != nil {
 			return fmt.Errorf("add ownership recorder: %w", err)
 		}
@@ -438,6 +446,7 @@ func (r *PartnerInvitationReconciler) SetupWithManager(ctx context.Context, mgr 
 			Reader: mgr.GetClient(), Directory: r.Directory, Events: changed,
 			Interval: opts.DeltaInterval, FullRoundInterval: opts.FullRoundInterval,
 			Log: mgr.GetLogger().WithName("redemption-watcher"), Metrics: r.Metrics, OwnerID: opts.OwnerID,
+			Schema: r.OwnershipSchema,
 		}
 		if err := mgr.Add(watcher); err != nil {
 			return fmt.Errorf("add redemption watcher: %w", err)

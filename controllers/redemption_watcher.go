@@ -35,6 +35,9 @@ type RedemptionWatcher struct {
 	// OwnerID is this installation's; a guest whose ownership record changed to name another
 	// owner or object is news to its object.
 	OwnerID string
+	// Schema opens once the ownership record's properties are registered: the delta selects
+	// them. Nil: open.
+	Schema *Gate
 }
 
 // NeedLeaderElection: only the leader watches, as only the leader reconciles.
@@ -42,6 +45,11 @@ func (w *RedemptionWatcher) NeedLeaderElection() bool { return true }
 
 // Start runs until ctx ends.
 func (w *RedemptionWatcher) Start(ctx context.Context) error {
+	if w.OwnerID != "" {
+		if err := w.Schema.Wait(ctx); err != nil {
+			return nil
+		}
+	}
 	var link string
 	var lastFull time.Time
 	timer := time.NewTimer(0)

@@ -168,21 +168,26 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	}
 	// Outermost, so one shared lookup is paced and counted as the one request it is.
 	dir = graph.Coalesce(dir, cfg.LookupBatchWindow)
+	var schemaGate *controllers.Gate
+	if cfg.OwnershipSchema != nil && cfg.Controller.OwnerID != "" {
+		schemaGate = controllers.NewGate()
+	}
 	r := &controllers.PartnerInvitationReconciler{
-		Metrics:   m.reconciler,
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Directory: dir,
-		Recorder:  mgr.GetEventRecorder("partner-operator"),
-		Clock:     cfg.Clock,
-		Fence:     cfg.Fence,
-		Options:   cfg.Controller,
+		OwnershipSchema: schemaGate,
+		Metrics:         m.reconciler,
+		Client:          mgr.GetClient(),
+		APIReader:       mgr.GetAPIReader(),
+		Directory:       dir,
+		Recorder:        mgr.GetEventRecorder("partner-operator"),
+		Clock:           cfg.Clock,
+		Fence:           cfg.Fence,
+		Options:         cfg.Controller,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("set up PartnerInvitation controller: %w", err)
 	}
 	if cfg.OwnershipSchema != nil && cfg.Controller.OwnerID != "" {
-		if err := mgr.Add(&schemaRegistration{schema: cfg.OwnershipSchema, log: mgr.GetLogger().WithName("ownership-schema")}); err != nil {
+		if err := mgr.Add(&schemaRegistration{schema: cfg.OwnershipSchema, gate: schemaGate, log: mgr.GetLogger().WithName("ownership-schema")}); err != nil {
 			return nil, fmt.Errorf("add ownership schema registration: %w", err)
 		}
 	}

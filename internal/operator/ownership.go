@@ -3,6 +3,7 @@ package operator
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -10,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/partnerops/partner-operator/controllers"
 )
 
 // OwnershipSchema is the Graph client's registration of the ownership record's properties.
@@ -19,17 +22,17 @@ type OwnershipSchema interface {
 
 // schemaRegistration registers the properties once this replica leads: a write from a
 // replica that is not sure to lead would be fenced anyway. It retries with backoff; until it
-// succeeds, record writes fail and say why in the recorder's log, and deletions wait (a guest
-// is never deleted without its record).
+// succeeds, the reconciler, the users-delta watcher and the recorder wait at the gate.
 type schemaRegistration struct {
 	schema OwnershipSchema
+	gate   *controllers.Gate
 	log    logr.Logger
 }
 
 func (s *schemaRegistration) NeedLeaderElection() bool { return true }
 
 func (s *schemaRegistration) Start(ctx context.Context) error {
-	backoff := wait.Backoff{Duration: 2 * time.Second, Factor: 2, Jitter: 0.1, Steps: 12, Cap: 5 * time.Minute}
+	backoff := wait.Backoff{Duration: 2 * time.Second, Factor: 2, Jitter: 0.1, Steps: math.MaxInt32, Cap: 5 * time.Minute}
 	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
 		if err := s.schema.EnsureOwnershipProperties(ctx); err != nil {
 			s.log.Error(err, "cannot register the ownership record's directory extension properties; "+
@@ -37,11 +40,10 @@ func (s *schemaRegistration) Start(ctx context.Context) error {
 			return false, nil
 		}
 		s.log.Info("ownership record's directory extension properties are registered")
+		s.gate.Open()
 		return true, nil
 	})
-	if err != nil && ctx.Err() == nil {
-		s.log.Error(err, "gave up registering the ownership record's properties")
-	}
+	_ = err // only ctx ends the retries
 	return nil
 }
 

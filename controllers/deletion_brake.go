@@ -151,7 +151,7 @@ func (r *PartnerInvitationReconciler) brakeDeletion(ctx context.Context, pinv *b
 	}
 	if held {
 		r.Metrics.countGuestDeletion("held")
-		return 0, &blockedError{reason: b2bv1alpha1.ReasonDeletionHeld, retryAfter: 15 * time.Second, message: fmt.Sprintf(
+		return 0, &blockedError{reason: b2bv1alpha1.ReasonDeletionHeld, stalled: true, retryAfter: 15 * time.Second, message: fmt.Sprintf(
 			"the accidental-deletion brake holds this guest's deletion: more than %d guests would be deleted within %s; "+
 				"nothing more is deleted until an admin approves (kubectl partner brake approve) or cancels, keeping the guests (kubectl partner brake cancel)",
 			limit, opts.DeletionWindow)}

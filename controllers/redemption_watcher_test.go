@@ -50,6 +50,27 @@ func TestStale(t *testing.T) {
 	}
 }
 
+// A profile field the spec sets, changed in the portal, is news within one delta round; one
+// the spec leaves alone is not.
+func TestStaleProfile(t *testing.T) {
+	p := invitation(func(p *b2bv1alpha1.PartnerInvitation) {
+		p.Status.State = b2bv1alpha1.StatePendingAcceptance
+		p.Spec.Profile = &b2bv1alpha1.GuestProfile{Department: "Research"}
+	})
+	change := func(profile graph.Profile) *graph.UserChange {
+		return &graph.UserChange{User: graph.User{ID: guestID, UserType: "Guest", ExternalUserState: "PendingAcceptance", Profile: profile}}
+	}
+	if stale(p, change(graph.Profile{"department": "Research", "jobTitle": "Anything"}), "") {
+		t.Error("a change to a field the spec does not set made the object stale")
+	}
+	if !stale(p, change(graph.Profile{"department": "Sales"}), "") {
+		t.Error("a department changed in the portal is not news")
+	}
+	if !stale(p, change(nil), "") {
+		t.Error("a department cleared in the portal is not news")
+	}
+}
+
 // The watcher enqueues only objects whose guest changed in a way their status does not show,
 // so its cost follows the number of changes, not the number of guests.
 func TestWatcherEnqueuesOnlyChangedGuests(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -65,6 +66,9 @@ func startControlPlane() (*controlPlane, error) {
 	}
 	c := &controlPlane{env: env}
 	scheme := runtime.NewScheme()
+	if err := coordinationv1.AddToScheme(scheme); err != nil {
+		return c, err
+	}
 	if err := corev1.AddToScheme(scheme); err != nil {
 		return c, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -34,6 +35,8 @@ type exportOptions struct {
 	overwrite    bool
 	output       string
 	tenantSize   string
+	operatorApp  string
+	handOverTo   string
 }
 
 func newExportCommand(p *plugin) *cobra.Command {
@@ -57,6 +60,12 @@ mail-enabled groups, and roles the guest holds through a group, are reported and
 The operator adopts the guests only where a PartnerAccessPolicy selecting the namespace says
 adoption: Adopt (or AdoptAndDelete) and allows the groups and applications the manifests
 grant. No invitation is sent for an adopted guest.
+
+With --operator-app-id, the export reads each guest's ownership record (the directory
+extension properties the operator writes) and shows its owner; a guest recorded for another
+installation is never adopted by any other. --hand-over-to OWNER rewrites the records of the
+exported guests to name OWNER and their manifest, on purpose: the installation started with
+--owner-id OWNER then takes them as its own when the manifests are applied, without a policy.
 
 Graph is reached as the operator reaches it: azidentity's default credential chain
 (AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or a certificate, workload
@@ -88,6 +97,8 @@ progress line goes to stderr every ` + fmt.Sprint(progressEvery) + ` guests.`,
 	f.BoolVar(&o.overwrite, "overwrite", false, "with --out, replace files that exist")
 	f.StringVarP(&o.output, "output", "o", "yaml", "stdout format: yaml, json or name")
 	f.StringVar(&o.tenantSize, "tenant-size", graph.TenantSmall, "Graph throttling tier to pace the reads to: small, medium or large")
+	f.StringVar(&o.operatorApp, "operator-app-id", "", "the operator's application (its --directory-extension-app-id): read each guest's ownership record, show its owner in the annotation "+annotationRecordedOwner+" and the report")
+	f.StringVar(&o.handOverTo, "hand-over-to", "", "with --operator-app-id, rewrite each exported guest's ownership record to name this owner ID and its manifest's object, so the installation with that --owner-id takes the guests as its own when the manifests are applied (needs User.ReadWrite.All)")
 	f.StringVar(&p.graph.endpoint, "graph-endpoint", msgraph.DefaultEndpoint, "Microsoft Graph base URL without /v1.0")
 	f.StringVar(&p.graph.authority, "azure-authority-host", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra ID authority host; empty means Azure's public cloud")
 	f.StringVar(&p.graph.authorityCA, "azure-authority-ca-file", "", "PEM CA to trust for the authority host (the emulator's)")
@@ -98,6 +109,12 @@ func (o *exportOptions) run(ctx context.Context) error {
 	q, err := o.query()
 	if err != nil {
 		return err
+	}
+	if o.handOverTo != "" && o.operatorApp == "" {
+		return errors.New("--hand-over-to rewrites ownership records: it needs --operator-app-id, the application that holds them")
+	}
+	if len(o.handOverTo) > graph.MaxExtensionValue {
+		return fmt.Errorf("--hand-over-to is longer than Graph's %d characters", graph.MaxExtensionValue)
 	}
 	if !slices.Contains([]string{"yaml", "json", "name"}, o.output) {
 		return fmt.Errorf("--output must be yaml, json or name, not %q", o.output)
@@ -112,7 +129,7 @@ func (o *exportOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	reader, err := o.graphReader()
+	reader, writer, err := o.graphClient()
 	if err != nil {
 		return err
 	}
@@ -130,6 +147,12 @@ func (o *exportOptions) run(ctx context.Context) error {
 		}
 	}
 	objs := rep.manifests(guests, access, ns)
+	if o.handOverTo != "" {
+		// Records first, manifests after: a manifest written is one that the new owner takes.
+		if objs, err = rep.handOver(ctx, writer, guests, objs, o.handOverTo); err != nil {
+			return err
+		}
+	}
 
 	switch {
 	case o.out != "":
@@ -181,21 +204,64 @@ func (o *exportOptions) query() (graph.GuestQuery, error) {
 	return q, nil
 }
 
-// graphReader connects to Graph with the operator's credential chain and paces the reads to
+// graphClient connects to Graph with the operator's credential chain and paces the reads to
 // the tenant's quota. The retries wait out throttling inline, as a person at a terminal would.
-func (o *exportOptions) graphReader() (graph.GuestReader, error) {
+// The Directory is for the hand-over's record writes.
+func (o *exportOptions) graphClient() (graph.GuestReader, graph.Directory, error) {
 	cred, err := msgraph.NewCredential(msgraph.CredentialOptions{AuthorityHost: o.p.graph.authority, AuthorityCAFile: o.p.graph.authorityCA})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := msgraph.NewClient(msgraph.Config{
 		Endpoint: o.p.graph.endpoint, Credential: cred, UserAgent: "kubectl-partner",
-		Retry: msgraph.RetryOptions{MaxRetries: 5, MaxInlineWait: time.Minute},
+		Retry:          msgraph.RetryOptions{MaxRetries: 5, MaxInlineWait: time.Minute},
+		ExtensionAppID: o.operatorApp,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return graph.PaceReader(c, graph.BudgetFor(o.tenantSize)), nil
+	budget := graph.BudgetFor(o.tenantSize)
+	return graph.PaceReader(c, budget), graph.Pace(c, budget, nil), nil
+}
+
+// annotationRecordedOwner shows, on an exported manifest, the owner the guest's ownership
+// record named at the export. The operator does not read it: the record in the directory decides.
+const annotationRecordedOwner = "b2b.partnerops.io/recorded-owner"
+
+// handOver rewrites the record of each exported guest to name owner and the guest's manifest,
+// keeping how the guest came to be managed (a guest without a record counts as adopted, so its
+// new owner keeps it on deletion unless a policy says AdoptAndDelete). A guest whose record
+// cannot be written is left out of the manifests, and reported.
+func (rep *exportReport) handOver(ctx context.Context, d graph.Directory, guests []graph.User, objs []*b2bv1alpha1.PartnerInvitation, owner string) ([]*b2bv1alpha1.PartnerInvitation, error) {
+	byEmail := map[string]*graph.User{}
+	for i := range guests {
+		byEmail[manifest.Fold(guestAddress(&guests[i]))] = &guests[i]
+	}
+	var kept []*b2bv1alpha1.PartnerInvitation
+	for _, obj := range objs {
+		u := byEmail[manifest.Fold(obj.Spec.Email)]
+		origin := u.Ownership.Origin
+		if origin == "" {
+			origin = b2bv1alpha1.GuestOriginAdopted
+		}
+		rec := graph.Ownership{Owner: owner, Object: graph.ObjectRef(obj.Namespace, obj.Name), Origin: origin}
+		if err := d.UpdateUser(ctx, u.ID, graph.UserUpdate{Ownership: &rec}); err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			rep.problems = append(rep.problems, fmt.Sprintf("guest %s: its ownership record was not handed over: %v", u.ID, err))
+			rep.invalid++
+			continue
+		}
+		rep.handedOver++
+		if obj.Annotations == nil {
+			obj.Annotations = map[string]string{}
+		}
+		obj.Annotations[annotationRecordedOwner] = owner
+		kept = append(kept, obj)
+	}
+	rep.exported = len(kept)
+	return kept, nil
 }
 
 // readGuests lists the guests, with a progress line every progressEvery.
@@ -229,9 +295,12 @@ type exportReport struct {
 	viaGroups int
 	truncated []string
 	invalid   int
-	problems  []string
-	groups    map[string]bool
-	apps      map[string]bool
+	// owners counts the exported guests by the owner their record names ("" none).
+	owners     map[string]int
+	handedOver int
+	problems   []string
+	groups     map[string]bool
+	apps       map[string]bool
 }
 
 type skippedGroup struct {
@@ -295,6 +364,9 @@ func (rep *exportReport) manifests(guests []graph.User, access map[string]*guest
 				DeletionPolicy:        b2bv1alpha1.DeletionPolicyOrphan,
 			},
 		}
+		if owner := u.Ownership.Owner; owner != "" {
+			obj.Annotations = map[string]string{annotationRecordedOwner: owner}
+		}
 		if a := access[u.ID]; a != nil && (len(a.groups) > 0 || len(a.apps) > 0) {
 			obj.Spec.Access = &b2bv1alpha1.PartnerAccess{Groups: a.groups, Applications: a.apps}
 		}
@@ -303,6 +375,10 @@ func (rep *exportReport) manifests(guests []graph.User, access map[string]*guest
 			rep.problems = append(rep.problems, fmt.Sprintf("guest %s (%s): %s", u.ID, emails[i], errs.ToAggregate()))
 			continue
 		}
+		if rep.owners == nil {
+			rep.owners = map[string]int{}
+		}
+		rep.owners[u.Ownership.Owner]++
 		objs = append(objs, obj)
 	}
 	slices.SortFunc(objs, func(a, b *b2bv1alpha1.PartnerInvitation) int { return strings.Compare(a.Name, b.Name) })
@@ -316,6 +392,15 @@ func (rep *exportReport) print(w io.Writer, ns, dir string) {
 		where = " to " + dir
 	}
 	fmt.Fprintf(w, "export: %d guests exported%s, namespace %s\n", rep.exported, where, ns)
+	for _, owner := range slices.Sorted(maps.Keys(rep.owners)) {
+		if owner != "" {
+			fmt.Fprintf(w, "export: %d of them recorded as owned by partner-operator installation %q (annotation %s); only that installation takes them, unless handed over (--hand-over-to)\n",
+				rep.owners[owner], owner, annotationRecordedOwner)
+		}
+	}
+	if rep.handedOver > 0 {
+		fmt.Fprintf(w, "export: %d guests' ownership records handed over\n", rep.handedOver)
+	}
 	if n := len(rep.noAddress); n > 0 {
 		fmt.Fprintf(w, "export: %d guests skipped, they have no mail address: %s\n", n, abbreviate(rep.noAddress, 10))
 	}

@@ -353,3 +353,64 @@ func TestExportWithAccess(t *testing.T) {
 		}
 	})
 }
+
+// With the operator's application, the export shows whose each guest is; --hand-over-to
+// rewrites the records on purpose, so the named installation takes the guests as its own.
+func TestExportOwnershipAndHandOver(t *testing.T) {
+	g := startGraph(t)
+	const operatorApp = "partner-operator-prod"
+	owner := g.emu.RegisterExtensionProperty(operatorApp, "partnerOwner")
+	object := g.emu.RegisterExtensionProperty(operatorApp, "partnerObject")
+	origin := g.emu.RegisterExtensionProperty(operatorApp, "partnerOrigin")
+	g.emu.RegisterExtensionProperty(operatorApp, "partnerObjectUID")
+	staging := g.emu.AddUser(emulator.User{Mail: "sam@fabrikam.com", UserType: "Guest", CreationType: "Invitation"})
+	for name, value := range map[string]string{owner: "staging", object: "team-a/sam", origin: "Invited"} {
+		if err := g.emu.SetUserExtension(staging.ID, name, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unowned := g.emu.AddUser(emulator.User{Mail: "una@fabrikam.com", UserType: "Guest"})
+
+	stdout, stderr, err := g.export(t, "-n", "partners", "--operator-app-id", operatorApp)
+	if err != nil {
+		t.Fatalf("export: %v\n%s", err, stderr)
+	}
+	objs := decodeInvitations(t, strings.NewReader(stdout))
+	annotations := map[string]string{}
+	for _, o := range objs {
+		annotations[o.Spec.Email] = o.Annotations[annotationRecordedOwner]
+	}
+	if annotations["sam@fabrikam.com"] != "staging" || annotations["una@fabrikam.com"] != "" {
+		t.Errorf("recorded owners %v, want sam's staging and none for una", annotations)
+	}
+	if !strings.Contains(stderr, `1 of them recorded as owned by partner-operator installation "staging"`) {
+		t.Errorf("stderr does not name the owner:\n%s", stderr)
+	}
+	if u, _ := g.emu.User(staging.ID); u.Extensions[owner] != "staging" {
+		t.Error("an export without --hand-over-to changed a record")
+	}
+
+	if _, _, err := g.export(t, "--hand-over-to", "production"); err == nil || !strings.Contains(err.Error(), "--operator-app-id") {
+		t.Errorf("--hand-over-to without the application: %v", err)
+	}
+	stdout, stderr, err = g.export(t, "-n", "partners", "--operator-app-id", operatorApp, "--hand-over-to", "production")
+	if err != nil {
+		t.Fatalf("hand over: %v\n%s", err, stderr)
+	}
+	objs = decodeInvitations(t, strings.NewReader(stdout))
+	for _, o := range objs {
+		u, _ := g.emu.User(map[string]string{"sam@fabrikam.com": staging.ID, "una@fabrikam.com": unowned.ID}[o.Spec.Email])
+		if u.Extensions[owner] != "production" || u.Extensions[object] != "partners/"+o.Name {
+			t.Errorf("%s: record %v after the hand-over, want production and partners/%s", o.Spec.Email, u.Extensions, o.Name)
+		}
+	}
+	if u, _ := g.emu.User(staging.ID); u.Extensions[origin] != "Invited" {
+		t.Errorf("sam's origin %q, want Invited kept", u.Extensions[origin])
+	}
+	if u, _ := g.emu.User(unowned.ID); u.Extensions[origin] != "Adopted" {
+		t.Errorf("una's origin %q, want Adopted (the operator never invited her)", u.Extensions[origin])
+	}
+	if !strings.Contains(stderr, "2 guests' ownership records handed over") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}

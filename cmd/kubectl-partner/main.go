@@ -56,7 +56,8 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
   export   write manifests that adopt the guests a tenant already has
   status   summarise the invitations in a cluster
   resend   send a pending invitation again
-  reset    reset a redeemed guest's redemption`,
+  reset    reset a redeemed guest's redemption
+  brake    see and release the accidental-deletion brake`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// kubectl runs the binary kubectl-partner as "kubectl partner"; help says so.
@@ -71,6 +72,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		newStatusCommand(p),
 		newResendCommand(p, false),
 		newResendCommand(p, true),
+		newBrakeCommand(p),
 	)
 	return root
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -93,11 +94,12 @@ func Run(ctx context.Context, opts Options) error {
 	sp := emu.AddServicePrincipal(emulator.ServicePrincipal{AppID: "cd3ed3de-93ee-400b-8b19-b61ef44a0f29", DisplayName: "Contoso Partner Portal"})
 	d.say("  tenant has application %q (appId %s)", sp.DisplayName, sp.AppID)
 
-	cred, err := msgraph.NewClientSecretCredential(emu.TenantID(), "partner-operator-demo", "demo-secret", emu.AuthorityURL(), emu.TLSClient())
+	cred, err := msgraph.NewClientSecretCredential(emu.TenantID(), demoClientID, "demo-secret", emu.AuthorityURL(), emu.TLSClient())
 	if err != nil {
 		return err
 	}
-	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: emu.URL(), Credential: cred, HTTPClient: emu.TLSClient(), Retry: msgraph.DefaultRetryOptions})
+	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: emu.URL(), Credential: cred, HTTPClient: emu.TLSClient(), Retry: msgraph.DefaultRetryOptions,
+		ExtensionAppID: demoClientID})
 	if err != nil {
 		return err
 	}
@@ -112,7 +114,10 @@ func Run(ctx context.Context, opts Options) error {
 		LookupBatchWindow:      operator.DefaultLookupBatchWindow,
 		// Redemption is learned from the users delta, as in production, read every second here.
 		// Address claims go to the operator's namespace, where its Role lets it write Leases.
-		Controller: controllers.Options{DeltaInterval: time.Second, ClaimNamespace: testbed.OperatorNamespace},
+		// The guests carry an ownership record naming this installation (--owner-id).
+		Controller: controllers.Options{DeltaInterval: time.Second, ClaimNamespace: testbed.OperatorNamespace,
+			OwnerID: demoOwnerID},
+		OwnershipSchema: dir,
 	})
 	if err != nil {
 		return err
@@ -184,6 +189,21 @@ func (d *demo) lifecycle(ctx context.Context, c client.Client, emu *emulator.Emu
 	}
 	_ = d.run("get", "partnerinvitations", "-A", "-o", "custom-columns=NAME:.metadata.name,REDEEMED:.status.conditions[?(@.type==\"Redeemed\")].status,REDEEMED-AT:.status.redeemedAt")
 	d.say("Guests in the directory: %d", len(emu.Users()))
+	owner := msgraph.ExtensionName(demoClientID, "partnerOwner")
+	object := msgraph.ExtensionName(demoClientID, "partnerObject")
+	if err := waitUntil(ctx, func() bool {
+		for _, u := range emu.Users() {
+			if u.Extensions[owner] == "" {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	for _, u := range emu.Users() {
+		d.say("  guest %s carries its ownership record: owner %q, object %s", u.ID, u.Extensions[owner], u.Extensions[object])
+	}
 	d.pause(ctx)
 
 	// The policy goes with the invitation, as a GitOps prune would: the operator still removes
@@ -199,7 +219,7 @@ func (d *demo) lifecycle(ctx context.Context, c client.Client, emu *emulator.Emu
 	if n := len(emu.Users()); n != 0 {
 		return fmt.Errorf("%d guest(s) left behind", n)
 	}
-	d.say("\nDone: invited, accepted, deleted, guest removed.")
+	d.say("\nDone: invited, accepted, recorded, deleted, guest removed.")
 	return nil
 }
 
@@ -327,4 +347,17 @@ func indent(s string) string {
 		return s
 	}
 	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
+}
+
+// The demo's installation: its application in the emulator, and its owner ID.
+const (
+	demoClientID = "partner-operator-demo"
+	demoOwnerID  = "demo-cluster"
+)
+
+// waitUntil polls done for up to a minute.
+func waitUntil(ctx context.Context, done func() bool) error {
+	return wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return done(), nil
+	})
 }

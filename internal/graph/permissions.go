@@ -9,24 +9,30 @@ import (
 // operation needs, after Microsoft's permission reference, so that a 403 can say what to grant.
 // The keys are the op names the msgraph client gives its errors.
 var leastPermission = map[string]string{
-	"invite":                     "User.Invite.All",
-	"find users":                 "User.Read.All",
-	"get user":                   "User.Read.All",
-	"user changes":               "User.Read.All",
-	"update user":                "User.ReadWrite.All",
-	"enable or disable user":     "User.EnableDisableAccount.All", // with User.Read.All, which reads need anyway
-	"delete user":                "User.DeleteRestore.All",
-	"get group":                  "GroupMember.Read.All",
-	"find groups":                "GroupMember.Read.All",
-	"add group member":           "GroupMember.ReadWrite.All",
-	"remove group member":        "GroupMember.ReadWrite.All",
-	"get service principal":      "Application.Read.All",
-	"find service principal":     "Application.Read.All",
-	"assign app role":            "AppRoleAssignment.ReadWrite.All",
-	"remove app role assignment": "AppRoleAssignment.ReadWrite.All",
-	"list sponsors":              "User.Read.All",
-	"add sponsor":                "User.ReadWrite.All",
-	"remove sponsor":             "User.ReadWrite.All",
+	"invite":                 "User.Invite.All",
+	"find users":             "User.Read.All",
+	"get user":               "User.Read.All",
+	"user changes":           "User.Read.All",
+	"update user":            "User.ReadWrite.All",
+	"enable or disable user": "User.EnableDisableAccount.All", // with User.Read.All, which reads need anyway
+	"delete user":            "User.DeleteRestore.All",
+	"get deleted user":       "User.Read.All",
+	"restore user":           "User.DeleteRestore.All",
+	// The ownership record: directory extension values are written with a user PATCH.
+	"record ownership":              "User.ReadWrite.All",
+	"list extension properties":     "Application.Read.All",
+	"register ownership properties": "Application.ReadWrite.OwnedBy",
+	"get group":                     "GroupMember.Read.All",
+	"find groups":                   "GroupMember.Read.All",
+	"add group member":              "GroupMember.ReadWrite.All",
+	"remove group member":           "GroupMember.ReadWrite.All",
+	"get service principal":         "Application.Read.All",
+	"find service principal":        "Application.Read.All",
+	"assign app role":               "AppRoleAssignment.ReadWrite.All",
+	"remove app role assignment":    "AppRoleAssignment.ReadWrite.All",
+	"list sponsors":                 "User.Read.All",
+	"add sponsor":                   "User.ReadWrite.All",
+	"remove sponsor":                "User.ReadWrite.All",
 	// The export's reads. Microsoft documents Directory.Read.All as the least-privileged
 	// application permission for another user's memberOf and appRoleAssignments.
 	"list guests":               "User.Read.All",

@@ -120,7 +120,8 @@ func TestAlertRules(t *testing.T) {
 	rules := loadAlerts(t)
 	want := []string{
 		"PartnerOperatorGraphAuthFailing", "PartnerOperatorGraphThrottled", "PartnerOperatorInvitationsNotReady",
-		"PartnerOperatorInvitationPendingTooLong", "PartnerOperatorRedemptionWatcherStale", "PartnerOperatorLeaderMissing",
+		"PartnerOperatorInvitationPendingTooLong", "PartnerOperatorRedemptionWatcherStale", "PartnerOperatorDeletionsHeld",
+		"PartnerOperatorLeaderMissing",
 	}
 	var got []string
 	docs := documented()

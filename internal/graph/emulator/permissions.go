@@ -68,6 +68,7 @@ var permissionRules = []permissionRule{
 	{http.MethodGet, "users/{id}/appRoleAssignments", nil, permsUserAssignmentRead},
 
 	{http.MethodGet, "directory/deletedItems/{id}", nil, permsUserRead},
+	{http.MethodGet, "directory/deletedItems/{id}/microsoft.graph.user", nil, permsUserRead},
 	{http.MethodDelete, "directory/deletedItems/{id}", nil, permsUserDelete},
 	{http.MethodPost, "directory/deletedItems/{id}/restore", nil, permsUserDelete},
 

@@ -52,7 +52,7 @@ func (c *Client) ListGuests(ctx context.Context, q graph.GuestQuery, page func([
 	const op = "list guests"
 	filter, top := GuestFilter(q), maxPageSize
 	resp, err := c.users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: guestSelect, Top: &top},
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: append(append([]string{}, guestSelect...), c.ownership.all()...), Top: &top},
 	})
 	for {
 		if err != nil {
@@ -63,7 +63,7 @@ func (c *Client) ListGuests(ctx context.Context, q graph.GuestQuery, page func([
 		}
 		var guests []graph.User
 		for _, m := range resp.GetValue() {
-			if u := userFromModel(m); q.Matches(&u) {
+			if u := c.userFromModel(m); q.Matches(&u) {
 				guests = append(guests, u)
 			}
 		}

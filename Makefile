@@ -66,7 +66,7 @@ helm: ## Provide helm for the chart's tests (built once from the Go module proxy
 test: verify-generated vet ## Unit tests, the Helm chart's tests and the envtest integration suite (real kube-apiserver and etcd, Graph emulator).
 	@assets="$$(hack/envtest.sh)" && echo "envtest binaries: $$assets" && \
 	helm="$$(hack/helm.sh)" && echo "helm: $$helm" && \
-	KUBEBUILDER_ASSETS="$$assets" HELM="$$helm" go test -count=1 $$(go list ./... | grep -v -e '/controllers$$' -e '/test/soak$$') && \
+	KUBEBUILDER_ASSETS="$$assets" HELM="$$helm" OWNERSHIP_BRAKE_OBJECTS=120 go test -count=1 $$(go list ./... | grep -v -e '/controllers$$' -e '/test/soak$$') && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v ./controllers/ -ginkgo.v && \
 	echo "short soak: 100 objects, 2 minutes, two replicas, faults, leader kills and pauses; pause rounds at 60 objects (make soak runs the full ones):" && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v -run 'TestSoak|TestPause' -timeout 15m ./test/soak/ && \
@@ -79,9 +79,11 @@ demo: ## Run the whole lifecycle locally: control plane, Graph emulator, operato
 	@assets="$$(hack/envtest.sh)" && go run ./cmd/partner-dev demo --assets "$$assets"
 
 .PHONY: soak
-soak: ## Fault soak: two leader-elected replicas, Graph faults and quotas, leader kills and pauses; then the pause rounds; SOAK_OBJECTS, SOAK_DURATION, PAUSE_OBJECTS.
+soak: ## Fault soak: two leader-elected replicas, Graph faults and quotas, leader kills and pauses; then the pause rounds and the ownership tests at full size; SOAK_OBJECTS, SOAK_DURATION, PAUSE_OBJECTS.
 	@assets="$$(hack/envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" SOAK_OBJECTS=$(SOAK_OBJECTS) SOAK_DURATION=$(SOAK_DURATION) PAUSE_OBJECTS=$(PAUSE_OBJECTS) \
-	go test -count=1 -v -run 'TestSoak|TestPause' -timeout 90m ./test/soak/
+	go test -count=1 -v -run 'TestSoak|TestPause' -timeout 90m ./test/soak/ && \
+	echo "ownership at full size: rebuild 200, two clusters 50, the deletion brake under 300 (make test runs the brake at 120):" && \
+	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v -timeout 30m ./test/ownership/
 
 .PHONY: bench
 bench: ## Benchmarks: Graph requests per invitation, convergence time, memory (BENCH_N objects).

@@ -180,11 +180,18 @@ func TestDeletionBrake(t *testing.T) {
 			if got := h.emu.Count("DELETE", "/users/"); got != limit {
 				t.Errorf("%d guests deleted before a decision, want the threshold, %d", got, limit)
 			}
-			metric := `partner_operator_invitations_not_ready{reason="DeletionHeld"}`
+			gauge, counter := `partner_operator_invitations_not_ready{reason="DeletionHeld"}`, `partner_operator_guest_deletions_total{verdict="held"}`
 			if err := wait.PollUntilContextTimeout(h.ctx, time.Second, time.Minute, true, func(context.Context) (bool, error) {
-				return c.op.Scrape(metric) == float64(n-limit), nil
+				return c.op.Scrape(gauge) == float64(n-limit), nil
 			}); err != nil {
-				t.Errorf("%s = %v, want %d (the PartnerOperatorDeletionsHeld alert's expression)", metric, c.op.Scrape(metric), n-limit)
+				t.Errorf("%s = %v, want %d", gauge, c.op.Scrape(gauge), n-limit)
+			}
+			// The PartnerOperatorDeletionsHeld alert fires on this counter's increase.
+			if got := c.op.Scrape(counter); got < float64(n-limit) {
+				t.Errorf("%s = %v, want at least one per held object (%d)", counter, got, n-limit)
+			}
+			if got := c.op.Scrape(`partner_operator_guest_deletions_total{verdict="admitted"}`); got != float64(limit) {
+				t.Errorf("%v deletions admitted, want %d", got, limit)
 			}
 
 			decide(t, h.ctx, c, decision)

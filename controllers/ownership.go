@@ -79,7 +79,7 @@ func (r *PartnerInvitationReconciler) keepRecord(pinv *b2bv1alpha1.PartnerInvita
 	if u != nil {
 		id = u.ID
 	}
-	r.Records.Record(id, want)
+	r.Records.Record(id, pinv.Spec.Email, want)
 }
 
 // recordNow writes the record before a deletion, so the deleted account (restorable for 30
@@ -121,7 +121,13 @@ type OwnershipRecorder struct {
 	once  sync.Once
 	queue workqueue.TypedRateLimitingInterface[string]
 	mu    sync.Mutex
-	want  map[string]graph.Ownership
+	want  map[string]pendingRecord
+}
+
+// pendingRecord is a record to write and the address its guest must hold.
+type pendingRecord struct {
+	email     string
+	ownership graph.Ownership
 }
 
 func (w *OwnershipRecorder) init() {
@@ -129,18 +135,19 @@ func (w *OwnershipRecorder) init() {
 		w.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](2*time.Second, 2*time.Minute),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "ownership-records"})
-		w.want = map[string]graph.Ownership{}
+		w.want = map[string]pendingRecord{}
 	})
 }
 
-// Record queues the record for the guest; a later call for the same guest replaces it.
-func (w *OwnershipRecorder) Record(userID string, o graph.Ownership) {
+// Record queues the record for the guest, which must hold email when it is written; a later
+// call for the same guest replaces it.
+func (w *OwnershipRecorder) Record(userID, email string, o graph.Ownership) {
 	if userID == "" {
 		return
 	}
 	w.init()
 	w.mu.Lock()
-	w.want[userID] = o
+	w.want[userID] = pendingRecord{email: email, ownership: o}
 	w.mu.Unlock()
 	w.queue.Add(userID)
 }
@@ -224,16 +231,21 @@ func (w *OwnershipRecorder) next(ctx context.Context) bool {
 	return true
 }
 
-// write reads the guest first: Graph has no conditional update of a user, so a record another
-// installation wrote meanwhile is seen and left alone rather than overwritten.
-func (w *OwnershipRecorder) write(ctx context.Context, id string, want graph.Ownership) (string, error) {
+// write reads the guest first, as before any write to an account: it must still be a guest
+// holding the object's address, and Graph has no conditional update of a user, so a record
+// another installation wrote meanwhile is seen and left alone rather than overwritten.
+func (w *OwnershipRecorder) write(ctx context.Context, id string, rec pendingRecord) (string, error) {
 	u, err := w.Directory.GetUser(ctx, id)
 	if err != nil {
 		return "", err
 	}
+	want := rec.ownership
 	switch {
 	case u.Ownership == want:
 		return "current", nil
+	case verifyGuest(u, rec.email) != nil:
+		w.Log.Info("not writing the ownership record: the account is no longer a guest holding the object's address", "userID", id)
+		return "refused", nil
 	case u.Ownership.Owner != "" && u.Ownership.Owner != want.Owner:
 		w.Log.Info("guest is owned by another installation; its record is left as it is", "userID", id, "owner", u.Ownership.Owner)
 		return "refused", nil

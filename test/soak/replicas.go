@@ -263,3 +263,11 @@ func (d *deployment) logTailsIfFailed(t *testing.T) {
 		t.Logf("%s (last 3 KiB):\n%s", filepath.Base(l), tail(raw, 3<<10))
 	}
 }
+
+// tail is the last n bytes of b, for the logs a failed run prints.
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}

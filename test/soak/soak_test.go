@@ -282,10 +282,3 @@ func sortedKeys(m map[string]int) []string {
 	slices.Sort(out)
 	return out
 }
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}

@@ -123,7 +123,7 @@ func (r *PartnerInvitationReconciler) brakeDeletion(ctx context.Context, pinv *b
 		}
 		now := r.now()
 		// A decision taken after the brake engaged releases it: counting starts again.
-		if !st.heldSince.IsZero() && (st.approve.After(st.heldSince) || st.cancel.After(st.heldSince)) {
+		if !st.heldSince.IsZero() && (!st.approve.Before(st.heldSince) || !st.cancel.Before(st.heldSince)) {
 			st.heldSince, st.admitted = time.Time{}, nil
 		}
 		st.admitted = slices.DeleteFunc(st.admitted, func(e string) bool { return now.Sub(admittedAt(e)) > opts.DeletionWindow })

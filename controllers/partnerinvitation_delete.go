@@ -39,12 +39,12 @@ func (r *PartnerInvitationReconciler) reconcileDelete(ctx context.Context, pinv 
 	if next != nil {
 		return ctrl.Result{}, r.handOver(ctx, pinv, claim, next)
 	}
-	deleted, err := r.applyDeletionPolicy(ctx, pinv, claim.record)
+	gone, err := r.applyDeletionPolicy(ctx, pinv, claim.record)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if deleted != "" && r.ownershipOn() {
-		err = r.tombstone(ctx, claim.lease, pinv, deleted)
+	if gone != "" && r.ownershipOn() {
+		err = r.tombstone(ctx, claim.lease, pinv, gone)
 	} else {
 		err = r.releaseClaim(ctx, claim.lease)
 	}
@@ -106,7 +106,7 @@ func (r *PartnerInvitationReconciler) handOver(ctx context.Context, pinv *b2bv1a
 // applyDeletionPolicy removes the guest when the object's policy says Delete, the guest is
 // the operator's to delete and the deletion brake lets it; otherwise it leaves the guest and
 // takes back only this object's grants (with Orphan, the grants stay with the guest). It
-// returns the ID of the guest it deleted.
+// returns the ID of the guest it deleted, or found deleted already.
 func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, rec guestRecord) (string, error) {
 	if pinv.Spec.DeletionPolicy == b2bv1alpha1.DeletionPolicyOrphan {
 		if id := rec.UserID; id != "" {
@@ -126,7 +126,9 @@ func (r *PartnerInvitationReconciler) applyDeletionPolicy(ctx context.Context, p
 			// outlive its object.
 			return "", awaitingGraph(id)
 		}
-		return "", nil
+		// Gone already: deleted by this object before the process stopped, or out of band.
+		// Either way the claim remembers it, for a restore the deleted account's record allows.
+		return id, nil
 	}
 	if err != nil {
 		return "", err

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -310,12 +309,8 @@ func (r *PartnerInvitationReconciler) tombstone(ctx context.Context, lease *coor
 	lease = lease.DeepCopy()
 	lease.Spec.HolderIdentity = nil
 	delete(lease.Annotations, b2bv1alpha1.AnnotationClaimHolderUID)
+	// writeTo removes the keys the record has no value for: the rest of the guest's record.
 	guestRecord{RestoreFrom: userID, DeletedAt: r.now(), DeletedBy: holderIdentity(pinv)}.writeTo(lease.Annotations)
-	// writeTo leaves keys it has no value for; clear the rest of the record.
-	for _, k := range []string{recordUserID, recordOrigin, recordInvitePending, recordInvitedAt, recordLastSentAt,
-		recordResendHandled, recordResetHandled, recordHandedOverFrom} {
-		delete(lease.Annotations, k)
-	}
 	if err := r.Update(ctx, lease); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -397,7 +392,7 @@ func (r *PartnerInvitationReconciler) mayRestore(ctx context.Context, deletedBy 
 	from := &b2bv1alpha1.PartnerInvitation{}
 	from.Namespace, from.Name = ns, name
 	allowed, err := r.mayHandOver(ctx, from, pinv)
-	if apierrors.IsNotFound(errors.Unwrap(err)) || apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) {
 		return false, nil // the namespace is gone: no policy can select it
 	}
 	return allowed, err

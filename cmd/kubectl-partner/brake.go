@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -64,23 +63,8 @@ that Lease can decide: the cluster owner, or whoever holds the deletion-brake-ap
 	return cmd
 }
 
-func brakeClient(p *plugin) (client.Client, error) {
-	cfg, err := p.kube.ToRESTConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
-	}
-	scheme := runtime.NewScheme()
-	if err := b2bv1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := coordinationv1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	return client.New(cfg, client.Options{Scheme: scheme})
-}
-
 func brakeStatus(ctx context.Context, p *plugin, operatorNS string) error {
-	c, err := brakeClient(p)
+	c, err := clusterClient(p, 0)
 	if err != nil {
 		return err
 	}
@@ -131,7 +115,7 @@ func brakeStatus(ctx context.Context, p *plugin, operatorNS string) error {
 
 // brakeDecide stamps the decision with a merge patch of the one annotation.
 func brakeDecide(ctx context.Context, p *plugin, operatorNS, annotation, done string) error {
-	c, err := brakeClient(p)
+	c, err := clusterClient(p, 0)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -12,7 +13,7 @@ import (
 )
 
 // clusterClient connects to the cluster the kubectl flags name. Its scheme knows only this
-// operator's API, which is all the plugin reads and writes. qps > 0 raises client-go's
+// operator's API and Leases (the deletion brake's), which is all the plugin reads and writes. qps > 0 raises client-go's
 // default of 5 requests a second: a dry run of a large file sends one create per row.
 func clusterClient(p *plugin, qps float32) (client.Client, error) {
 	cfg, err := p.kube.ToRESTConfig()
@@ -25,6 +26,9 @@ func clusterClient(p *plugin, qps float32) (client.Client, error) {
 	}
 	scheme := runtime.NewScheme()
 	if err := b2bv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := coordinationv1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})

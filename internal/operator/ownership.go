@@ -33,7 +33,8 @@ func (s *schemaRegistration) NeedLeaderElection() bool { return true }
 
 func (s *schemaRegistration) Start(ctx context.Context) error {
 	backoff := wait.Backoff{Duration: 2 * time.Second, Factor: 2, Jitter: 0.1, Steps: math.MaxInt32, Cap: 5 * time.Minute}
-	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+	// The steps never run out: only the end of ctx stops the retries, so the error says nothing.
+	_ = wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
 		if err := s.schema.EnsureOwnershipProperties(ctx); err != nil {
 			s.log.Error(err, "cannot register the ownership record's directory extension properties; "+
 				"grant Application.ReadWrite.OwnedBy with the operator's application as its own owner, or register them once as an admin (see the README)")
@@ -43,7 +44,6 @@ func (s *schemaRegistration) Start(ctx context.Context) error {
 		s.gate.Open()
 		return true, nil
 	})
-	_ = err // only ctx ends the retries
 	return nil
 }
 

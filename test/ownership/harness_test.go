@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -234,5 +233,3 @@ func deleteAll(t *testing.T, ctx context.Context, c *cluster) {
 		t.Fatalf("%s: delete all: %v", c.name, err)
 	}
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }

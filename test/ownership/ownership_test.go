@@ -2,6 +2,7 @@ package ownership
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,7 +132,7 @@ func TestTwoClustersOneTenant(t *testing.T) {
 	staging.apply(t, h.ctx, ms)
 	items := staging.waitAll(t, h.ctx, "Conflict naming the owner", n, 2*time.Minute, func(p *b2bv1alpha1.PartnerInvitation) bool {
 		reason, msg := readyReason(p)
-		return reason == b2bv1alpha1.ReasonConflict && contains(msg, `"production"`)
+		return reason == b2bv1alpha1.ReasonConflict && strings.Contains(msg, `"production"`)
 	})
 	_, msg := readyReason(&items[0])
 	t.Logf("staging reports: %s", msg)

@@ -1,6 +1,7 @@
 // Command partner-operator manages Microsoft Entra ID B2B guests from PartnerInvitation objects.
 //
 //	partner-operator [run] [flags]   run the operator against a cluster and Microsoft Graph
+//	partner-operator --version       print the version, VCS revision and platform
 //
 // It is what the image ships, so it links neither the Graph emulator nor a test bed: the demo
 // and the emulator are commands of cmd/partner-dev.
@@ -26,6 +27,7 @@ import (
 	"github.com/partnerops/partner-operator/internal/logging"
 	"github.com/partnerops/partner-operator/internal/operator"
 	"github.com/partnerops/partner-operator/internal/policy"
+	"github.com/partnerops/partner-operator/internal/version"
 )
 
 func main() {
@@ -38,6 +40,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) error {
+	if len(args) > 0 && (args[0] == "version" || args[0] == "--version" || args[0] == "-version") {
+		fmt.Println("partner-operator", version.Get())
+		return nil
+	}
 	cmd := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]

@@ -2,6 +2,7 @@
 // it links envtest and the Graph emulator, which the operator binary must not.
 //
 //	partner-dev demo [flags]       a local control plane, the Graph emulator and the operator
+//	partner-dev sandbox [flags]    the same, kept running for kubectl until Ctrl-C
 //	partner-dev emulator [flags]   the Graph emulator on its own
 //
 // Run it from the repository's root (make demo does): the demo's defaults are paths under config/.
@@ -24,6 +25,7 @@ import (
 const usage = `usage: go run ./cmd/partner-dev <command> [flags]
 
   demo       a local control plane, the Graph emulator and the operator: invite, accept, delete
+  sandbox    the same, set up and kept running for you to try with kubectl; Ctrl-C stops it
   emulator   the Graph emulator on its own
 
 'go run ./cmd/partner-dev <command> -h' lists a command's flags.`
@@ -43,7 +45,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	switch cmd, args := args[0], args[1:]; cmd {
 	case "demo":
-		return runDemo(ctx, args)
+		return runDemo(ctx, args, false)
+	case "sandbox":
+		return runDemo(ctx, args, true)
 	case "emulator":
 		return runEmulator(ctx, args)
 	case "help", "-h", "-help", "--help":
@@ -54,8 +58,12 @@ func run(ctx context.Context, args []string) error {
 	}
 }
 
-func runDemo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+func runDemo(ctx context.Context, args []string, sandbox bool) error {
+	name := "demo"
+	if sandbox {
+		name = "sandbox"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var opts demo.Options
 	fs.StringVar(&opts.AssetsDir, "assets", os.Getenv("KUBEBUILDER_ASSETS"), "directory with kube-apiserver, etcd and kubectl (hack/envtest.sh prints one)")
 	fs.StringVar(&opts.SamplesDir, "samples", "config/samples", "manifests to apply")
@@ -63,10 +71,16 @@ func runDemo(ctx context.Context, args []string) error {
 	fs.StringVar(&opts.PolicyDir, "policy", "config/policy", "admission policy to apply")
 	fs.DurationVar(&opts.Step, "step", 2*time.Second, "pause between the demo's steps")
 	fs.BoolVar(&opts.Verbose, "v", false, "show the operator's logs")
+	if sandbox {
+		fs.StringVar(&opts.StateDir, "dir", "bin/sandbox", "where the sandbox writes its kubeconfig, tools and env file (removed when it stops)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opts.Out = os.Stdout
+	if sandbox {
+		return demo.Sandbox(ctx, opts)
+	}
 	return demo.Run(ctx, opts)
 }
 

@@ -43,69 +43,108 @@ type Options struct {
 	// RepoRoot holds config/default, whose ServiceAccount and RBAC the operator runs with;
 	// "" is the current directory (make demo runs from the repository's root).
 	RepoRoot string
+
+	// StateDir is where the sandbox keeps its kubeconfig and tools while it runs; "" (the
+	// demo) is a temporary directory removed at the end.
+	StateDir string
 }
 
 // Run starts everything, shows the lifecycle, and stops what it started.
 func Run(ctx context.Context, opts Options) error {
-	if opts.AssetsDir == "" {
-		return errors.New("no envtest binaries: run hack/envtest.sh, or use 'make demo'")
-	}
 	d := &demo{opts: opts, out: opts.Out}
+	st, err := d.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.stop()
+	return d.lifecycle(ctx, st.client, st.emu, st.spID)
+}
+
+// stack is what the demo and the sandbox run: a control plane, the emulator, the operator.
+type stack struct {
+	env        *envtest.Environment
+	emu        *emulator.Emulator
+	client     client.Client // the operator's, from its cache
+	kubeconfig string        // the platform team's (cluster admin)
+	spID       string        // the seed's application in the emulator
+	stops      []func()
+}
+
+func (st *stack) stop() {
+	for i := len(st.stops) - 1; i >= 0; i-- {
+		st.stops[i]()
+	}
+}
+
+// start brings the stack up; on error it stops what it had started.
+func (d *demo) start(ctx context.Context) (_ *stack, err error) {
+	opts := d.opts
+	if opts.AssetsDir == "" {
+		return nil, errors.New("no envtest binaries: run hack/envtest.sh, or use 'make demo'")
+	}
 	if opts.Verbose {
 		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
 	} else {
 		ctrl.SetLogger(logr.Discard())
 	}
+	st := &stack{}
+	defer func() {
+		if err != nil {
+			st.stop()
+		}
+	}()
 
 	d.say("Starting a local control plane (kube-apiserver and etcd from %s)", opts.AssetsDir)
-	env := &envtest.Environment{
+	st.env = &envtest.Environment{
 		CRDDirectoryPaths:     []string{opts.CRDDir},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: opts.AssetsDir,
 	}
-	restCfg, err := env.Start()
+	restCfg, err := st.env.Start()
 	if err != nil {
-		return fmt.Errorf("start control plane: %w", err)
+		return nil, fmt.Errorf("start control plane: %w", err)
 	}
-	defer func() {
+	st.stops = append(st.stops, func() {
 		d.say("Stopping the control plane")
-		_ = env.Stop()
-	}()
+		_ = st.env.Stop()
+	})
 	// kubectl plays the platform team (cluster admin); the operator does not.
-	kubeconfig, err := d.writeKubeconfig(env)
-	if err != nil {
-		return err
+	if st.kubeconfig, err = d.writeKubeconfig(st.env); err != nil {
+		return nil, err
 	}
-	defer os.RemoveAll(filepath.Dir(kubeconfig))
+	if opts.StateDir == "" {
+		st.stops = append(st.stops, func() { _ = os.RemoveAll(filepath.Dir(st.kubeconfig)) })
+	}
 	d.kubectl = func(args ...string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, filepath.Join(opts.AssetsDir, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+		cmd := exec.CommandContext(ctx, filepath.Join(opts.AssetsDir, "kubectl"), append([]string{"--kubeconfig", st.kubeconfig}, args...)...)
 		return cmd.CombinedOutput()
 	}
 
 	d.say("Starting the Graph emulator")
 	// Graph over TLS, as in production: the operator trusts the emulator's CA.
-	emu := emulator.New(emulator.Options{RequireAuth: true, GraphTLS: true})
-	if err := emu.Start(); err != nil {
-		return fmt.Errorf("start emulator: %w", err)
+	st.emu = emulator.New(emulator.Options{RequireAuth: true, GraphTLS: true})
+	if err := st.emu.Start(); err != nil {
+		return nil, fmt.Errorf("start emulator: %w", err)
 	}
-	defer emu.Close()
-	d.say("  Graph at %s/v1.0, token endpoint at %s", emu.URL(), emu.AuthorityURL())
+	st.stops = append(st.stops, st.emu.Close)
+	d.say("  Graph at %s/v1.0, token endpoint at %s", st.emu.URL(), st.emu.AuthorityURL())
 	// The application the seed's CSV row invites the partner to.
-	sp := emu.AddServicePrincipal(emulator.ServicePrincipal{AppID: "cd3ed3de-93ee-400b-8b19-b61ef44a0f29", DisplayName: "Contoso Partner Portal"})
+	sp := st.emu.AddServicePrincipal(emulator.ServicePrincipal{AppID: "cd3ed3de-93ee-400b-8b19-b61ef44a0f29", DisplayName: "Contoso Partner Portal"})
+	st.spID = sp.ID
 	d.say("  tenant has application %q (appId %s)", sp.DisplayName, sp.AppID)
 
-	cred, err := msgraph.NewClientSecretCredential(emu.TenantID(), demoClientID, "demo-secret", emu.AuthorityURL(), emu.TLSClient())
+	cred, err := msgraph.NewClientSecretCredential(st.emu.TenantID(), demoClientID, "demo-secret", st.emu.AuthorityURL(), st.emu.TLSClient())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: emu.URL(), Credential: cred, HTTPClient: emu.TLSClient(), Retry: msgraph.DefaultRetryOptions,
+	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: st.emu.URL(), Credential: cred, HTTPClient: st.emu.TLSClient(), Retry: msgraph.DefaultRetryOptions,
 		ExtensionAppID: demoClientID})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	operatorCfg, err := d.installOperatorIdentity(ctx, env, restCfg)
+	operatorCfg, err := d.installOperatorIdentity(ctx, st.env, restCfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mgr, err := operator.NewManager(ctx, operatorCfg, operator.Config{
 		Directory:              dir,
@@ -120,18 +159,18 @@ func Run(ctx context.Context, opts Options) error {
 		OwnershipSchema: dir,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mgrCtx, stopMgr := context.WithCancel(ctx)
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(mgrCtx) }()
-	defer func() {
+	st.stops = append(st.stops, func() {
 		stopMgr()
 		<-mgrDone
-	}()
+	})
+	st.client = mgr.GetClient()
 	d.say("Operator started as %s", testbed.OperatorUser)
-
-	return d.lifecycle(ctx, mgr.GetClient(), emu, sp.ID)
+	return st, nil
 }
 
 type demo struct {
@@ -325,8 +364,12 @@ func (d *demo) writeKubeconfig(env *envtest.Environment) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("kubeconfig: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "partner-operator-demo-")
-	if err != nil {
+	dir := d.opts.StateDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "partner-operator-demo-"); err != nil {
+			return "", err
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, "kubeconfig")

@@ -33,8 +33,12 @@ func (e *tokenError) Unwrap() error { return e.err }
 
 // summary says why there is no token in a line that stays the same from one attempt to the
 // next (it becomes a condition message): the token endpoint's status, OAuth error and AADSTS
-// code, without its trace and correlation IDs and timestamps.
+// code, without its trace and correlation IDs and timestamps; then, for a credential from
+// NewCredential or NewClientSecretCredential, what it tried (tenant, client ID, authority
+// host) and what to check, since a bare 401 tells an administrator nothing to fix.
 func (e *tokenError) summary() string {
+	var named *credentialError // nil for a credential from elsewhere
+	errors.As(e.err, &named)
 	var failed *azidentity.AuthenticationFailedError
 	if errors.As(e.err, &failed) && failed.RawResponse != nil {
 		msg := fmt.Sprintf("the token endpoint refused the credential: %d", failed.RawResponse.StatusCode)
@@ -51,11 +55,23 @@ func (e *tokenError) summary() string {
 				msg += " (" + code + ")"
 			}
 		}
+		if named != nil {
+			msg += "; tried " + named.info.String() + "; " + named.info.check()
+		}
 		return msg
 	}
-	first, _, _ := strings.Cut(e.err.Error(), "\n")
+	cause := e.err
+	if named != nil {
+		cause = named.err
+	}
+	first, _, _ := strings.Cut(cause.Error(), "\n")
 	if len(first) > 300 {
 		first = first[:300] + "..."
+	}
+	if named != nil {
+		// No answer from the token endpoint (unreachable, untrusted, a file unreadable): what
+		// was tried still says where to look.
+		return "no access token for " + named.info.String() + ": " + first
 	}
 	return "no access token: " + first
 }

@@ -10,7 +10,7 @@ import (
 // The operator's heap is mostly its cache, which follows the number of objects; what it
 // allocates on top is short-lived (decoded answers, patches). Go's default lets the heap grow
 // to twice what is live before collecting; half again is plenty here and keeps the footprint
-// near the objects (the README's benchmark has the figures).
+// near the objects (docs/benchmarks.md has the figures).
 const defaultGCPercent = 50
 
 // cgroupMemoryMax is where cgroup v2 tells a container its memory limit.

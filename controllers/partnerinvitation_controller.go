@@ -164,7 +164,7 @@ type PartnerInvitationReconciler struct {
 // Address claims: one Lease per address in the operator's namespace, created if absent.
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete,namespace=system
 
-// Reconcile moves one PartnerInvitation toward its spec: see the reconcile contract in the README.
+// Reconcile moves one PartnerInvitation toward its spec: see "Behaviour you can rely on" in docs/api.md.
 func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, reterr error) {
 	log := ctrl.LoggerFrom(ctx)
 

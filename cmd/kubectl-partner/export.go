@@ -67,9 +67,12 @@ installation is never adopted by any other. --hand-over-to OWNER rewrites the re
 exported guests to name OWNER and their manifest, on purpose: the installation started with
 --owner-id OWNER then takes them as its own when the manifests are applied, without a policy.
 
-Graph is reached as the operator reaches it: azidentity's default credential chain
-(AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or a certificate, workload
-identity, managed identity). Reading guests needs User.Read.All; --with-access also needs
+Graph is reached as the operator reaches it, with the credential the AZURE_* variables
+configure: AZURE_TENANT_ID and AZURE_CLIENT_ID with AZURE_CLIENT_SECRET or
+AZURE_CLIENT_CERTIFICATE_PATH, or with AZURE_FEDERATED_TOKEN_FILE (workload identity). A
+managed identity is used only when asked for, with --managed-identity (or
+AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential). Without any, the export stops before
+sending anything and says what to set. Reading guests needs User.Read.All; --with-access also needs
 Directory.Read.All (Microsoft's least-privileged permission for another user's memberOf and
 appRoleAssignments). Requests are paced to the tenant's quota (--tenant-size), and a
 progress line goes to stderr every ` + fmt.Sprint(progressEvery) + ` guests.`,
@@ -102,6 +105,7 @@ progress line goes to stderr every ` + fmt.Sprint(progressEvery) + ` guests.`,
 	f.StringVar(&p.graph.endpoint, "graph-endpoint", msgraph.DefaultEndpoint, "Microsoft Graph base URL without /v1.0")
 	f.StringVar(&p.graph.authority, "azure-authority-host", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra ID authority host; empty means Azure's public cloud")
 	f.StringVar(&p.graph.authorityCA, "azure-authority-ca-file", "", "PEM CA to trust for the authority host (the emulator's)")
+	f.BoolVar(&p.graph.managedIdentity, "managed-identity", false, "get tokens from this host's managed identity (AZURE_CLIENT_ID selects a user-assigned one); never tried unless asked")
 	return cmd
 }
 
@@ -204,11 +208,12 @@ func (o *exportOptions) query() (graph.GuestQuery, error) {
 	return q, nil
 }
 
-// graphClient connects to Graph with the operator's credential chain and paces the reads to
-// the tenant's quota. The retries wait out throttling inline, as a person at a terminal would.
-// The Directory is for the hand-over's record writes.
+// graphClient connects to Graph with the operator's choice of credential and paces the reads
+// to the tenant's quota. The retries wait out throttling inline, as a person at a terminal
+// would. The Directory is for the hand-over's record writes.
 func (o *exportOptions) graphClient() (graph.GuestReader, graph.Directory, error) {
-	cred, err := msgraph.NewCredential(msgraph.CredentialOptions{AuthorityHost: o.p.graph.authority, AuthorityCAFile: o.p.graph.authorityCA})
+	cred, err := msgraph.NewCredential(msgraph.CredentialOptions{AuthorityHost: o.p.graph.authority, AuthorityCAFile: o.p.graph.authorityCA,
+		ManagedIdentity: o.p.graph.managedIdentity, ManagedIdentityFlag: "--managed-identity"})
 	if err != nil {
 		return nil, nil, err
 	}

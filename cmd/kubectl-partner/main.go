@@ -16,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/partnerops/partner-operator/internal/version"
 )
 
 func main() {
@@ -36,13 +38,14 @@ type plugin struct {
 	graph   graphFlags
 }
 
-// graphFlags reach Microsoft Graph the way the operator does: azidentity's default credential
-// chain (environment, workload identity, managed identity) and an endpoint that can point at
-// the emulator.
+// graphFlags reach Microsoft Graph the way the operator does: the credential the AZURE_*
+// variables configure (msgraph.NewCredential: client secret or certificate, workload identity;
+// a managed identity only with managedIdentity) and an endpoint that can point at the emulator.
 type graphFlags struct {
-	endpoint    string
-	authority   string
-	authorityCA string
+	endpoint        string
+	authority       string
+	authorityCA     string
+	managedIdentity bool
 }
 
 func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -57,7 +60,9 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
   status   summarise the invitations in a cluster
   resend   send a pending invitation again
   reset    reset a redeemed guest's redemption
-  brake    see and release the accidental-deletion brake`,
+  brake    see and release the accidental-deletion brake
+  orphan   let PartnerInvitations go, guests kept, once the operator is uninstalled`,
+		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// kubectl runs the binary kubectl-partner as "kubectl partner"; help says so.
@@ -73,6 +78,7 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		newResendCommand(p, false),
 		newResendCommand(p, true),
 		newBrakeCommand(p),
+		newOrphanCommand(p),
 	)
 	return root
 }

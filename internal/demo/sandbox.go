@@ -143,7 +143,7 @@ func readSample(path string) (name, email string, err error) {
 		return "", "", err
 	}
 	var obj struct {
-		Metadata struct{ Name string } `json:"metadata"`
+		Metadata struct{ Name string }  `json:"metadata"`
 		Spec     struct{ Email string } `json:"spec"`
 	}
 	if err := yaml.Unmarshal(raw, &obj); err != nil || obj.Metadata.Name == "" || obj.Spec.Email == "" {

@@ -11,13 +11,13 @@ type Metric struct {
 	// Type is counter, gauge or histogram.
 	Type   string
 	Labels []string
-	// Meaning is the README's text: what it counts, and the label values.
+	// Meaning is the documented text (docs/operations/monitoring.md): what it counts, and the label values.
 	Meaning string
 }
 
 // MetricsReference is every partner_operator_* metric the operator registers, and the
-// controller-runtime metrics the dashboard, the alerts and the README rely on. Tests keep it
-// equal to what registerMetrics registers (names, types, labels), to the README's table, and
+// controller-runtime metrics the dashboard, the alerts and the docs rely on. Tests keep it
+// equal to what registerMetrics registers (names, types, labels), to the table in docs/operations/monitoring.md, and
 // to what a running operator serves; the alerts and the dashboard may name no other metric.
 var MetricsReference = []Metric{
 	{"partner_operator_invitations", "gauge", []string{"state"},
@@ -83,7 +83,7 @@ var MetricsReference = []Metric{
 		"Requests to the Kubernetes API server by status `code`"},
 }
 
-// MetricsTable renders MetricsReference as the README's Markdown table.
+// MetricsTable renders MetricsReference as the Markdown table of docs/operations/monitoring.md.
 func MetricsTable() string {
 	var b strings.Builder
 	b.WriteString("| metric | type | labels | meaning |\n|---|---|---|---|\n")

@@ -14,7 +14,7 @@ import (
 	"github.com/partnerops/partner-operator/controllers"
 )
 
-var readme = flag.String("readme", "../../README.md", "the README whose metrics table TestREADMEMetricsTable checks")
+var readme = flag.String("metrics-doc", "../../docs/operations/monitoring.md", "the page whose metrics table TestMetricsTableDocumented checks")
 
 // recorder is a Registerer that keeps what is registered with it.
 type recorder struct{ collectors []prometheus.Collector }
@@ -94,7 +94,7 @@ func TestMetricsReferenceIsTheRegistry(t *testing.T) {
 	}
 	for name := range got {
 		if !documented[name] {
-			t.Errorf("%s is registered but not in MetricsReference (and so not in the README)", name)
+			t.Errorf("%s is registered but not in MetricsReference (and so not in docs/operations/monitoring.md)", name)
 		}
 		if !strings.HasPrefix(name, "partner_operator_") {
 			t.Errorf("%s: the operator's own metrics are named partner_operator_*", name)
@@ -111,9 +111,9 @@ func TestMetricsReferenceIsTheRegistry(t *testing.T) {
 	t.Logf("%d partner_operator_* metrics registered, %d metrics documented", len(got), len(MetricsReference))
 }
 
-// TestREADMEMetricsTable: the README's metrics table is MetricsTable(), so the documentation
-// says what the registry holds. `go test -run TestREADMEMetricsTable -v` prints the table.
-func TestREADMEMetricsTable(t *testing.T) {
+// TestMetricsTableDocumented: the metrics table of docs/operations/monitoring.md is MetricsTable(), so the documentation
+// says what the registry holds. `go test -run TestMetricsTableDocumented -v` prints the table.
+func TestMetricsTableDocumented(t *testing.T) {
 	want := MetricsTable()
 	raw, err := os.ReadFile(*readme)
 	if err != nil {

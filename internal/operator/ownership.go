@@ -37,7 +37,7 @@ func (s *schemaRegistration) Start(ctx context.Context) error {
 	_ = wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
 		if err := s.schema.EnsureOwnershipProperties(ctx); err != nil {
 			s.log.Error(err, "cannot register the ownership record's directory extension properties; "+
-				"grant Application.ReadWrite.OwnedBy with the operator's application as its own owner, or register them once as an admin (see the README)")
+				"grant Application.ReadWrite.OwnedBy with the operator's application as its own owner, or register them once as an admin (see docs/operations/credentials.md)")
 			return false, nil
 		}
 		s.log.Info("ownership record's directory extension properties are registered")

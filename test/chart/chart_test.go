@@ -1,7 +1,8 @@
 // Package chart_test tests charts/partner-operator like code: helm lint and helm template with
 // the default values and with testdata/all-values.yaml, the values schema, the RBAC against
 // config/default's (rbac_test.go), and the rendered manifests, and config/default's, dry-run
-// applied to a real API server under the restricted Pod Security level (podsecurity_test.go).
+// applied to a real API server under the restricted Pod Security level (podsecurity_test.go);
+// and upgrades and uninstall with the real helm against a real API server (lifecycle_test.go).
 //
 // helm comes from hack/helm.sh (built from the Go module proxy, cached per user); `make test`
 // passes it as $HELM. kubectl (kustomize) and the API server come from $KUBEBUILDER_ASSETS.
@@ -102,10 +103,22 @@ func helm(t *testing.T, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// render runs helm template (CRDs included) and decodes the objects.
+// servesPolicies tells helm template that the cluster serves PartnerAccessPolicies, as it does
+// once the CRDs are installed: the sample policy is rendered only then (templates/samplepolicy.yaml).
+var servesPolicies = []string{"--api-versions", "b2b.partnerops.io/v1alpha1/PartnerAccessPolicy"}
+
+// render runs helm template, for a cluster that has the CRDs, and decodes the objects. The CRDs
+// are templates (crds.enabled): no --include-crds, so that a crds/ directory coming back would
+// not go unnoticed here.
 func render(t *testing.T, rel, ns string, args ...string) []*unstructured.Unstructured {
 	t.Helper()
-	out, err := helm(t, append([]string{"template", rel, chartDir, "--namespace", ns, "--include-crds"}, args...)...)
+	return renderFor(t, rel, ns, append(slices.Clone(servesPolicies), args...)...)
+}
+
+// renderFor runs helm template with args alone: a cluster without the CRDs unless they say so.
+func renderFor(t *testing.T, rel, ns string, args ...string) []*unstructured.Unstructured {
+	t.Helper()
+	out, err := helm(t, append([]string{"template", rel, chartDir, "--namespace", ns}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,14 +193,19 @@ func deployment(t *testing.T, objs []*unstructured.Unstructured) *appsv1.Deploym
 	return convert[appsv1.Deployment](t, only(t, objs, "Deployment"))
 }
 
-// TestCRDsMatchConfig keeps the chart's crds/ byte-identical to the generated CRDs (make
-// manifests copies them).
+// TestCRDsMatchConfig keeps the chart's files/crds/ byte-identical to the generated CRDs (make
+// manifests copies them), and the CRDs templates/crds.yaml renders equal to them but for the
+// labels and annotations the chart adds. The chart has no crds/ directory: Helm would install
+// that once and never upgrade it, and it would hold a second copy of each CRD.
 func TestCRDsMatchConfig(t *testing.T) {
 	generated, err := filepath.Glob(filepath.Join(repoRoot, "config", "crd", "bases", "*.yaml"))
 	if err != nil || len(generated) == 0 {
 		t.Fatalf("no CRDs under config/crd/bases: %v", err)
 	}
-	inChart, err := filepath.Glob(filepath.Join(chartDir, "crds", "*"))
+	if _, err := os.Stat(filepath.Join(chartDir, "crds")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("charts/partner-operator/crds exists (%v): Helm would install its CRDs once and never upgrade them; they belong in files/crds/", err)
+	}
+	inChart, err := filepath.Glob(filepath.Join(chartDir, "files", "crds", "*"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,19 +216,51 @@ func TestCRDsMatchConfig(t *testing.T) {
 		return out
 	}
 	if !slices.Equal(names(generated), names(inChart)) {
-		t.Fatalf("charts/partner-operator/crds holds %v, config/crd/bases %v: run 'make manifests'", names(inChart), names(generated))
+		t.Fatalf("charts/partner-operator/files/crds holds %v, config/crd/bases %v: run 'make manifests'", names(inChart), names(generated))
+	}
+	rendered := map[string]*unstructured.Unstructured{}
+	for _, crd := range find(render(t, release, namespace), "CustomResourceDefinition") {
+		rendered[crd.GetName()] = crd
+	}
+	if len(rendered) != len(generated) {
+		t.Errorf("the chart renders %d CRDs, config/crd/bases has %d", len(rendered), len(generated))
 	}
 	for _, p := range generated {
 		want, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := os.ReadFile(filepath.Join(chartDir, "crds", filepath.Base(p)))
+		got, err := os.ReadFile(filepath.Join(chartDir, "files", "crds", filepath.Base(p)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("charts/partner-operator/crds/%s differs from config/crd/bases: run 'make manifests'", filepath.Base(p))
+			t.Errorf("charts/partner-operator/files/crds/%s differs from config/crd/bases: run 'make manifests'", filepath.Base(p))
+		}
+		objs, err := decode(bytes.NewReader(want))
+		if err != nil || len(objs) != 1 {
+			t.Fatalf("%s: %d objects, %v", p, len(objs), err)
+		}
+		crd := objs[0]
+		out := rendered[crd.GetName()]
+		if out == nil {
+			t.Errorf("the chart does not render %s", crd.GetName())
+			continue
+		}
+		// The chart adds labels and annotations and changes nothing else.
+		for k, v := range crd.GetAnnotations() {
+			if out.GetAnnotations()[k] != v {
+				t.Errorf("%s: annotation %s is %q, config/crd/bases has %q", crd.GetName(), k, out.GetAnnotations()[k], v)
+			}
+		}
+		if out.GetLabels()["app.kubernetes.io/managed-by"] != "Helm" {
+			t.Errorf("%s lacks the chart's labels: %v", crd.GetName(), out.GetLabels())
+		}
+		out = out.DeepCopy()
+		out.SetAnnotations(crd.GetAnnotations())
+		out.SetLabels(crd.GetLabels())
+		if !apiequality.Semantic.DeepEqual(out.Object, crd.Object) {
+			t.Errorf("the chart renders %s other than config/crd/bases has it", crd.GetName())
 		}
 	}
 }
@@ -445,6 +495,28 @@ func TestTemplateSwitches(t *testing.T) {
 			t.Errorf("%s is rendered by default", kind)
 		}
 	}
+	// crds.enabled and crds.keep: the CRDs are the release's, and helm uninstall leaves them.
+	crds := find(defaults, "CustomResourceDefinition")
+	if len(crds) != 2 {
+		t.Errorf("%d CRDs rendered by default, want 2", len(crds))
+	}
+	for _, crd := range crds {
+		if got := crd.GetAnnotations()["helm.sh/resource-policy"]; got != "keep" {
+			t.Errorf("CRD %s: helm.sh/resource-policy %q by default, want keep", crd.GetName(), got)
+		}
+	}
+	if n := len(find(render(t, release, namespace, "--set", "crds.enabled=false"), "CustomResourceDefinition")); n != 0 {
+		t.Errorf("crds.enabled=false: %d CRDs rendered", n)
+	}
+	unkept := find(render(t, release, namespace, "--set", "crds.keep=false"), "CustomResourceDefinition")
+	if len(unkept) != 2 {
+		t.Errorf("crds.keep=false: %d CRDs rendered, want 2", len(unkept))
+	}
+	for _, crd := range unkept {
+		if v, ok := crd.GetAnnotations()["helm.sh/resource-policy"]; ok {
+			t.Errorf("crds.keep=false: CRD %s is annotated helm.sh/resource-policy: %s", crd.GetName(), v)
+		}
+	}
 	if n := len(find(defaults, "ValidatingAdmissionPolicyBinding")); n != 4 {
 		t.Errorf("%d admission policy bindings, want 4", n)
 	}
@@ -453,6 +525,12 @@ func TestTemplateSwitches(t *testing.T) {
 		if n := len(find(all, kind)); n != 1 {
 			t.Errorf("all values: %d %s, want 1", n, kind)
 		}
+	}
+
+	// The first install into a cluster without the CRDs: helm would fail to map the sample policy
+	// of the same release, so it waits for the next upgrade.
+	if n := len(find(renderFor(t, release, namespace, "--values", allValues), "PartnerAccessPolicy")); n != 0 {
+		t.Errorf("all values, no PartnerAccessPolicy API yet: %d sample policies rendered", n)
 	}
 
 	single := render(t, release, namespace, "--set", "replicaCount=1")
@@ -489,7 +567,7 @@ func envOf(c corev1.Container) map[string]string {
 	return env
 }
 
-// credentialCases are the azidentity paths as values; podsecurity_test.go dry-runs each too.
+// credentialCases are the credentials as values; podsecurity_test.go dry-runs each too.
 var credentialCases = []struct {
 	name string
 	set  string
@@ -501,8 +579,8 @@ var credentialCases = []struct {
 	{"managed identity, system-assigned", "azure.credential=managedIdentity"},
 }
 
-// TestCredentials: each azidentity path sets what DefaultAzureCredential reads, and nothing of
-// the others.
+// TestCredentials: each credential sets what msgraph.NewCredential reads to choose it, and
+// nothing of the others.
 func TestCredentials(t *testing.T) {
 	want := map[string]struct {
 		env        map[string]string
@@ -519,8 +597,9 @@ func TestCredentials(t *testing.T) {
 			"AZURE_CLIENT_ID":               "33333333-4444-5555-6666-777777777777",
 			"AZURE_CLIENT_CERTIFICATE_PATH": "/var/run/secrets/partner-operator/azure-client-certificate/client-certificate.pem",
 		}, certMount: "partner-operator-certificate"},
-		"managed identity, user-assigned":   {env: map[string]string{"AZURE_CLIENT_ID": "44444444-5555-6666-7777-888888888888"}},
-		"managed identity, system-assigned": {env: map[string]string{}},
+		"managed identity, user-assigned": {env: map[string]string{"AZURE_TOKEN_CREDENTIALS": "ManagedIdentityCredential",
+			"AZURE_CLIENT_ID": "44444444-5555-6666-7777-888888888888"}},
+		"managed identity, system-assigned": {env: map[string]string{"AZURE_TOKEN_CREDENTIALS": "ManagedIdentityCredential"}},
 	}
 	for _, tc := range credentialCases {
 		t.Run(tc.name, func(t *testing.T) {

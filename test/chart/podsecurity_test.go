@@ -90,7 +90,7 @@ func TestPodSecurityRestricted(t *testing.T) {
 	}
 	env := &envtest.Environment{
 		// The chart's CRDs (TestCRDsMatchConfig keeps them identical to config/crd/bases).
-		CRDDirectoryPaths:     []string{filepath.Join(chartDir, "crds")},
+		CRDDirectoryPaths:     []string{filepath.Join(chartDir, "files", "crds")},
 		CRDs:                  []*apiextensionsv1.CustomResourceDefinition{prometheusOperatorCRD("ServiceMonitor"), prometheusOperatorCRD("PrometheusRule")},
 		ErrorIfCRDPathMissing: true,
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/partnerops/partner-operator/internal/operator"
 )
 
-var readme = flag.String("readme", "../../README.md", "the README whose runbook sections TestRunbooksInREADME checks")
+var readme = flag.String("runbooks", "../../docs/operations/monitoring.md", "the page whose runbook sections TestRunbooksDocumented checks")
 
 const repoRoot = "../.."
 
@@ -115,7 +115,7 @@ func documented() map[string]operator.Metric {
 var runbookURL = regexp.MustCompile(`^https://github\.com/partnerops/partner-operator#alert-([a-z]+)$`)
 
 // TestAlertRules: the rules load in Prometheus, name only documented metrics, and each alert
-// has a severity, a summary, a description and a runbook in the README.
+// has a severity, a summary, a description and a runbook in docs/operations/monitoring.md.
 func TestAlertRules(t *testing.T) {
 	rules := loadAlerts(t)
 	want := []string{
@@ -153,8 +153,8 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// TestRunbooksInREADME: each runbook_url's anchor is a README heading "Alert: <name>".
-func TestRunbooksInREADME(t *testing.T) {
+// TestRunbooksDocumented: each runbook_url's anchor is a heading "Alert: <name>" of docs/operations/monitoring.md.
+func TestRunbooksDocumented(t *testing.T) {
 	raw, err := os.ReadFile(*readme)
 	if err != nil {
 		t.Fatal(err)

@@ -75,3 +75,14 @@ annotations:
 {{- define "partner-operator.metricsCertDir" -}}
 /var/run/secrets/partner-operator/metrics-certs
 {{- end }}
+
+{{/*
+crds.enabled and crds.keep, "true" or "false", true when unset: helm upgrade --reuse-values from a
+chart version without them (0.1.0) renders with the old release's values, which lack them.
+*/}}
+{{- define "partner-operator.crdsEnabled" -}}
+{{- dig "crds" "enabled" true .Values.AsMap }}
+{{- end }}
+{{- define "partner-operator.crdsKeep" -}}
+{{- dig "crds" "keep" true .Values.AsMap }}
+{{- end }}

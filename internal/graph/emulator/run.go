@@ -30,5 +30,6 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 		fmt.Fprintf(out, "  ca cert:   %s\n", opts.CACertFile)
 	}
 	<-ctx.Done()
+	fmt.Fprintf(out, "Stopping the Graph emulator\n")
 	return nil
 }

@@ -16,16 +16,8 @@ import (
 	"testing"
 
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
+	"github.com/partnerops/partner-operator/internal/graph/msgraph/msgraphtest"
 )
-
-// credentialVariables are every variable azidentity (and MSAL's managed identity) reads to
-// find a credential.
-var credentialVariables = []string{
-	"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
-	"AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST",
-	"AZURE_TOKEN_CREDENTIALS", "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_ADDITIONALLY_ALLOWED_TENANTS",
-	"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "MSI_ENDPOINT", "MSI_SECRET",
-}
 
 // countingListener accepts connections on loopback, counts them and closes them.
 func countingListener(t *testing.T) (addr string, conns *atomic.Int64) {
@@ -52,9 +44,7 @@ func countingListener(t *testing.T) (addr string, conns *atomic.Int64) {
 // Without credentials, export stops before any connection, naming what to set. Graph, the
 // authority and the managed identity endpoint all point at a listener that counts.
 func TestExportWithoutCredential(t *testing.T) {
-	for _, name := range credentialVariables {
-		t.Setenv(name, "")
-	}
+	msgraphtest.ClearCredentials(t)
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "no-kubeconfig"))
 	addr, conns := countingListener(t)
 	// A managed identity, were one created, would ask here rather than at 169.254.169.254.
@@ -162,9 +152,7 @@ func secretCheckingAuthority(t *testing.T, emu *emulator.Emulator, secret string
 // style endpoint that hands out one of the emulator's tokens), even with no AZURE_* set.
 func TestExportManagedIdentity(t *testing.T) {
 	g := startGraph(t)
-	for _, name := range credentialVariables {
-		t.Setenv(name, "")
-	}
+	msgraphtest.ClearCredentials(t)
 	var asked atomic.Int64
 	mi := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		asked.Add(1)

@@ -94,15 +94,7 @@ func TestPodSecurityRestricted(t *testing.T) {
 		CRDs:                  []*apiextensionsv1.CustomResourceDefinition{prometheusOperatorCRD("ServiceMonitor"), prometheusOperatorCRD("PrometheusRule")},
 		ErrorIfCRDPathMissing: true,
 	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stop envtest: %v", err)
-		}
-	})
+	cfg := startEnvtest(t, env)
 	warnings := &warningRecorder{}
 	cfg = rest.CopyConfig(cfg)
 	cfg.WarningHandlerWithContext = warnings
@@ -279,4 +271,19 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// startEnvtest starts a real API server and etcd and stops them when the test ends.
+func startEnvtest(t *testing.T, env *envtest.Environment) *rest.Config {
+	t.Helper()
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start envtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stop envtest: %v", err)
+		}
+	})
+	return cfg
 }

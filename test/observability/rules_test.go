@@ -112,7 +112,7 @@ func documented() map[string]operator.Metric {
 	return out
 }
 
-var runbookURL = regexp.MustCompile(`^https://github\.com/partnerops/partner-operator#alert-([a-z]+)$`)
+var runbookURL = regexp.MustCompile(`^https://github\.com/partnerops/partner-operator/blob/main/docs/operations/monitoring\.md#alert-([a-z]+)$`)
 
 // TestAlertRules: the rules load in Prometheus, name only documented metrics, and each alert
 // has a severity, a summary, a description and a runbook in docs/operations/monitoring.md.
@@ -145,7 +145,7 @@ func TestAlertRules(t *testing.T) {
 			}
 		}
 		if m := runbookURL.FindStringSubmatch(r.Annotations["runbook_url"]); m == nil || m[1] != strings.ToLower(r.Alert) {
-			t.Errorf("%s: runbook_url %q, want https://github.com/partnerops/partner-operator#alert-%s", r.Alert, r.Annotations["runbook_url"], strings.ToLower(r.Alert))
+			t.Errorf("%s: runbook_url %q, want https://github.com/partnerops/partner-operator/blob/main/docs/operations/monitoring.md#alert-%s", r.Alert, r.Annotations["runbook_url"], strings.ToLower(r.Alert))
 		}
 	}
 	if !slices.Equal(got, want) {

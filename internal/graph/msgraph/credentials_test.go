@@ -25,23 +25,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
+	"github.com/partnerops/partner-operator/internal/graph/msgraph/msgraphtest"
 )
-
-// credentialVariables are every variable azidentity (and MSAL's managed identity) reads to
-// find a credential: the tests start from none of them.
-var credentialVariables = []string{
-	"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
-	"AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST",
-	"AZURE_TOKEN_CREDENTIALS", "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_ADDITIONALLY_ALLOWED_TENANTS",
-	"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "MSI_ENDPOINT", "MSI_SECRET",
-}
-
-func clearCredentialVariables(t *testing.T) {
-	t.Helper()
-	for _, name := range credentialVariables {
-		t.Setenv(name, "")
-	}
-}
 
 // fakeCloud stands for everything a credential could reach: the transport it returns dials the
 // fake whatever the address (the authority, 169.254.169.254), and the managed identity
@@ -52,6 +37,17 @@ type fakeCloud struct {
 	conns atomic.Int64
 	mu    sync.Mutex
 	miReq []url.Values
+}
+
+// cloudWith is a machine whose only credential variables are env, in a fake cloud.
+func cloudWith(t *testing.T, env map[string]string) *fakeCloud {
+	t.Helper()
+	msgraphtest.ClearCredentials(t)
+	cloud := newFakeCloud(t)
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	return cloud
 }
 
 func newFakeCloud(t *testing.T) *fakeCloud {
@@ -126,11 +122,7 @@ func TestNewCredentialWithoutConfiguration(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clearCredentialVariables(t)
-			cloud := newFakeCloud(t)
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
+			cloud := cloudWith(t, tc.env)
 			cred, err := NewCredential(CredentialOptions{AuthorityHost: cloud.srv.URL + "/", Transport: cloud.transport(),
 				ManagedIdentityFlag: "--managed-identity"})
 			if !errors.Is(err, ErrNoCredential) || cred != nil {
@@ -166,11 +158,7 @@ func TestManagedIdentityWhenAsked(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clearCredentialVariables(t)
-			cloud := newFakeCloud(t)
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
+			cloud := cloudWith(t, tc.env)
 			tc.opts.Transport = cloud.transport()
 			cred, err := NewCredential(tc.opts)
 			if err != nil {
@@ -206,12 +194,8 @@ func TestCredentialFromEnvironment(t *testing.T) {
 	}
 	for name, env := range tests {
 		t.Run(name, func(t *testing.T) {
-			clearCredentialVariables(t)
-			emu := emulator.New(emulator.Options{RequireAuth: true})
-			if err := emu.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(emu.Close)
+			msgraphtest.ClearCredentials(t)
+			emu := startEmulator(t)
 			t.Setenv("AZURE_TENANT_ID", emu.TenantID())
 			t.Setenv("AZURE_CLIENT_ID", "app")
 			for k, v := range env {
@@ -236,12 +220,8 @@ func TestCredentialFromEnvironment(t *testing.T) {
 // A credential the token endpoint refuses says what it tried and what to check, and says it
 // the same way on every attempt (the message becomes a condition's).
 func TestRefusedCredentialSaysWhatItTried(t *testing.T) {
-	clearCredentialVariables(t)
-	emu := emulator.New(emulator.Options{RequireAuth: true})
-	if err := emu.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Close)
+	msgraphtest.ClearCredentials(t)
+	emu := startEmulator(t)
 	t.Setenv("AZURE_TENANT_ID", emu.TenantID())
 	t.Setenv("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555")
 	t.Setenv("AZURE_CLIENT_SECRET", "wrong-secret")
@@ -324,4 +304,14 @@ func writeCertificate(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func startEmulator(t *testing.T) *emulator.Emulator {
+	t.Helper()
+	emu := emulator.New(emulator.Options{RequireAuth: true})
+	if err := emu.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	return emu
 }

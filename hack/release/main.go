@@ -4,6 +4,8 @@
 //	go run ./hack/release push    [flags]   push dist/image to a registry
 //	go run ./hack/release all     [flags]   the image, the Helm chart, the plugin archives,
 //	                                        checksums and the krew manifest, in dist/
+//	go run ./hack/release verify  [--dist]  check dist/'s checksums and its krew manifest
+//	                                        against the archives
 //
 // make image and make release call it. Builds are reproducible: -trimpath, the version stamped
 // by the linker, file times from the commit, so running it twice gives the same digests.
@@ -20,7 +22,7 @@ import (
 	"syscall"
 )
 
-const usage = `usage: go run ./hack/release <image|push|all> [flags]  ('-h' after a command lists its flags)`
+const usage = `usage: go run ./hack/release <image|push|all|verify> [flags]  ('-h' after a command lists its flags)`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -49,6 +51,9 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&to, "to", "", "push: the image reference to push to, such as ghcr.io/partnerops/partner-operator:v0.1.0")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cmd == "verify" {
+		return verify(o.dist, os.Stdout)
 	}
 	if err := o.complete(ctx); err != nil {
 		return err

@@ -276,3 +276,32 @@ func (o *options) krewManifest(archives []string) (string, error) {
 	}
 	return path, os.WriteFile(path, out, 0o644)
 }
+
+// verify checks a release directory as a user of it would: every file against checksums.txt,
+// then the krew manifest against the archives.
+func verify(dist string, w io.Writer) error {
+	raw, err := os.ReadFile(filepath.Join(dist, "checksums.txt"))
+	if err != nil {
+		return err
+	}
+	n := 0
+	for line := range strings.Lines(string(raw)) {
+		want, name, ok := strings.Cut(strings.TrimSpace(line), "  ")
+		if !ok {
+			return fmt.Errorf("checksums.txt: %q is not sha256sum's format", line)
+		}
+		got, err := sha256File(filepath.Join(dist, filepath.FromSlash(name)))
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("%s: sha256 %s, checksums.txt says %s", name, got, want)
+		}
+		n++
+	}
+	if err := validateKrewManifest(filepath.Join(dist, "krew", "partner.yaml"), dist); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s: %d checksums match; the krew manifest is valid for its archives\n", dist, n)
+	return nil
+}

@@ -82,6 +82,11 @@ func TestRelease(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("verify", func(t *testing.T) {
+		if err := verify(o.dist, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("krew manifest refuses a changed archive", func(t *testing.T) {
 		dir := t.TempDir()
 		archive := o.pluginArchive(platform)

@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
@@ -225,22 +226,23 @@ func runOperator(t *testing.T, entrypoint string) {
 	if err := cp.Client.Create(ctx, pinv); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		got := &b2bv1alpha1.PartnerInvitation{}
-		if err := cp.Client.Get(ctx, client.ObjectKeyFromObject(pinv), got); err != nil {
-			t.Fatal(err)
+	// Wait on what the operator writes to the API server: Invited, with the guest's ID; stop
+	// early if the process exits.
+	var got b2bv1alpha1.PartnerInvitation
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		if proc.Exited() {
+			return false, errors.New("the operator exited")
 		}
-		if meta.IsStatusConditionTrue(got.Status.Conditions, b2bv1alpha1.ConditionInvited) && got.Status.UserID != "" {
-			t.Logf("invited by the image's operator: user %s", got.Status.UserID)
-			return
+		if err := cp.Client.Get(ctx, client.ObjectKeyFromObject(pinv), &got); err != nil {
+			return false, err
 		}
-		if proc.Exited() || time.Now().After(deadline) {
-			logs, _ := os.ReadFile(proc.LogPath)
-			t.Fatalf("the image's operator did not invite within a minute (exited: %v); conditions %+v\n%s", proc.Exited(), got.Status.Conditions, logs)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return meta.IsStatusConditionTrue(got.Status.Conditions, b2bv1alpha1.ConditionInvited) && got.Status.UserID != "", nil
+	})
+	if err != nil {
+		logs, _ := os.ReadFile(proc.LogPath)
+		t.Fatalf("the image's operator did not invite within a minute: %v; conditions %+v\n%s", err, got.Status.Conditions, logs)
 	}
+	t.Logf("invited by the image's operator: user %s", got.Status.UserID)
 }
 
 // pushAndPull pushes the index to a registry on loopback and pulls it back by tag: what

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/testbed"
 )
 
 // controlPlane is one envtest API server for the package's status and resend tests, started
@@ -79,19 +80,11 @@ func startControlPlane() (*controlPlane, error) {
 		return c, err
 	}
 	// The plugin connects as a person with a kubeconfig would.
-	user, err := env.AddUser(envtest.User{Name: "platform-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return c, err
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return c, err
-	}
 	if c.dir, err = os.MkdirTemp("", "kubectl-partner-test"); err != nil {
 		return c, err
 	}
 	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
-	return c, os.WriteFile(c.kubeconfig, kubeconfig, 0o600)
+	return c, testbed.WriteAdminKubeconfig(env, "platform-admin", c.kubeconfig)
 }
 
 // kubectl runs the plugin against the control plane.

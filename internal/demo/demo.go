@@ -356,16 +356,9 @@ func (d *demo) pause(ctx context.Context) {
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
 
 func (d *demo) writeKubeconfig(env *envtest.Environment) (string, error) {
-	user, err := env.AddUser(envtest.User{Name: "platform-team", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return "", fmt.Errorf("create demo user: %w", err)
-	}
-	cfg, err := user.KubeConfig()
-	if err != nil {
-		return "", fmt.Errorf("kubeconfig: %w", err)
-	}
 	dir := d.opts.StateDir
 	if dir == "" {
+		var err error
 		if dir, err = os.MkdirTemp("", "partner-operator-demo-"); err != nil {
 			return "", err
 		}
@@ -373,7 +366,7 @@ func (d *demo) writeKubeconfig(env *envtest.Environment) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, "kubeconfig")
-	return path, os.WriteFile(path, cfg, 0o600)
+	return path, testbed.WriteAdminKubeconfig(env, "platform-team", path)
 }
 
 func condTrue(p *b2bv1alpha1.PartnerInvitation, typ string) bool {

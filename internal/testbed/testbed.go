@@ -304,6 +304,21 @@ func NamespaceEditorConfig(ctx context.Context, env *envtest.Environment, adminC
 	return user.Config(), nil
 }
 
+// WriteAdminKubeconfig writes, at path, a kubeconfig with the client certificate of a cluster
+// admin called name (group system:masters): how a person, helm or kubectl reaches the control
+// plane, unlike the operator, which runs as its ServiceAccount.
+func WriteAdminKubeconfig(env *envtest.Environment, name, path string) error {
+	user, err := env.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("user %s: %w", name, err)
+	}
+	raw, err := user.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig of %s: %w", name, err)
+	}
+	return os.WriteFile(path, raw, 0o600)
+}
+
 func bindingName(user, role string) string {
 	name := strings.ToLower(user + "-" + role)
 	name = strings.Map(func(r rune) rune {

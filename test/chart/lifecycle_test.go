@@ -93,16 +93,8 @@ func startTestBed(t *testing.T) *testBed {
 	}
 	// helm, kubectl and the plugin connect as a person would: a client certificate of a
 	// cluster admin in a kubeconfig.
-	user, err := env.AddUser(envtest.User{Name: "platform-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, raw, 0o600); err != nil {
+	if err := testbed.WriteAdminKubeconfig(env, "platform-admin", kubeconfig); err != nil {
 		t.Fatal(err)
 	}
 	return &testBed{c: c, kubeconfig: kubeconfig, kubectl: kubectl}

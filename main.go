@@ -21,12 +21,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/controllers"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/logging"
 	"github.com/partnerops/partner-operator/internal/operator"
 	"github.com/partnerops/partner-operator/internal/policy"
+	"github.com/partnerops/partner-operator/internal/tenant"
 	"github.com/partnerops/partner-operator/internal/version"
 )
 
@@ -86,6 +88,10 @@ func runOperator(ctx context.Context, args []string) error {
 		brakeCount   int
 		brakePercent int
 		brakeWindow  time.Duration
+		clouds       cloudFlags
+		ambient      bool
+		verifyEvery  time.Duration
+		noDefault    bool
 	)
 	fs.StringVar(&cfg.MetricsBindAddress, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint (0 disables it)")
 	metricsSecure := fs.Bool("metrics-secure", true, "serve metrics over HTTPS to tokens the API server authorizes for GET /metrics; false serves plain HTTP to anyone (local use only)")
@@ -121,6 +127,10 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.IntVar(&brakeCount, "deletion-threshold", controllers.DefaultDeletionThreshold, "accidental-deletion brake: at most this many guest deletions per --deletion-window; more are held until an admin approves (-1 turns the brake off)")
 	fs.IntVar(&brakePercent, "deletion-threshold-percent", controllers.DefaultDeletionThresholdPercent, "accidental-deletion brake: and at most this share of the managed guests (never fewer than 10) per window (-1: no share limit)")
 	fs.DurationVar(&brakeWindow, "deletion-window", controllers.DefaultDeletionWindow, "accidental-deletion brake: the window the thresholds count in")
+	fs.Var(&clouds, "cloud", "a cloud tenant objects may name in spec.cloud besides AzurePublic, AzureUSGovernment and AzureChina: NAME=AUTHORITY_HOST,GRAPH_ENDPOINT[,CA_FILE] (a private endpoint, the emulator); repeatable")
+	fs.BoolVar(&ambient, "namespaced-tenant-ambient-credentials", false, "let GraphTenants (namespaced) sign in with the operator's own workload or managed identity; off, only ClusterGraphTenants may")
+	fs.DurationVar(&verifyEvery, "tenant-verify-interval", controllers.DefaultTenantVerifyInterval, "how often each tenant object is signed in to again (revoked credentials, rotated Secrets, new permissions)")
+	fs.BoolVar(&noDefault, "no-default-tenant", false, "serve tenant objects only: invitations must name one in spec.tenantRef, and no AZURE_* credential is read")
 	// Without --zap-devel or --zap-encoder, zap.Options logs JSON (one object per line, the
 	// time as RFC 3339) at info level: what the chart's logFormat json asks for explicitly.
 	zapOpts.BindFlags(fs)
@@ -135,30 +145,44 @@ func runOperator(ctx context.Context, args []string) error {
 	// --log-personal-data, of mail addresses (Graph's error messages may quote one).
 	ctrl.SetLogger(logging.Redact(zap.New(zap.UseFlagOptions(&zapOpts)), personal))
 
-	cred, err := msgraph.NewCredential(msgraph.CredentialOptions{AuthorityHost: authority, AuthorityCAFile: authorityCA})
-	if err != nil {
-		return err
-	}
-	var graphHTTP *http.Client
-	if graphCA != "" {
-		if graphHTTP, err = msgraph.NewHTTPClientTrusting(graphCA); err != nil {
-			return err
-		}
-	}
-	// One fence for the Graph client and the manager: no write leaves a replica that is not
+	// One fence for the Graph clients and the manager: no write leaves a replica that is not
 	// sure it still leads (internal/leader).
 	cfg.Fence = operator.NewFence(cfg)
 	cfg.ReplicaName = replicaName()
-	if extensionApp == "" {
-		return errors.New("--directory-extension-app-id (or AZURE_CLIENT_ID) must name the application that holds the ownership record's properties")
+	base := msgraph.Config{Retry: msgraph.DefaultRetryOptions, UserAgent: "partner-operator (" + cfg.ReplicaName + ")", WrapTransport: cfg.Fence.Transport}
+	if !noDefault {
+		cred, err := msgraph.NewCredential(msgraph.CredentialOptions{AuthorityHost: authority, AuthorityCAFile: authorityCA})
+		if err != nil {
+			return err
+		}
+		var graphHTTP *http.Client
+		if graphCA != "" {
+			if graphHTTP, err = msgraph.NewHTTPClientTrusting(graphCA); err != nil {
+				return err
+			}
+		}
+		if extensionApp == "" {
+			return errors.New("--directory-extension-app-id (or AZURE_CLIENT_ID) must name the application that holds the ownership record's properties")
+		}
+		def := base
+		def.Endpoint, def.Credential, def.HTTPClient, def.ExtensionAppID = endpoint, cred, graphHTTP, extensionApp
+		dir, err := msgraph.NewClient(def)
+		if err != nil {
+			return err
+		}
+		cfg.Directory, cfg.OwnershipSchema = dir, dir
 	}
-	dir, err := msgraph.NewClient(msgraph.Config{Endpoint: endpoint, Credential: cred, Retry: msgraph.DefaultRetryOptions,
-		HTTPClient: graphHTTP, UserAgent: "partner-operator (" + cfg.ReplicaName + ")", WrapTransport: cfg.Fence.Transport,
-		ExtensionAppID: extensionApp})
+	known, err := tenant.NewClouds(clouds)
 	if err != nil {
 		return err
 	}
-	cfg.Directory, cfg.OwnershipSchema = dir, dir
+	cfg.Tenants = &operator.Tenants{
+		Dial: func(_ context.Context, creds *tenant.Credentials) (operator.TenantClient, error) {
+			return msgraph.DialTenant(creds, base)
+		},
+		Options:        tenant.Options{Clouds: known, OperatorNamespace: claimNS, NamespacedAmbient: ambient},
+		VerifyInterval: verifyEvery,
+	}
 	switch tenantSize {
 	case graph.TenantSmall, graph.TenantMedium, graph.TenantLarge:
 	default:
@@ -169,7 +193,7 @@ func runOperator(ctx context.Context, args []string) error {
 	cfg.Controller = controllers.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync,
 		MaxConcurrentReconciles: workers, PolicyPosture: policy.Posture(posture), DeltaInterval: deltaEvery,
 		CreateGracePeriod: createGrace, ClaimNamespace: claimNS, ExpiryWarning: expiryWarn, LogPersonalData: personal,
-		SendMinInterval: sendInterval, SendsPerNamespacePerDay: sendsPerDay}
+		SendMinInterval: sendInterval, SendsPerNamespacePerDay: sendsPerDay, DefaultTenantID: os.Getenv("AZURE_TENANT_ID")}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("kubernetes config: %w", err)
@@ -190,6 +214,23 @@ func runOperator(ctx context.Context, args []string) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// cloudFlags collects --cloud.
+type cloudFlags map[b2bv1alpha1.Cloud]tenant.Endpoints
+
+func (c *cloudFlags) String() string { return fmt.Sprint(len(*c), " clouds") }
+
+func (c *cloudFlags) Set(v string) error {
+	name, e, err := tenant.ParseCloud(v)
+	if err != nil {
+		return err
+	}
+	if *c == nil {
+		*c = cloudFlags{}
+	}
+	(*c)[name] = e
+	return nil
 }
 
 // replicaName names this process in Graph's logs: the pod (POD_NAME from the downward API),

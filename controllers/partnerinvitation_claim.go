@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/tenant"
 )
 
 // DefaultClaimNamespace is where address claims live when no namespace is configured: the
@@ -34,11 +35,42 @@ const DefaultClaimNamespace = "partner-operator-system"
 // whatever any cache says. The Lease never expires; it changes hands only when its holder
 // hands it over on deletion, or when the holder no longer exists.
 
-// claimName is the Lease name for an address. The hash keeps the address itself (personal
-// data) out of object names.
+// claimName is the Lease name for an address in the default tenant. The hash keeps the
+// address itself (personal data) out of object names.
 func claimName(email string) string {
 	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
 	return "address-" + hex.EncodeToString(sum[:16])
+}
+
+// claimNameIn is the Lease name for an address in a tenant: the same address may be a guest in
+// two tenants, each managed by its own object. The default tenant's claims keep their names
+// from before tenants, and a tenant object for the default tenant's ID shares them.
+func claimNameIn(tenantID, defaultTenantID, email string) string {
+	if tenantID == "" || strings.EqualFold(tenantID, defaultTenantID) {
+		return claimName(email)
+	}
+	sum := sha256.Sum256([]byte(strings.ToLower(tenantID) + "/" + strings.ToLower(strings.TrimSpace(email))))
+	return "address-" + hex.EncodeToString(sum[:16])
+}
+
+// claimName is the Lease name of the invitation's address in the tenant the reconciler is
+// bound to.
+func (r *PartnerInvitationReconciler) claimName(pinv *b2bv1alpha1.PartnerInvitation) string {
+	id := ""
+	if r.tenant != nil {
+		id = r.tenant.ID
+	}
+	return claimNameIn(id, r.opts().DefaultTenantID, pinv.Spec.Email)
+}
+
+// peerKey is the EmailIndex value of an invitation: its address, within the tenant object it
+// names. Objects for one address in different tenants are not peers.
+func peerKey(pinv *b2bv1alpha1.PartnerInvitation) string {
+	email := strings.ToLower(pinv.Spec.Email)
+	if key := tenant.RefOf(pinv).Key(); key != "" {
+		return key + "|" + email
+	}
+	return email
 }
 
 func holderIdentity(pinv *b2bv1alpha1.PartnerInvitation) string {
@@ -118,7 +150,7 @@ func (r *PartnerInvitationReconciler) unclaimedManager(ctx context.Context, pinv
 		return "", nil
 	}
 	var peers b2bv1alpha1.PartnerInvitationList
-	if err := r.List(ctx, &peers, client.MatchingFields{EmailIndex: strings.ToLower(pinv.Spec.Email)}); err != nil {
+	if err := r.List(ctx, &peers, client.MatchingFields{EmailIndex: peerKey(pinv)}); err != nil {
 		return "", fmt.Errorf("%s: %w", errListPeers, err)
 	}
 	for i := range peers.Items {
@@ -160,7 +192,7 @@ func (r *PartnerInvitationReconciler) transferClaim(ctx context.Context, lease *
 
 func (r *PartnerInvitationReconciler) getClaim(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*coordinationv1.Lease, error) {
 	lease := &coordinationv1.Lease{}
-	key := client.ObjectKey{Namespace: r.opts().ClaimNamespace, Name: claimName(pinv.Spec.Email)}
+	key := client.ObjectKey{Namespace: r.opts().ClaimNamespace, Name: r.claimName(pinv)}
 	if err := r.apiReader().Get(ctx, key, lease); err != nil {
 		return nil, err
 	}
@@ -175,7 +207,7 @@ func (r *PartnerInvitationReconciler) getClaim(ctx context.Context, pinv *b2bv1a
 func (r *PartnerInvitationReconciler) newClaim(pinv *b2bv1alpha1.PartnerInvitation) *coordinationv1.Lease {
 	return &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        claimName(pinv.Spec.Email),
+			Name:        r.claimName(pinv),
 			Namespace:   r.opts().ClaimNamespace,
 			Labels:      map[string]string{b2bv1alpha1.LabelClaim: "true", "app.kubernetes.io/managed-by": "partner-operator"},
 			Annotations: map[string]string{b2bv1alpha1.AnnotationClaimHolderUID: string(pinv.UID)},
@@ -209,7 +241,7 @@ func (r *PartnerInvitationReconciler) holderExists(ctx context.Context, lease *c
 // guest over (mayHandOver), read around the cache, or nil. The cache only proposes candidates; each is confirmed with a live read.
 func (r *PartnerInvitationReconciler) successor(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*b2bv1alpha1.PartnerInvitation, error) {
 	var peers b2bv1alpha1.PartnerInvitationList
-	if err := r.List(ctx, &peers, client.MatchingFields{EmailIndex: strings.ToLower(pinv.Spec.Email)}); err != nil {
+	if err := r.List(ctx, &peers, client.MatchingFields{EmailIndex: peerKey(pinv)}); err != nil {
 		return nil, fmt.Errorf("%s: %w", errListPeers, err)
 	}
 	items := peers.Items
@@ -284,7 +316,7 @@ func (r *PartnerInvitationReconciler) peersOf(ctx context.Context, o client.Obje
 		return nil
 	}
 	var peers b2bv1alpha1.PartnerInvitationList
-	if err := r.List(ctx, &peers, client.MatchingFields{EmailIndex: strings.ToLower(pinv.Spec.Email)}); err != nil {
+	if err := r.List(ctx, &peers, client.MatchingFields{EmailIndex: peerKey(pinv)}); err != nil {
 		return nil
 	}
 	var out []reconcile.Request

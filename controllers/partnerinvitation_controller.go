@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -30,6 +30,7 @@ import (
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/policy"
+	"github.com/partnerops/partner-operator/internal/tenant"
 )
 
 // EmailIndex is the field index that maps a lower-cased invitee address to its objects.
@@ -71,6 +72,10 @@ type Options struct {
 	DeletionThreshold        int
 	DeletionThresholdPercent int
 	DeletionWindow           time.Duration
+	// DefaultTenantID is the directory (tenant) ID of the default tenant (AZURE_TENANT_ID), when
+	// known: a tenant object for the same ID then shares its address claims, so that moving an
+	// invitation from the flags' tenant to a tenant object keeps its guest.
+	DefaultTenantID string
 	// LogPersonalData lets the operator log guests' mail addresses, at debug level (V(1))
 	// only. Off, no log line of the operator's carries one; conditions and events never do.
 	LogPersonalData bool
@@ -144,6 +149,12 @@ type PartnerInvitationReconciler struct {
 	// OwnershipSchema opens once the ownership record's properties are registered; until then
 	// objects wait (their reads would select unknown properties). Nil: open.
 	OwnershipSchema *Gate
+	// Tenants connects the GraphTenants and ClusterGraphTenants that spec.tenantRef names; nil
+	// serves the default tenant only (Directory, Records, OwnershipSchema).
+	Tenants *TenantConnections
+
+	// tenant is the tenant a bound reconciler (bindTenant) works in.
+	tenant *Tenant
 }
 
 // RBAC, least privilege: each rule names what needs it.
@@ -176,11 +187,6 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		log.V(1).Info("paused; skipping")
 		return ctrl.Result{}, nil
 	}
-	if r.ownershipOn() && !r.OwnershipSchema.IsOpen() {
-		log.V(1).Info("waiting for the ownership record's properties to be registered")
-		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
-	}
-
 	// No guest may exist without the finalizer. It is written with the first record that needs
 	// it (the invitation's pending mark, an adopted guest's ID, a claim at the end of the
 	// reconcile); an object that already names a guest without it gets it before anything else.
@@ -262,11 +268,20 @@ func (r *PartnerInvitationReconciler) reconcileNormal(ctx context.Context, pinv 
 	}
 	r.warnSpec(pinv)
 	// Policy first: an object its namespace may not send never holds an address another
-	// namespace may need.
+	// namespace may need, nor uses a tenant it may not.
 	selecting, err := r.enforcePolicy(ctx, pinv, f)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if r, err = r.bindTenant(ctx, pinv); err != nil {
+		return ctrl.Result{}, err
+	}
+	defer func() {
+		err = inTenant(r.tenant, err)
+		if pinv.Status.UserID != "" {
+			pinv.Status.TenantID = r.tenant.ID
+		}
+	}()
 	claim, err := r.claimAddress(ctx, pinv)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -426,32 +441,40 @@ func quietOnConflict(err error) (ctrl.Result, error) {
 	return ctrl.Result{}, err
 }
 
-// SetupWithManager registers the email index and the watches.
+// SetupWithManager registers the indexes and the watches, and the default tenant's background
+// work (users-delta watcher, ownership recorder); tenant objects' start as they connect.
 func (r *PartnerInvitationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	if err := indexClusterWide(ctx, mgr.GetCache(), map[string]client.IndexerFunc{EmailIndex: indexEmail, GuestIndex: indexGuest}); err != nil {
+	if err := indexClusterWide(ctx, mgr.GetCache(), map[string]client.IndexerFunc{EmailIndex: indexEmail, GuestIndex: indexGuest, TenantIndex: indexTenant}); err != nil {
 		return err
 	}
 	opts := r.opts()
 	b := ctrl.NewControllerManagedBy(mgr)
-	if opts.OwnerID != "" && r.Records == nil {
-		r.Records = &OwnershipRecorder{Directory: r.Directory, Log: mgr.GetLogger().WithName("ownership-recorder"), Metrics: r.Metrics,
-			Schema: r.OwnershipSchema}
+	var changed chan event.GenericEvent
+	if opts.DeltaInterval > 0 {
+		changed = make(chan event.GenericEvent, 1024)
+		b = b.WatchesRawSource(source.Channel(changed, &handler.EnqueueRequestForObject{}))
+	}
+	if opts.OwnerID != "" && r.Records == nil && r.Directory != nil {
+		r.Records = r.newRecorder(mgr.GetLogger(), r.Directory, r.OwnershipSchema)
 		if err := mgr.Add(r.Records); err != nil {
 			return fmt.Errorf("add ownership recorder: %w", err)
 		}
 	}
-	if opts.DeltaInterval > 0 {
-		changed := make(chan event.GenericEvent, 1024)
-		watcher := &RedemptionWatcher{
-			Reader: mgr.GetClient(), Directory: r.Directory, Events: changed,
-			Interval: opts.DeltaInterval, FullRoundInterval: opts.FullRoundInterval,
-			Log: mgr.GetLogger().WithName("redemption-watcher"), Metrics: r.Metrics, OwnerID: opts.OwnerID,
-			Schema: r.OwnershipSchema,
-		}
-		if err := mgr.Add(watcher); err != nil {
+	if changed != nil && r.Directory != nil {
+		if err := mgr.Add(r.newWatcher(mgr, changed, r.defaultTenant())); err != nil {
 			return fmt.Errorf("add redemption watcher: %w", err)
 		}
-		b = b.WatchesRawSource(source.Channel(changed, &handler.EnqueueRequestForObject{}))
+	}
+	if r.Tenants != nil {
+		r.Tenants.prepare = func(t *Tenant, schema OwnershipSchema) func(context.Context) {
+			return r.prepareTenantWork(mgr, changed, t, schema)
+		}
+		if err := mgr.Add(r.Tenants); err != nil {
+			return fmt.Errorf("add tenant connections: %w", err)
+		}
+		for _, obj := range []client.Object{&b2bv1alpha1.GraphTenant{}, &b2bv1alpha1.ClusterGraphTenant{}} {
+			b = b.Watches(obj, handler.EnqueueRequestsFromMapFunc(r.tenantRequests), builder.WithPredicates(tenantReadinessChanged()))
+		}
 	}
 	return b.
 		For(&b2bv1alpha1.PartnerInvitation{}, builder.WithPredicates(
@@ -473,6 +496,86 @@ func (r *PartnerInvitationReconciler) SetupWithManager(ctx context.Context, mgr 
 		}).
 		Named("partnerinvitation").
 		Complete(r)
+}
+
+func (r *PartnerInvitationReconciler) newRecorder(log logr.Logger, dir graph.Directory, schema *Gate) *OwnershipRecorder {
+	return &OwnershipRecorder{Directory: dir, Log: log.WithName("ownership-recorder"), Metrics: r.Metrics, Schema: schema}
+}
+
+func (r *PartnerInvitationReconciler) newWatcher(mgr ctrl.Manager, changed chan<- event.GenericEvent, t *Tenant) *RedemptionWatcher {
+	opts := r.opts()
+	log := mgr.GetLogger().WithName("redemption-watcher")
+	if !t.Ref.IsDefault() {
+		log = log.WithValues("tenant", t.Ref.Key())
+	}
+	return &RedemptionWatcher{
+		Reader: mgr.GetClient(), Directory: t.Directory, Events: changed,
+		Interval: opts.DeltaInterval, FullRoundInterval: opts.FullRoundInterval,
+		Log: log, Metrics: r.Metrics, OwnerID: opts.OwnerID, Schema: t.Schema,
+	}
+}
+
+// prepareTenantWork makes a tenant object's own background work, as the default tenant's runs
+// under the manager: its ownership schema registration, recorder and users-delta watcher. The
+// func it returns runs them until its context ends.
+func (r *PartnerInvitationReconciler) prepareTenantWork(mgr ctrl.Manager, changed chan<- event.GenericEvent, t *Tenant, schema OwnershipSchema) func(context.Context) {
+	opts := r.opts()
+	log := mgr.GetLogger().WithValues("tenant", t.Ref.Key())
+	var work []interface{ Start(context.Context) error }
+	if opts.OwnerID != "" {
+		if schema != nil {
+			work = append(work, &SchemaRegistration{Schema: schema, Gate: t.Schema, Log: log.WithName("ownership-schema")})
+		}
+		t.Records = r.newRecorder(log, t.Directory, t.Schema)
+		work = append(work, t.Records)
+	}
+	if changed != nil {
+		work = append(work, r.newWatcher(mgr, changed, t))
+	}
+	return func(ctx context.Context) {
+		for _, w := range work {
+			go func() { _ = w.Start(ctx) }()
+		}
+	}
+}
+
+// tenantRequests maps a tenant object to the invitations that name it.
+func (r *PartnerInvitationReconciler) tenantRequests(ctx context.Context, o client.Object) []reconcile.Request {
+	obj, ok := o.(b2bv1alpha1.TenantObject)
+	if !ok {
+		return nil
+	}
+	var list b2bv1alpha1.PartnerInvitationList
+	if err := r.List(ctx, &list, client.MatchingFields{TenantIndex: tenant.RefTo(obj).Key()}); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
+}
+
+// tenantReadinessChanged passes the tenant events that change what its invitations may do:
+// Ready's status or generation, and deletion.
+func tenantReadinessChanged() predicate.Predicate {
+	ready := func(o client.Object) string {
+		obj, ok := o.(b2bv1alpha1.TenantObject)
+		if !ok {
+			return ""
+		}
+		c := meta.FindStatusCondition(obj.TenantStatus().Conditions, b2bv1alpha1.ConditionReady)
+		if c == nil {
+			return ""
+		}
+		return fmt.Sprintf("%s/%d", c.Status, c.ObservedGeneration)
+	}
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return true },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		UpdateFunc:  func(e event.UpdateEvent) bool { return ready(e.ObjectOld) != ready(e.ObjectNew) },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
 }
 
 // indexClusterWide adds field indexes on PartnerInvitations that answer cluster-wide lookups
@@ -513,7 +616,7 @@ func indexEmail(o client.Object) []string {
 	if !ok || pinv.Spec.Email == "" {
 		return nil
 	}
-	return []string{strings.ToLower(pinv.Spec.Email)}
+	return []string{peerKey(pinv)}
 }
 
 // Error messages, kept together so they read the same in logs and conditions.

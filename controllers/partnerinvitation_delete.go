@@ -19,10 +19,16 @@ import (
 // reconcileDelete lets the object go. Only the holder of the address claim touches Graph: it
 // hands the guest over to the oldest other object that asks for the same address and may take
 // it, or else applies the deletion policy and releases the claim.
-func (r *PartnerInvitationReconciler) reconcileDelete(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (ctrl.Result, error) {
+func (r *PartnerInvitationReconciler) reconcileDelete(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (_ ctrl.Result, err error) {
 	if !controllerutil.ContainsFinalizer(pinv, b2bv1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
+	// The guest is removed from the tenant it lives in; while that tenant cannot be reached,
+	// the object (and the deletion it asks for) waits.
+	if r, err = r.bindTenant(ctx, pinv); err != nil {
+		return ctrl.Result{}, err
+	}
+	defer func() { err = inTenant(r.tenant, err) }()
 	claim, err := r.claimForDeletion(ctx, pinv)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -159,6 +159,20 @@ type PartnerAccessPolicySpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	MaxInvitationsPerNamespace *int32 `json:"maxInvitationsPerNamespace,omitempty"`
+
+	// allowedTenants are the tenant objects invitations in the selected namespaces may name in
+	// spec.tenantRef (name * for any of a kind; a GraphTenant is always the invitation's own
+	// namespace's). Empty: none, only the default tenant.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	AllowedTenants []TenantRule `json:"allowedTenants,omitempty"`
+
+	// defaultTenant says whether invitations without spec.tenantRef, which use the tenant of the
+	// operator's flags, are allowed: Allow (the default) or Deny.
+	// +kubebuilder:default=Allow
+	// +optional
+	DefaultTenant DefaultTenantRule `json:"defaultTenant,omitempty"`
 }
 
 // PartnerAccessPolicyStatus says whether the operator applies the policy.

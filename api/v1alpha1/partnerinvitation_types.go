@@ -218,6 +218,13 @@ type PartnerInvitationSpec struct {
 	// +kubebuilder:default=Delete
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// tenantRef names the GraphTenant (in this namespace) or ClusterGraphTenant whose
+	// directory the guest lives in; without it, the tenant the operator's flags configure. A
+	// PartnerAccessPolicy must allow the namespace the tenant. Once the guest exists, the
+	// reference may change only to another object for the same tenant ID.
+	// +optional
+	TenantRef *TenantReference `json:"tenantRef,omitempty"`
 }
 
 // PartnerInvitationStatus is the observed state of the invitation and the guest account.
@@ -290,6 +297,10 @@ type PartnerInvitationStatus struct {
 	// annotation the operator last handled.
 	// +optional
 	LastHandledResetAt string `json:"lastHandledResetAt,omitempty"`
+
+	// tenantID is the directory (tenant) ID the guest lives in, recorded with the invitation.
+	// +optional
+	TenantID string `json:"tenantID,omitempty"`
 }
 
 // AccessStatus lists the grants in effect for the guest.
@@ -374,6 +385,7 @@ type AppRoleGrant struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="User-ID",type=string,JSONPath=`.status.userID`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenantRef.name`,priority=1
 type PartnerInvitation struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

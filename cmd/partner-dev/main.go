@@ -94,8 +94,16 @@ func runEmulator(ctx context.Context, args []string) error {
 	fs.BoolVar(&opts.RequireAuth, "require-auth", true, "answer 401 to requests without a token it issued")
 	fs.DurationVar(&opts.VisibilityDelay, "visibility-delay", 0, "how long a new guest stays invisible (Graph's eventual consistency)")
 	fs.DurationVar(&opts.Latency, "latency", 0, "added latency per Graph request")
+	tenants := fs.Int("tenants", 1, "how many tenants to emulate, each with its own listeners, directory and tokens; "+
+		"the first takes --addr and --auth-addr, the others a free port on the same hosts, and --ca-file gets all their certificates")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return emulator.Run(ctx, opts, os.Stdout)
+	if *tenants < 1 {
+		return fmt.Errorf("--tenants must be at least 1, not %d", *tenants)
+	}
+	if *tenants == 1 {
+		return emulator.Run(ctx, opts, os.Stdout)
+	}
+	return emulator.RunTenants(ctx, emulator.TenantOptions(opts, *tenants), os.Stdout)
 }

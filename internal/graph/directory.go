@@ -227,3 +227,21 @@ type UserUpdate struct {
 	// Ownership, when set, writes the whole ownership record.
 	Ownership *Ownership
 }
+
+// TenantInfo is what signing in to a tenant tells: which tenant it is, its name and domains,
+// and the application permissions the token holds.
+type TenantInfo struct {
+	TenantID        string
+	DisplayName     string
+	DefaultDomain   string
+	VerifiedDomains []string
+	// Roles are the token's application permissions; RolesKnown is false when the token did
+	// not say (an opaque token).
+	Roles      []string
+	RolesKnown bool
+}
+
+// TenantVerifier signs in to a tenant and reads it.
+type TenantVerifier interface {
+	VerifyTenant(ctx context.Context) (*TenantInfo, error)
+}

@@ -38,6 +38,8 @@ var leastPermission = map[string]string{
 	"list guests":               "User.Read.All",
 	"list memberships":          "Directory.Read.All",
 	"list app role assignments": "Directory.Read.All",
+	// A tenant object's Ready check: its name and verified domains.
+	"read organization": "Organization.Read.All",
 }
 
 // LeastPermission returns the least-privileged application permission the operation needs,

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -31,6 +32,7 @@ import (
 	"github.com/partnerops/partner-operator/controllers"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/leader"
+	"github.com/partnerops/partner-operator/internal/tenant"
 )
 
 // Config is everything the operator needs besides a Kubernetes connection.
@@ -74,6 +76,28 @@ type Config struct {
 	// Clock tells the reconciler the time (expiry, grace periods); nil is the real clock.
 	// Tests step a fake one instead of sleeping.
 	Clock clock.PassiveClock
+	// Tenants, when set, serves the GraphTenants and ClusterGraphTenants that invitations name
+	// besides the default tenant; nil serves the default tenant only.
+	Tenants *Tenants
+}
+
+// Tenants configures the tenant objects.
+type Tenants struct {
+	// Dial builds one tenant object's Graph client from its credentials; the operator paces it
+	// for the tenant's size, batches its lookups and counts its requests.
+	Dial func(ctx context.Context, creds *tenant.Credentials) (TenantClient, error)
+	// Options are the cluster owner's: the clouds, the operator's namespace (ClusterGraphTenants'
+	// Secrets), ambient credentials for GraphTenants.
+	Options tenant.Options
+	// VerifyInterval: controllers.DefaultTenantVerifyInterval when 0.
+	VerifyInterval time.Duration
+}
+
+// TenantClient is a tenant object's Graph client.
+type TenantClient interface {
+	graph.Directory
+	graph.TenantVerifier
+	controllers.OwnershipSchema
 }
 
 // DefaultLookupBatchWindow is the operator's default Config.LookupBatchWindow: at Graph's
@@ -162,12 +186,15 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	if err != nil {
 		return nil, err
 	}
-	dir := graph.Instrument(cfg.Directory, m.graph)
-	if cfg.Budget != nil {
-		dir = graph.Pace(dir, *cfg.Budget, m.graph)
+	var dir graph.Directory
+	if cfg.Directory != nil {
+		dir = graph.Instrument(cfg.Directory, m.graph)
+		if cfg.Budget != nil {
+			dir = graph.Pace(dir, *cfg.Budget, m.graph)
+		}
+		// Outermost, so one shared lookup is paced and counted as the one request it is.
+		dir = graph.Coalesce(dir, cfg.LookupBatchWindow)
 	}
-	// Outermost, so one shared lookup is paced and counted as the one request it is.
-	dir = graph.Coalesce(dir, cfg.LookupBatchWindow)
 	var schemaGate *controllers.Gate
 	if cfg.OwnershipSchema != nil && cfg.Controller.OwnerID != "" {
 		schemaGate = controllers.NewGate()
@@ -183,11 +210,24 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		Fence:           cfg.Fence,
 		Options:         cfg.Controller,
 	}
+	if cfg.Tenants != nil {
+		r.Tenants = newTenantConnections(cfg, m.graph, mgr.GetLogger())
+	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("set up PartnerInvitation controller: %w", err)
 	}
+	if cfg.Tenants != nil {
+		for _, kind := range []string{b2bv1alpha1.KindGraphTenant, b2bv1alpha1.KindClusterGraphTenant} {
+			tr := &controllers.GraphTenantReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kind: kind,
+				Connections: r.Tenants, Options: cfg.Tenants.Options, Recorder: mgr.GetEventRecorder("partner-operator"),
+				Clock: cfg.Clock, VerifyInterval: cfg.Tenants.VerifyInterval, Ownership: cfg.Controller.OwnerID != ""}
+			if err := tr.SetupWithManager(mgr); err != nil {
+				return nil, fmt.Errorf("set up %s controller: %w", kind, err)
+			}
+		}
+	}
 	if cfg.OwnershipSchema != nil && cfg.Controller.OwnerID != "" {
-		if err := mgr.Add(&schemaRegistration{schema: cfg.OwnershipSchema, gate: schemaGate, log: mgr.GetLogger().WithName("ownership-schema")}); err != nil {
+		if err := mgr.Add(&controllers.SchemaRegistration{Schema: cfg.OwnershipSchema, Gate: schemaGate, Log: mgr.GetLogger().WithName("ownership-schema")}); err != nil {
 			return nil, fmt.Errorf("add ownership schema registration: %w", err)
 		}
 	}
@@ -201,6 +241,25 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		return nil, fmt.Errorf("ready check: %w", err)
 	}
 	return mgr, nil
+}
+
+// newTenantConnections gives each tenant object the Graph stack the default tenant has: counted,
+// paced for its own size (its own quota windows) and with its own lookup batcher.
+func newTenantConnections(cfg Config, m *graph.Metrics, log logr.Logger) *controllers.TenantConnections {
+	return &controllers.TenantConnections{
+		Log: log.WithName("tenants"),
+		Dial: func(ctx context.Context, creds *tenant.Credentials, size b2bv1alpha1.TenantSize) (*controllers.Dialed, error) {
+			c, err := cfg.Tenants.Dial(ctx, creds)
+			if err != nil {
+				return nil, err
+			}
+			if size == "" {
+				size = graph.TenantSmall
+			}
+			dir := graph.Pace(graph.Instrument(c, m), graph.BudgetFor(string(size)), m)
+			return &controllers.Dialed{Directory: graph.Coalesce(dir, cfg.LookupBatchWindow), Verifier: c, Schema: c}, nil
+		},
+	}
 }
 
 // metricsOptions serves /metrics as kubebuilder's v4 layout does: over HTTPS, and only to

@@ -115,11 +115,35 @@ func Invitation(selecting []*b2bv1alpha1.PartnerAccessPolicy, posture Posture, n
 		if pinv.Spec.Message != nil && pinv.Spec.Message.Body != "" && !s.AllowCustomMessage {
 			return &Violation{p.Name, "allowCustomMessage", "a customised invitation message is not allowed"}
 		}
+		if v := tenantRule(p, pinv.Spec.TenantRef); v != nil {
+			return v
+		}
 		if s.MaxInvitationsPerNamespace != nil && index >= int(*s.MaxInvitationsPerNamespace) {
 			return &Violation{p.Name, "maxInvitationsPerNamespace", fmt.Sprintf("namespace %s may hold at most %d invitations", namespace, *s.MaxInvitationsPerNamespace)}
 		}
 	}
 	return nil
+}
+
+// tenantRule checks the tenant the invitation names against one policy: without tenantRef the
+// default tenant (allowed unless defaultTenant is Deny), with it one of allowedTenants.
+func tenantRule(p *b2bv1alpha1.PartnerAccessPolicy, ref *b2bv1alpha1.TenantReference) *Violation {
+	if ref == nil {
+		if p.Spec.DefaultTenant == b2bv1alpha1.DefaultTenantDeny {
+			return &Violation{p.Name, "defaultTenant", "invitations must name a tenant in spec.tenantRef (the default tenant is denied)"}
+		}
+		return nil
+	}
+	kind := ref.Kind
+	if kind == "" {
+		kind = b2bv1alpha1.KindGraphTenant
+	}
+	for _, t := range p.Spec.AllowedTenants {
+		if t.Kind == kind && (t.Name == "*" || t.Name == ref.Name) {
+			return nil
+		}
+	}
+	return &Violation{p.Name, "allowedTenants", fmt.Sprintf("%s %s may not be used", kind, ref.Name)}
 }
 
 // Adoption is what the selecting policies together allow for a guest the operator did not

@@ -180,9 +180,12 @@ func (e *Emulator) appDisplayName(appID string) string {
 }
 
 // knownApp reports whether the tenant knows appID as an application although no application
-// object was seeded for it: a token was issued to it, or it has a service principal. The
-// caller holds e.mu.
+// object was seeded for it: it is registered, a token was issued to it, or it has a service
+// principal. The caller holds e.mu.
 func (e *Emulator) knownApp(appID string) bool {
+	if e.apps[strings.ToLower(appID)] != nil {
+		return true
+	}
 	for _, t := range e.tokens {
 		if t.clientID != "" && strings.EqualFold(t.clientID, appID) {
 			return true

@@ -67,3 +67,42 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenConformance sends every case of the token endpoint's table to the emulator's TLS
+// token server and checks the answer Entra ID documents.
+func TestTokenConformance(t *testing.T) {
+	for _, c := range conformance.TokenCases {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			e := emulator.New(emulator.Options{})
+			if err := e.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(e.Close)
+			if c.Setup != nil {
+				if err := c.Setup(e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u := strings.TrimSuffix(e.AuthorityURL(), "/") + c.Path(e)
+			resp, err := e.TLSClient().Post(u, "application/x-www-form-urlencoded", strings.NewReader(c.Body()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			for _, p := range c.Check(e, resp.StatusCode, raw) {
+				t.Errorf("POST %s: %s (source: %s)", u, p, c.Doc)
+			}
+			if t.Failed() {
+				t.Logf("answer: %d %s", resp.StatusCode, raw)
+			}
+		})
+	}
+}

@@ -32,6 +32,10 @@ import (
 //	                                       "quotas":"small"|"medium"|"large"|"off",
 //	                                       "grantedPermissions":["User.Invite.All",...] ([] grants all)}
 //	GET    /_emulator/stats               counters, throttling and quota usage included
+//	GET    /_emulator/apps                registered and disabled apps (no secrets)
+//	POST   /_emulator/apps                register an app: {"clientId":"...","secret":"..."}
+//	POST   /_emulator/apps/{id}:disable   refuse the app's token requests and its issued tokens
+//	POST   /_emulator/apps/{id}:enable    accept them again
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/_emulator/"), "/"), "/")
 	body, err := readBody(r)
@@ -79,6 +83,8 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		e.controlSettings(w, r, body)
 	case route == "GET stats" && len(segs) == 1:
 		writeJSON(w, http.StatusOK, e.stats())
+	case segs[0] == "apps":
+		e.controlApps(w, r, segs, body)
 	default:
 		writeError(w, r, http.StatusNotFound, codeNotFound, "No control endpoint "+r.Method+" "+r.URL.Path+".")
 	}
@@ -341,5 +347,7 @@ func (e *Emulator) stats() map[string]any {
 		"pendingFaults":       pending,
 		"throttled":           e.ThrottledCount(),
 		"quotas":              quotas,
+		"foreignTokens":       e.ForeignTokens(),
+		"tenantId":            e.tenantID,
 	}
 }

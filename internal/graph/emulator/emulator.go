@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,17 +27,42 @@ import (
 // demo output and test expectations stable.
 const DefaultTenantID = "00000000-0000-0000-0000-0000000000aa"
 
-// TenantDomain is the emulated tenant's initial domain; guest UPNs end in "#EXT#@" + it.
+// TenantDomain is the default tenant's initial domain (Options.TenantDomain when that is
+// empty); guest UPNs end in "#EXT#@" + the emulator's initial domain.
 const TenantDomain = "emulator.onmicrosoft.com"
+
+// DefaultDisplayName is the organization's display name when Options.DisplayName is empty.
+const DefaultDisplayName = "Emulated Tenant"
+
+// DefaultAudience is the resource Graph's access tokens are issued for; it is what Graph
+// checks a token's aud claim against.
+const DefaultAudience = "https://graph.microsoft.com"
 
 // defaultDeltaPageSize matches Graph's usual page size for users delta.
 const defaultDeltaPageSize = 100
 
 // Options configure an Emulator. The zero value is usable.
 type Options struct {
-	// TenantID is reported by TenantID() and used in the authority paths; any tenant path
-	// segment is accepted by the token server regardless.
+	// TenantID is reported by TenantID(), put in the tid claim of every token and used in
+	// the authority paths; the token server accepts it, the tenant's domains, "organizations"
+	// and "common" as the tenant path segment and refuses any other (AADSTS90002).
 	TenantID string
+	// TenantDomain is the tenant's initial domain (the *.onmicrosoft.com one); default
+	// TenantDomain. Guest UPNs end in "#EXT#@" + it.
+	TenantDomain string
+	// VerifiedDomains are the tenant's verified domains besides the initial one, as
+	// GET /organization lists them.
+	VerifiedDomains []string
+	// DefaultDomain is the verified domain marked isDefault (the one seeded members' UPNs
+	// get); default the initial domain. A domain not otherwise listed is added to
+	// VerifiedDomains.
+	DefaultDomain string
+	// DisplayName is the organization's display name; default DefaultDisplayName.
+	DisplayName string
+	// Audience is the aud claim of the tokens the emulator issues and the one Graph accepts;
+	// default DefaultAudience. A token for another audience is refused as one of another
+	// tenant is.
+	Audience string
 	// RequireAuth makes Graph endpoints answer 401 InvalidAuthenticationToken unless the
 	// request carries "Authorization: Bearer <token issued by this emulator>".
 	RequireAuth bool
@@ -88,7 +114,13 @@ type Emulator struct {
 	quotas    atomic.Pointer[quotaState]
 	throttled atomic.Int64 // 429s from quotas and faults
 	onInvite  atomic.Pointer[func(email, userID string)]
-	granted   atomic.Pointer[map[string]bool] // lower-cased permission names; nil = all
+	granted   atomic.Pointer[grantSet] // nil = all
+	foreign   atomic.Int64             // tokens refused as another tenant's or resource's
+
+	// signingKey signs the emulator's access tokens (HS256). It is random per Emulator, so a
+	// token of one emulator never verifies at another, even with the same tenant ID.
+	signingKey []byte
+	created    time.Time // the organization's createdDateTime
 
 	// mu guards the directory state and the knobs below it.
 	mu              sync.Mutex
@@ -96,6 +128,8 @@ type Emulator struct {
 	dir             directory
 	faults          []*faultRec
 	tokens          map[string]tokenRec // access token -> expiry and app
+	apps            map[string]*appReg  // registered apps by lower-cased client id
+	disabledApps    map[string]bool     // lower-cased client ids of disabled apps
 
 	// logMu guards the request log separately so logging never waits on a slow handler.
 	logMu sync.Mutex
@@ -118,6 +152,19 @@ func New(opts Options) *Emulator {
 	if opts.TenantID == "" {
 		opts.TenantID = DefaultTenantID
 	}
+	if opts.TenantDomain == "" {
+		opts.TenantDomain = TenantDomain
+	}
+	if opts.DefaultDomain == "" {
+		opts.DefaultDomain = opts.TenantDomain
+	}
+	if opts.DisplayName == "" {
+		opts.DisplayName = DefaultDisplayName
+	}
+	if opts.Audience == "" {
+		opts.Audience = DefaultAudience
+	}
+	opts.VerifiedDomains = verifiedDomains(opts.TenantDomain, append(slices.Clone(opts.VerifiedDomains), opts.DefaultDomain))
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
@@ -138,7 +185,12 @@ func New(opts Options) *Emulator {
 		visibilityDelay: opts.VisibilityDelay,
 		dir:             newDirectory(),
 		tokens:          map[string]tokenRec{},
+		apps:            map[string]*appReg{},
+		disabledApps:    map[string]bool{},
+		signingKey:      make([]byte, 32),
+		created:         now().UTC().Truncate(time.Second),
 	}
+	mustRand(e.signingKey)
 	e.latency.Store(int64(opts.Latency))
 	e.jitter.Store(int64(opts.LatencyJitter))
 	e.SetQuotas(opts.Quotas)
@@ -222,6 +274,30 @@ func (e *Emulator) AuthorityURL() string {
 
 // TenantID is the emulated tenant's ID.
 func (e *Emulator) TenantID() string { return e.tenantID }
+
+// Domain is the tenant's initial domain, e.g. "emulator.onmicrosoft.com".
+func (e *Emulator) Domain() string { return e.opts.TenantDomain }
+
+// Domains are the tenant's verified domains, the initial one first.
+func (e *Emulator) Domains() []string {
+	return append([]string{e.opts.TenantDomain}, e.opts.VerifiedDomains...)
+}
+
+// verifiedDomains drops empty entries, duplicates and the initial domain from extra, so the
+// organization lists each domain once.
+func verifiedDomains(initial string, extra []string) []string {
+	seen := map[string]bool{strings.ToLower(initial): true}
+	var out []string
+	for _, d := range extra {
+		d = strings.TrimSpace(d)
+		if d == "" || seen[strings.ToLower(d)] {
+			continue
+		}
+		seen[strings.ToLower(d)] = true
+		out = append(out, d)
+	}
+	return out
+}
 
 // TLSClient returns an HTTP client that trusts the emulator's certificate: azidentity's
 // transport for the token server, and the Graph client's with Options.GraphTLS. Before Start

@@ -119,6 +119,8 @@ func (e *Emulator) route(w http.ResponseWriter, r *http.Request, path string, bo
 		e.routeApplications(w, r, "", rest, body)
 	case strings.HasPrefix(strings.ToLower(first), "applications("):
 		e.routeApplications(w, r, first[len("applications"):], rest, body)
+	case strings.EqualFold(first, "organization"):
+		e.routeOrganization(w, r, rest)
 	case strings.EqualFold(first, "directory") && len(rest) > 0 && strings.EqualFold(rest[0], "deletedItems"):
 		e.routeDeletedItems(w, r, rest[1:])
 	default:

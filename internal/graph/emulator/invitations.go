@@ -165,7 +165,7 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 			DisplayName:                     defaultDisplayName(displayName, email),
 			Mail:                            email,
 			OtherMails:                      []string{email},
-			UserPrincipalName:               guestUPN(email),
+			UserPrincipalName:               guestUPN(email, e.opts.TenantDomain),
 			UserType:                        userType,
 			CreationType:                    "Invitation",
 			ExternalUserState:               StatePendingAcceptance,

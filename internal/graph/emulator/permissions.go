@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -36,6 +37,8 @@ var (
 	// as the least-privileged application permission for both.
 	permsMemberOfRead       = []string{"Directory.Read.All", "Directory.ReadWrite.All"}
 	permsUserAssignmentRead = []string{"Directory.Read.All", "AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All"}
+	// The tenant's organization object (organization-list, organization-get).
+	permsOrgRead = []string{"Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All", "Directory.ReadWrite.All"}
 )
 
 // permissionRule says which permissions (any one of them) a Graph route needs. path is the
@@ -88,6 +91,34 @@ var permissionRules = []permissionRule{
 	{http.MethodGet, "applications/{id}/extensionProperties", nil, permsApplicationRead},
 	{http.MethodGet, "applications/{id}/extensionProperties/{id}", nil, permsApplicationRead},
 	{http.MethodPost, "applications/{id}/extensionProperties", nil, permsExtensionWrite},
+
+	{http.MethodGet, "organization", nil, permsOrgRead},
+	{http.MethodGet, "organization/{id}", nil, permsOrgRead},
+}
+
+// knownPermissions is every permission name the table above uses, sorted: the roles of a
+// token issued while the emulator grants everything.
+var knownPermissions = func() []string {
+	var out []string
+	for _, rule := range permissionRules {
+		for _, p := range rule.perms {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	if !slices.Contains(out, permOwnedBy) {
+		out = append(out, permOwnedBy)
+	}
+	slices.Sort(out)
+	return out
+}()
+
+// grantSet is the permissions an app holds: lower-cased for matching, as given for the roles
+// claim of the tokens issued while it holds them.
+type grantSet struct {
+	set   map[string]bool
+	names []string // sorted, duplicates dropped
 }
 
 // permOwnedBy is the permission that lets an app change only the applications it owns. The
@@ -171,11 +202,26 @@ func (e *Emulator) SetGrantedPermissions(perms ...string) {
 		e.granted.Store(nil)
 		return
 	}
-	set := make(map[string]bool, len(perms))
+	g := &grantSet{set: make(map[string]bool, len(perms))}
 	for _, p := range perms {
-		set[strings.ToLower(strings.TrimSpace(p))] = true
+		p = strings.TrimSpace(p)
+		if p == "" || g.set[strings.ToLower(p)] {
+			continue
+		}
+		g.set[strings.ToLower(p)] = true
+		g.names = append(g.names, p)
 	}
-	e.granted.Store(&set)
+	slices.Sort(g.names)
+	e.granted.Store(g)
+}
+
+// grantedRoles is the roles claim of a token issued now: the granted permissions, or every
+// permission the emulator knows when it grants everything.
+func (e *Emulator) grantedRoles() []string {
+	if g := e.granted.Load(); g != nil {
+		return slices.Clone(g.names)
+	}
+	return slices.Clone(knownPermissions)
 }
 
 // permitted reports whether the granted permissions allow the request of the app caller (its
@@ -190,11 +236,11 @@ func (e *Emulator) permitted(method, path string, body []byte, caller string) bo
 		return true
 	}
 	for _, p := range need {
-		if (*granted)[strings.ToLower(p)] {
+		if granted.set[strings.ToLower(p)] {
 			return true
 		}
 	}
-	if !(*granted)[strings.ToLower(permOwnedBy)] || caller == "" {
+	if !granted.set[strings.ToLower(permOwnedBy)] || caller == "" {
 		return false
 	}
 	segs := routeSegments(path)

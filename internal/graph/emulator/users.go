@@ -59,7 +59,7 @@ func (e *Emulator) AddUser(u User) User {
 		}
 	}
 	if u.UserPrincipalName == "" {
-		u.UserPrincipalName = seededUPN(u)
+		u.UserPrincipalName = seededUPN(u, e.opts.TenantDomain, e.opts.DefaultDomain)
 	}
 	if u.CreatedDateTime.IsZero() {
 		u.CreatedDateTime = now
@@ -74,23 +74,23 @@ func (e *Emulator) AddUser(u User) User {
 	return cloneUser(u)
 }
 
-// seededUPN derives a plausible UPN: the #EXT# form for guests with a mail address, a
-// tenant-domain name for members.
-func seededUPN(u User) string {
+// seededUPN derives a plausible UPN: the #EXT# form on the initial domain for guests with a
+// mail address, a name on the default domain for members (the one Entra proposes).
+func seededUPN(u User, initialDomain, defaultDomain string) string {
 	if u.Mail != "" && strings.EqualFold(u.UserType, "Guest") {
-		return guestUPN(u.Mail)
+		return guestUPN(u.Mail, initialDomain)
 	}
 	local := u.ID[:8]
 	if at := strings.IndexByte(u.Mail, '@'); at > 0 {
 		local = u.Mail[:at]
 	}
-	return local + "@" + TenantDomain
+	return local + "@" + defaultDomain
 }
 
-// guestUPN is Entra's UPN for an invited address: jane@fabrikam.com becomes
-// jane_fabrikam.com#EXT#@<tenant domain>.
-func guestUPN(email string) string {
-	return strings.Replace(email, "@", "_", 1) + "#EXT#@" + TenantDomain
+// guestUPN is Entra's UPN for an invited address in the tenant whose initial domain is
+// domain: jane@fabrikam.com becomes jane_fabrikam.com#EXT#@<domain>.
+func guestUPN(email, domain string) string {
+	return strings.Replace(email, "@", "_", 1) + "#EXT#@" + domain
 }
 
 // User returns the stored user regardless of visibility.

@@ -53,11 +53,16 @@ type Config struct {
 	// ExtensionAppID is the application whose directory extension properties hold the
 	// ownership record (see ownership.go); empty, records are neither read nor written.
 	ExtensionAppID string
+	// Scope is the token scope: the cloud's Graph endpoint's /.default; default Microsoft's
+	// global Graph (the emulator's tokens are for it too).
+	Scope string
 }
 
 // Client is the msgraph-sdk-go implementation of Directory.
 type Client struct {
 	adapter   *khttp.NetHttpRequestAdapter
+	cred      azcore.TokenCredential
+	scope     string
 	ownership *ownershipNames
 	// userSelect is what every read of a user selects: userSelect and the record's properties.
 	userSelect []string
@@ -80,10 +85,15 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.Credential == nil {
 		return nil, errors.New("graph client needs a credential")
 	}
-	// Graph tokens are always for graph.microsoft.com; the allowed host is the one we call,
-	// otherwise the provider silently sends no Authorization header.
+	// The scope is the cloud's Graph (graph.microsoft.com for the public cloud and the
+	// emulator); the allowed host is the one we call, otherwise the provider silently sends no
+	// Authorization header.
+	scope := cfg.Scope
+	if scope == "" {
+		scope = DefaultEndpoint + "/.default"
+	}
 	auth, err := kiotaauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
-		tokenCredential{cfg.Credential}, []string{DefaultEndpoint + "/.default"}, []string{u.Hostname()})
+		tokenCredential{cfg.Credential}, []string{scope}, []string{u.Hostname()})
 	if err != nil {
 		return nil, fmt.Errorf("graph authentication provider: %w", err)
 	}
@@ -113,7 +123,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("graph request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(endpoint + "/v1.0")
-	c := &Client{adapter: adapter, ownership: newOwnershipNames(cfg.ExtensionAppID)}
+	c := &Client{adapter: adapter, cred: cfg.Credential, scope: scope, ownership: newOwnershipNames(cfg.ExtensionAppID)}
 	c.userSelect = append(append([]string{}, userSelect...), c.ownership.all()...)
 	return c, nil
 }

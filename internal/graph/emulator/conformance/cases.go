@@ -52,6 +52,17 @@ const (
 	docErrors         = learn + "errors"
 	docPermissions    = learn + "permissions-reference"
 	docFilter         = learn + "filter-query-parameter"
+	docOrgList        = learn + "api/organization-list?view=graph-rest-1.0"
+	docOrgGet         = learn + "api/organization-get?view=graph-rest-1.0"
+
+	// Entra ID pages: the claims of an access token, continuous access evaluation for
+	// workload identities (a disabled service principal's tokens are refused), the
+	// client-credentials grant and the AADSTS error codes.
+	entra           = "https://learn.microsoft.com/en-us/entra/"
+	docTokenClaims  = entra + "identity-platform/access-token-claims-reference"
+	docCAEWorkload  = entra + "identity/conditional-access/concept-continuous-access-evaluation-workload"
+	docClientCreds  = entra + "identity-platform/v2-oauth2-client-creds-grant-flow"
+	docAADSTSErrors = entra + "identity-platform/reference-error-codes"
 
 	// Where Graph's exact wording of a message was seen, when Microsoft does not document it.
 	seenUndeclared   = "https://github.com/microsoftgraph/msgraph-sdk-python/issues/440"
@@ -61,6 +72,9 @@ const (
 )
 
 const eventual = "eventual"
+
+// otherTenant is a tenant ID no case's emulator has.
+const otherTenant = "00000000-0000-0000-0000-0000000000ff"
 
 // defaultUserProps is what GET /users/{id} returns without $select (user-get, "Optional
 // query parameters": the default set in v1.0).
@@ -485,6 +499,35 @@ var Cases = []Case{
 			Equal: map[string]string{"{ext}": "ns/gone", "@odata.type": "#microsoft.graph.user"}},
 	},
 
+	// the organization (the tenant itself)
+	{
+		Name: "list the organization", Doc: docOrgList,
+		Method: http.MethodGet, Path: "/organization",
+		Want: Want{Status: http.StatusOK, Model: models.CreateOrganizationCollectionResponseFromDiscriminatorValue,
+			Items: []string{"{tenant}"}, ItemHas: []string{"displayName", "verifiedDomains", "tenantType", "createdDateTime"}},
+	},
+	{
+		Name: "list the organization's verified domains with $select", Doc: docOrgList,
+		Method: http.MethodGet, Path: "/organization?$select=id,verifiedDomains",
+		Want: Want{Status: http.StatusOK, Model: models.CreateOrganizationCollectionResponseFromDiscriminatorValue,
+			Items: []string{"{tenant}"}, ItemHas: []string{"verifiedDomains"}},
+	},
+	{
+		Name: "get the organization by id", Doc: docOrgGet,
+		Method: http.MethodGet, Path: "/organization/{tenant}",
+		Want: Want{Status: http.StatusOK, Model: models.CreateOrganizationFromDiscriminatorValue,
+			Has: []string{"verifiedDomains"}, Equal: map[string]string{"id": "{tenant}"}},
+	},
+	{
+		Name: "an app without Organization.Read.All reads the organization", Doc: docOrgList,
+		Setup: func(e *emulator.Emulator, _ Vars) error {
+			e.SetGrantedPermissions("User.Read.All")
+			return nil
+		},
+		Method: http.MethodGet, Path: "/organization",
+		Want: Want{Status: http.StatusForbidden, Code: "Authorization_RequestDenied", Message: "Insufficient privileges to complete the operation."},
+	},
+
 	// throttling, authentication and permissions
 	{
 		Name: "throttled: 429 with Retry-After", Doc: docThrottling,
@@ -498,6 +541,26 @@ var Cases = []Case{
 	{
 		Name: "an access token the tenant did not issue", Doc: docErrors,
 		Method: http.MethodGet, Path: "/users/{guest}", Header: map[string]string{"Authorization": "Bearer not-issued-by-this-tenant"},
+		Want: Want{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationToken", Header: []string{"WWW-Authenticate"}},
+	},
+	{
+		Name: "an access token issued by another tenant", Doc: docTokenClaims,
+		Setup: func(_ *emulator.Emulator, v Vars) error {
+			v["foreignToken"] = emulator.New(emulator.Options{TenantID: otherTenant}).IssueToken()
+			return nil
+		},
+		Method: http.MethodGet, Path: "/users/{guest}", Header: map[string]string{"Authorization": "Bearer {foreignToken}"},
+		Want: Want{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationToken",
+			Message: "Access token validation failure. Invalid audience.", Header: []string{"WWW-Authenticate"}},
+	},
+	{
+		Name: "an access token of a disabled application", Doc: docCAEWorkload,
+		Setup: func(e *emulator.Emulator, v Vars) error {
+			v["disabledToken"] = e.IssueTokenFor("disabled-app")
+			e.DisableApp("disabled-app")
+			return nil
+		},
+		Method: http.MethodGet, Path: "/users/{guest}", Header: map[string]string{"Authorization": "Bearer {disabledToken}"},
 		Want: Want{Status: http.StatusUnauthorized, Code: "InvalidAuthenticationToken", Header: []string{"WWW-Authenticate"}},
 	},
 	{

@@ -42,3 +42,20 @@ func TestCasesAreDocumented(t *testing.T) {
 		}
 	}
 }
+
+// Every token case names its source; names are unique.
+func TestTokenCasesAreDocumented(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range TokenCases {
+		if seen[c.Name] {
+			t.Errorf("two token cases are named %q", c.Name)
+		}
+		seen[c.Name] = true
+		if !strings.HasPrefix(c.Doc, "https://learn.microsoft.com/") || c.Tenant == "" || c.Want.Status == 0 {
+			t.Errorf("token case %q is incomplete: %+v", c.Name, c)
+		}
+		if c.Want.Status >= 400 && (c.Want.Error == "" || c.Want.AADSTS == 0) {
+			t.Errorf("token case %q is an error without an OAuth error or AADSTS code", c.Name)
+		}
+	}
+}

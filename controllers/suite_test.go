@@ -27,12 +27,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
+	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/controllers"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/logging"
 	"github.com/partnerops/partner-operator/internal/operator"
+	"github.com/partnerops/partner-operator/internal/tenant"
 	"github.com/partnerops/partner-operator/internal/testbed"
 )
 
@@ -50,7 +52,41 @@ var (
 	stopSuite   context.CancelFunc
 	// operatorClock is the reconciler's clock; expiry tests step it instead of sleeping.
 	operatorClock = &steppingClock{}
+	// tenantEmus are three more tenants, each its own emulator (directory, quotas, token
+	// issuer), for the GraphTenant and ClusterGraphTenant specs; the suite's operator knows
+	// their clouds as emulator-a, -b and -c.
+	tenantEmus = map[string]*suiteTenant{}
 )
+
+// suiteTenant is one of the tenant specs' emulated tenants and its app registration.
+type suiteTenant struct {
+	emu              *emulator.Emulator
+	clientID, secret string
+}
+
+// tenantNames are the suite's extra tenants.
+var tenantNames = []string{"a", "b", "c"}
+
+// startTenantEmulators starts one emulator per extra tenant, each with one registered app, and
+// returns the clouds the operator reaches them by.
+func startTenantEmulators(dir string) tenant.Clouds {
+	extra := map[b2bv1alpha1.Cloud]tenant.Endpoints{}
+	for i, name := range tenantNames {
+		id := fmt.Sprintf("%08d-0000-4000-8000-0000000000%02d", i+1, i+1)
+		e := emulator.New(emulator.Options{RequireAuth: true, GraphTLS: true, TenantID: id,
+			TenantDomain: name + ".tenants.example", DisplayName: "Tenant " + strings.ToUpper(name)})
+		Expect(e.Start()).To(Succeed())
+		t := &suiteTenant{emu: e, clientID: fmt.Sprintf("%08d-aaaa-4000-8000-0000000000%02d", i+1, i+1), secret: "secret-of-" + name}
+		e.RegisterApp(t.clientID, t.secret)
+		tenantEmus[name] = t
+		ca := filepath.Join(dir, name+".pem")
+		Expect(os.WriteFile(ca, e.CACertPEM(), 0o600)).To(Succeed())
+		extra[b2bv1alpha1.Cloud("emulator-"+name)] = tenant.Endpoints{AuthorityHost: e.AuthorityURL(), GraphEndpoint: e.URL(), CAFile: ca}
+	}
+	clouds, err := tenant.NewClouds(extra)
+	Expect(err).NotTo(HaveOccurred())
+	return clouds
+}
 
 // steppingClock is real time plus an offset that tests move forward, so that time-driven
 // behaviour (expiry, warnings, timeouts) is reached in an instant and the rest of the operator
@@ -130,6 +166,11 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	operatorCfg = identity.Config()
 
+	caDir, err := os.MkdirTemp("", "tenant-cas")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = os.RemoveAll(caDir) })
+	clouds := startTenantEmulators(caDir)
+
 	budget := graph.BudgetFor(graph.TenantSmall)
 	mgr, err := operator.NewManager(suiteCtx, operatorCfg, operator.Config{
 		Directory:              crash,
@@ -151,6 +192,16 @@ var _ = BeforeSuite(func() {
 		// Short, so specs do not wait on it, yet concurrent lookups of a spec still share.
 		LookupBatchWindow: 50 * time.Millisecond,
 		Clock:             operatorClock,
+		// The production wiring of tenant objects (msgraph.DialTenant), with the suite's
+		// retry bound; tenants are signed in to again every second, so a revoked credential
+		// shows at once.
+		Tenants: &operator.Tenants{
+			Dial: func(_ context.Context, creds *tenant.Credentials) (operator.TenantClient, error) {
+				return msgraph.DialTenant(creds, msgraph.Config{Retry: msgraph.RetryOptions{MaxRetries: 3, MaxInlineWait: 2 * time.Second}})
+			},
+			Options:        tenant.Options{Clouds: clouds, OperatorNamespace: testbed.OperatorNamespace},
+			VerifyInterval: time.Second,
+		},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	// Assertions (k8s, admin) read straight from the API server, not from the manager's cache.
@@ -182,6 +233,9 @@ var _ = AfterSuite(func() {
 	}
 	if emu != nil {
 		emu.Close()
+	}
+	for _, t := range tenantEmus {
+		t.emu.Close()
 	}
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())

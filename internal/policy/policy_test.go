@@ -219,3 +219,45 @@ func TestAdoptionAndPromotionAreGrantedNeverAssumed(t *testing.T) {
 		})
 	}
 }
+
+func TestTenantsAreAllowedByName(t *testing.T) {
+	onlyA := &b2bv1alpha1.PartnerAccessPolicy{ObjectMeta: metav1.ObjectMeta{Name: "only-a"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{
+		AllowedTenants: []b2bv1alpha1.TenantRule{{Kind: b2bv1alpha1.KindClusterGraphTenant, Name: "a"}},
+		DefaultTenant:  b2bv1alpha1.DefaultTenantDeny,
+	}}
+	anyOwn := &b2bv1alpha1.PartnerAccessPolicy{ObjectMeta: metav1.ObjectMeta{Name: "own"}, Spec: b2bv1alpha1.PartnerAccessPolicySpec{
+		AllowedTenants: []b2bv1alpha1.TenantRule{{Kind: b2bv1alpha1.KindGraphTenant, Name: "*"}},
+	}}
+	ref := func(kind, name string) *b2bv1alpha1.PartnerInvitation {
+		p := &b2bv1alpha1.PartnerInvitation{Spec: b2bv1alpha1.PartnerInvitationSpec{Email: "a@fabrikam.com"}}
+		if name != "" {
+			p.Spec.TenantRef = &b2bv1alpha1.TenantReference{Kind: kind, Name: name}
+		}
+		return p
+	}
+	cases := map[string]struct {
+		policy   *b2bv1alpha1.PartnerAccessPolicy
+		pinv     *b2bv1alpha1.PartnerInvitation
+		wantRule string
+	}{
+		"ListedClusterTenant":      {policy: onlyA, pinv: ref(b2bv1alpha1.KindClusterGraphTenant, "a")},
+		"OtherClusterTenant":       {policy: onlyA, pinv: ref(b2bv1alpha1.KindClusterGraphTenant, "b"), wantRule: "allowedTenants"},
+		"SameNameOtherKind":        {policy: onlyA, pinv: ref(b2bv1alpha1.KindGraphTenant, "a"), wantRule: "allowedTenants"},
+		"DefaultTenantDenied":      {policy: onlyA, pinv: ref("", ""), wantRule: "defaultTenant"},
+		"DefaultTenantByDefault":   {policy: anyOwn, pinv: ref("", "")},
+		"AnyOwnTenant":             {policy: anyOwn, pinv: ref(b2bv1alpha1.KindGraphTenant, "mine")},
+		"KindDefaultsToNamespaced": {policy: anyOwn, pinv: ref("", "mine")},
+		"NoListNoTenantObjects":    {policy: &b2bv1alpha1.PartnerAccessPolicy{ObjectMeta: metav1.ObjectMeta{Name: "plain"}}, pinv: ref(b2bv1alpha1.KindClusterGraphTenant, "a"), wantRule: "allowedTenants"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			v := Invitation([]*b2bv1alpha1.PartnerAccessPolicy{c.policy}, DenyUnselected, "team-a", c.pinv, 0)
+			switch {
+			case c.wantRule == "" && v != nil:
+				t.Errorf("want allowed, got %s", v)
+			case c.wantRule != "" && (v == nil || v.Rule != c.wantRule):
+				t.Errorf("want a violation of %s, got %v", c.wantRule, v)
+			}
+		})
+	}
+}

@@ -187,6 +187,10 @@ func (r *PartnerInvitationReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		log.V(1).Info("paused; skipping")
 		return ctrl.Result{}, nil
 	}
+	if r.awaitingSchema(ctx, pinv) {
+		log.V(1).Info("waiting for the ownership record's properties to be registered")
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
 	// No guest may exist without the finalizer. It is written with the first record that needs
 	// it (the invitation's pending mark, an adopted guest's ID, a claim at the end of the
 	// reconcile); an object that already names a guest without it gets it before anything else.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -230,11 +229,19 @@ func (r *PartnerInvitationReconciler) bindTenant(ctx context.Context, pinv *b2bv
 	bound := *r
 	bound.tenant = t
 	bound.Directory, bound.Records, bound.OwnershipSchema = t.Directory, t.Records, t.Schema
-	if bound.ownershipOn() && !bound.OwnershipSchema.IsOpen() {
-		return nil, &blockedError{reason: b2bv1alpha1.ReasonAwaitingGraph, retryAfter: 2 * time.Second,
-			message: "Waiting for the ownership record's properties to be registered in " + tenantName(t)}
-	}
 	return &bound, nil
+}
+
+// awaitingSchema reports whether the invitation's tenant still registers the ownership
+// record's properties: until then its objects wait quietly (their reads would select unknown
+// properties), without a status write each. A tenant that cannot be resolved is not waited
+// for: the reconcile reports why.
+func (r *PartnerInvitationReconciler) awaitingSchema(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) bool {
+	if !r.ownershipOn() {
+		return false
+	}
+	t, err := r.resolveTenant(ctx, pinv)
+	return err == nil && !t.Schema.IsOpen()
 }
 
 // recordedTenant is the tenant the invitation's guest lives in, as far as status says: nil

@@ -118,8 +118,10 @@ func (e *Emulator) ForeignTokens() int64 { return e.foreign.Load() }
 
 // authorized checks the bearer token and returns the app it was issued to; the message is
 // Graph's for the failure. A JWT naming another tenant or audience is refused before its
-// signature is looked at, so that it is counted as foreign whoever signed it.
-func (e *Emulator) authorized(r *http.Request) (clientID, msg string, ok bool) {
+// signature is looked at, so that it is counted as foreign whoever signed it. count says
+// whether the request is refused on failure (RequireAuth), and so whether a foreign token
+// counts.
+func (e *Emulator) authorized(r *http.Request, count bool) (clientID, msg string, ok bool) {
 	h := r.Header.Get("Authorization")
 	scheme, tok, _ := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
@@ -129,7 +131,9 @@ func (e *Emulator) authorized(r *http.Request) (clientID, msg string, ok bool) {
 	var c tokenClaims
 	if err := decodeJWT(tok, &c); err == nil {
 		if !strings.EqualFold(c.Tid, e.tenantID) || c.Aud != e.opts.Audience {
-			e.foreign.Add(1)
+			if count {
+				e.foreign.Add(1)
+			}
 			return "", msgInvalidAudience, false
 		}
 	}

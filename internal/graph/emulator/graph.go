@@ -57,7 +57,7 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 
 	app := "" // the calling app, for per-app quotas; "" when auth is off
 	if e.opts.RequireAuth {
-		clientID, msg, ok := e.authorized(r)
+		clientID, msg, ok := e.authorized(r, true)
 		if !ok {
 			rec.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
 			writeError(rec, r, http.StatusUnauthorized, codeInvalidToken, msg)
@@ -67,7 +67,7 @@ func (e *Emulator) serveGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	caller := app // the app the token names, for Application.ReadWrite.OwnedBy
 	if !e.opts.RequireAuth {
-		if id, _, ok := e.authorized(r); ok {
+		if id, _, ok := e.authorized(r, false); ok {
 			caller = id
 		}
 	}

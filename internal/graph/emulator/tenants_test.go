@@ -133,6 +133,12 @@ func TestTokenForAnotherAudienceIsRefused(t *testing.T) {
 	if got := h.e.ForeignTokens(); got != 1 {
 		t.Errorf("ForeignTokens() = %d, want 1", got)
 	}
+
+	// Without RequireAuth nothing is refused, so nothing counts as foreign either.
+	open := newHarness(t, Options{TenantID: tenantA})
+	if rep := open.graph(http.MethodGet, "/users", nil, "Authorization", "Bearer "+tok); rep.status != http.StatusOK || open.e.ForeignTokens() != 0 {
+		t.Errorf("without RequireAuth: %d, ForeignTokens() = %d", rep.status, open.e.ForeignTokens())
+	}
 }
 
 func TestTokenClaims(t *testing.T) {

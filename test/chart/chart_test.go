@@ -345,6 +345,7 @@ func leafPaths(prefix string, v any, freeForm map[string]bool) []string {
 var freeFormValues = map[string]bool{
 	"samplePolicy.spec": true, "networkPolicy.dns.namespaceSelector": true, "networkPolicy.dns.podSelector": true,
 	"resources": true, "resources.requests": true, "resources.limits": true,
+	"tenants.clouds": true, "tenants.cluster": true,
 }
 
 func readYAML(t *testing.T, path string) map[string]any {
@@ -496,9 +497,13 @@ func TestTemplateSwitches(t *testing.T) {
 		}
 	}
 	// crds.enabled and crds.keep: the CRDs are the release's, and helm uninstall leaves them.
+	bases, err := filepath.Glob(filepath.Join(repoRoot, "config", "crd", "bases", "*.yaml"))
+	if err != nil || len(bases) < 4 {
+		t.Fatalf("config/crd/bases: %d CRDs (%v), want one per kind", len(bases), err)
+	}
 	crds := find(defaults, "CustomResourceDefinition")
-	if len(crds) != 2 {
-		t.Errorf("%d CRDs rendered by default, want 2", len(crds))
+	if len(crds) != len(bases) {
+		t.Errorf("%d CRDs rendered by default, want the %d of config/crd/bases", len(crds), len(bases))
 	}
 	for _, crd := range crds {
 		if got := crd.GetAnnotations()["helm.sh/resource-policy"]; got != "keep" {
@@ -509,8 +514,15 @@ func TestTemplateSwitches(t *testing.T) {
 		t.Errorf("crds.enabled=false: %d CRDs rendered", n)
 	}
 	unkept := find(render(t, release, namespace, "--set", "crds.keep=false"), "CustomResourceDefinition")
-	if len(unkept) != 2 {
-		t.Errorf("crds.keep=false: %d CRDs rendered, want 2", len(unkept))
+	if len(unkept) != len(bases) {
+		t.Errorf("crds.keep=false: %d CRDs rendered, want %d", len(unkept), len(bases))
+	}
+	// Tenants as values: ClusterGraphTenants and the operator's tenant flags.
+	if n := len(find(defaults, "ClusterGraphTenant")); n != 0 {
+		t.Errorf("%d ClusterGraphTenants rendered by default", n)
+	}
+	if tenants := find(render(t, release, namespace, "--values", allValues), "ClusterGraphTenant"); len(tenants) != 1 || tenants[0].GetName() != "fabrikam-prod" {
+		t.Errorf("tenants.cluster: rendered %d ClusterGraphTenants, want fabrikam-prod", len(tenants))
 	}
 	for _, crd := range unkept {
 		if v, ok := crd.GetAnnotations()["helm.sh/resource-policy"]; ok {

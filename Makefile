@@ -10,6 +10,8 @@ CHART_FILES ?= charts/partner-operator/files
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUBECTL ?= kubectl
 BENCH_N ?= 1000
+# BENCH_TENANTS tenants side by side (ClusterGraphTenants, each its own emulator), BENCH_N/BENCH_TENANTS objects each.
+BENCH_TENANTS ?= 1
 SOAK_OBJECTS ?= 1000
 SOAK_DURATION ?= 10m
 PAUSE_OBJECTS ?= 200
@@ -65,7 +67,7 @@ test: verify-generated vet ## Everything CI runs: generated files in sync, vet, 
 	echo "short soak: 100 objects, 2 minutes, two replicas, faults, leader kills and pauses; pause rounds at 60 objects (make soak runs the full ones):" && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v -run 'TestSoak|TestPause' -timeout 15m ./test/soak/ && \
 	echo "benchmark at small N (figures in README come from 'make bench'):" && \
-	KUBEBUILDER_ASSETS="$$assets" BENCH_N=60 BENCH_STEADY_WINDOW=5s BENCH_WATCH_INTERVAL=2s \
+	KUBEBUILDER_ASSETS="$$assets" BENCH_N=60 BENCH_TENANTS=2 BENCH_STEADY_WINDOW=5s BENCH_WATCH_INTERVAL=2s \
 	go test -count=1 -run '^$$' -bench . -benchtime 1x ./test/bench/
 
 .PHONY: demo
@@ -85,7 +87,7 @@ soak: ## Fault soak: two leader-elected replicas, Graph faults and quotas, leade
 
 .PHONY: bench
 bench: ## Benchmarks: Graph requests per invitation, convergence time, memory (BENCH_N objects).
-	@assets="$$(hack/envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" BENCH_N=$(BENCH_N) \
+	@assets="$$(hack/envtest.sh)" && KUBEBUILDER_ASSETS="$$assets" BENCH_N=$(BENCH_N) BENCH_TENANTS=$(BENCH_TENANTS) \
 	go test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
 
 ##@ Build

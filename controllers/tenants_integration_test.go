@@ -136,7 +136,9 @@ var _ = Describe("Tenants", Ordered, func() {
 		createPolicy("tenants-moved", labels, b2bv1alpha1.PartnerAccessPolicySpec{
 			AllowedTenants: []b2bv1alpha1.TenantRule{{Kind: b2bv1alpha1.KindClusterGraphTenant, Name: "tenant-b"}}})
 		p := newInvitation(moved, "late", "lena@moved.example", inTenant(b2bv1alpha1.KindClusterGraphTenant, "tenant-b"),
-			func(p *b2bv1alpha1.PartnerInvitation) { p.Annotations = map[string]string{b2bv1alpha1.AnnotationPaused: "true"} })
+			func(p *b2bv1alpha1.PartnerInvitation) {
+				p.Annotations = map[string]string{b2bv1alpha1.AnnotationPaused: "true"}
+			})
 		Expect(k8s.Create(suiteCtx, p)).To(Succeed())
 		ns := &corev1.Namespace{}
 		Expect(k8s.Get(suiteCtx, client.ObjectKey{Name: moved}, ns)).To(Succeed())

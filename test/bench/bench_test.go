@@ -38,7 +38,6 @@ import (
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
-	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/test/internal/operatorproc"
 )
 
@@ -68,6 +67,11 @@ type result struct {
 	recordsDone               time.Duration
 	recordReads, recordWrites int
 	recordRequestsAtInvited   int
+	// tenants side by side (BENCH_TENANTS), N/tenants invitations each; the machine's
+	// saturation: CPU of each process and the API server's write rate while converging.
+	tenants         int
+	cpu             map[string]float64
+	apiWritesPerSec float64
 }
 
 func BenchmarkConverge(b *testing.B) {
@@ -103,7 +107,12 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	}
 	defer emu.Close()
 
-	res := result{n: n, watchInterval: watch, workers: envInt("BENCH_WORKERS", 32), quotaMinimum: time.Duration(float64(n) / 30 * float64(time.Second))}
+	tenants := envInt("BENCH_TENANTS", 1)
+	fleet, tenantFlags := newTenantFleet(b, dir, emu, tenants)
+	// Each tenant has its own invitation quota: the tenants run side by side, so the bound is
+	// one tenant's share of the objects at 30 a second.
+	res := result{n: n, tenants: tenants, watchInterval: watch, workers: envInt("BENCH_WORKERS", 32*tenants),
+		quotaMinimum: time.Duration(float64(n) / float64(tenants) / 30 * float64(time.Second))}
 	env := operatorproc.NewEnvironment(b, bin, dir, cp.Env, emu)
 	// Memory is read from the operator's metrics the way Prometheus reads them: over HTTPS,
 	// with a token allowed by the shipped metrics-reader role.
@@ -112,25 +121,27 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	replicas := map[string]*replica{}
 	for _, name := range []string{"operator-a", "operator-b"} {
 		pprofAddr := operatorproc.FreePort(b)
-		p := env.StartReplica(b, ctx, name,
-			"--redemption-watch-interval", watch.String(),
-			"--max-concurrent-reconciles", strconv.Itoa(res.workers),
-			"--pprof-bind-address", pprofAddr)
+		flags := append([]string{"--redemption-watch-interval", watch.String(),
+			"--max-concurrent-reconciles", strconv.Itoa(res.workers), "--pprof-bind-address", pprofAddr}, tenantFlags...)
+		p := env.StartReplica(b, ctx, name, flags...)
 		defer p.Stop()
 		replicas[name] = &replica{Process: p, pprof: pprofAddr, heap: p.SampleHeap(ctx)}
 	}
 
 	operatorproc.AllowInvitations(b, ctx, k8s)
+	fleet.createTenantObjects(b, ctx, k8s)
 	writesBefore := apiWrites(b, cfg)
 
 	// Create N objects, the way a GitOps sync applies a directory.
+	cpu := startCPU(replicaPids(replicas)...)
 	start := time.Now()
-	createAll(b, ctx, k8s, n)
+	createAll(b, ctx, k8s, n, fleet.refFor)
 	waitFor(b, ctx, k8s, n, func(p *b2bv1alpha1.PartnerInvitation) bool {
 		return meta.IsStatusConditionTrue(p.Status.Conditions, b2bv1alpha1.ConditionInvited)
 	})
 	res.converge = time.Since(start)
-	reqs := emu.Requests()
+	res.cpu = cpu.cores()
+	reqs := fleet.requests()
 	res.graphRequests = len(reqs)
 	var first, last time.Time
 	for _, r := range reqs {
@@ -159,18 +170,21 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 		}
 	}
 	res.inviteSpan = last.Sub(first)
-	res.throttled = emu.ThrottledCount()
-	peaks := emu.QuotaPeaks()
+	res.throttled = fleet.throttled()
+	peaks := fleet.peaks()
 	res.invitePeak, res.unitPeak = peaks["invitationManager"], peaks["resourceUnits"]
 	res.writesByKind = map[string]float64{}
 	after := apiWrites(b, cfg)
 	after["partnerinvitations POST"] -= float64(n) // the benchmark's own creations
+	var writes float64
 	for k, v := range after {
+		writes += v - writesBefore[k]
 		if d := (v - writesBefore[k]) / float64(n); d >= 0.005 {
 			res.writesByKind[k] = d
 			res.apiWrites += d
 		}
 	}
+	res.apiWritesPerSec = writes / res.converge.Seconds()
 	leader := replicas[res.leader]
 	if leader == nil {
 		b.Fatalf("no replica's User-Agent in the Graph requests; replicas %v", slices.Collect(maps.Keys(replicas)))
@@ -181,12 +195,12 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	// its invitation; the steady state is measured once all have one.
 	recordsTimeout := time.Duration(n/15)*time.Second + 2*time.Minute
 	if err := wait.PollUntilContextTimeout(ctx, time.Second, recordsTimeout, true, func(context.Context) (bool, error) {
-		return recorded(emu) == n, nil
+		return fleet.recorded() == n, nil
 	}); err != nil {
-		b.Fatalf("%d of %d guests carry an ownership record after %s", recorded(emu), n, recordsTimeout)
+		b.Fatalf("%d of %d guests carry an ownership record after %s", fleet.recorded(), n, recordsTimeout)
 	}
 	res.recordsDone = time.Since(start)
-	for _, r := range emu.Requests() {
+	for _, r := range fleet.requests() {
 		if isRecordRequest(r) {
 			if r.Method == "PATCH" {
 				res.recordWrites++
@@ -200,21 +214,21 @@ func run(b *testing.B, n int, watch, steady time.Duration) result {
 	// and one watch round pick up the creations, then measure whole watch intervals starting
 	// half an interval after a round, so the count does not depend on where the window falls.
 	time.Sleep(watch + 5*time.Second)
-	rounds := emu.Count("GET", "/users/delta")
+	rounds := fleet.count("GET", "/users/delta")
 	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 3*watch, true, func(context.Context) (bool, error) {
-		return emu.Count("GET", "/users/delta") > rounds, nil
+		return fleet.count("GET", "/users/delta") > rounds, nil
 	}); err != nil {
 		b.Fatalf("no users-delta round within %s: %v", 3*watch, err)
 	}
 	// Not a wait for a condition: it places the window between two rounds on purpose.
 	time.Sleep(watch / 2)
-	emu.ResetRequests()
+	fleet.resetRequests()
 	time.Sleep(steady)
 	res.steadyWindow = steady
-	res.steadyPerHour = float64(len(emu.Requests())) * float64(time.Hour) / float64(steady)
+	res.steadyPerHour = float64(len(fleet.requests())) * float64(time.Hour) / float64(steady)
 
 	// 1 % of the partners accept, at random moments over one watch interval.
-	res.redeemP50, res.redeemP95, res.redeemed = redemptions(b, ctx, cfg, k8s, emu, n, watch)
+	res.redeemP50, res.redeemP95, res.redeemed = redemptions(b, ctx, cfg, k8s, fleet, n, watch)
 
 	res.peakRSS = leader.PeakRSS()
 	res.endAnon, res.endFile = leader.RSSSplit()
@@ -261,7 +275,15 @@ func heapTop(b *testing.B, ctx context.Context, bin, dir, pprofAddr string) stri
 	return string(out)
 }
 
-func createAll(b *testing.B, ctx context.Context, k8s client.Client, n int) {
+func replicaPids(replicas map[string]*replica) []int {
+	var out []int
+	for _, r := range replicas {
+		out = append(out, r.Pid())
+	}
+	return out
+}
+
+func createAll(b *testing.B, ctx context.Context, k8s client.Client, n int, tenantOf func(int) *b2bv1alpha1.TenantReference) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range 16 {
@@ -275,7 +297,8 @@ func createAll(b *testing.B, ctx context.Context, k8s client.Client, n int) {
 				}
 				p := &b2bv1alpha1.PartnerInvitation{
 					ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("partner-%05d", i)},
-					Spec:       b2bv1alpha1.PartnerInvitationSpec{Email: fmt.Sprintf("partner-%05d@bench.example", i), DisplayName: fmt.Sprintf("Partner %d", i)},
+					Spec: b2bv1alpha1.PartnerInvitationSpec{Email: fmt.Sprintf("partner-%05d@bench.example", i), DisplayName: fmt.Sprintf("Partner %d", i),
+						TenantRef: tenantOf(i)},
 				}
 				if err := k8s.Create(ctx, p); err != nil {
 					b.Error(err)
@@ -312,7 +335,7 @@ func waitFor(b *testing.B, ctx context.Context, k8s client.Client, n int, done f
 // redemptions has 1 % of the partners accept at random moments over spread and measures how
 // long each object takes to show Redeemed=True, as a watch sees it (a List of N objects per
 // poll would add its own seconds at N=10,000).
-func redemptions(b *testing.B, ctx context.Context, cfg *rest.Config, k8s client.Client, emu *emulator.Emulator, n int, spread time.Duration) (time.Duration, time.Duration, int) {
+func redemptions(b *testing.B, ctx context.Context, cfg *rest.Config, k8s client.Client, fleet *tenantFleet, n int, spread time.Duration) (time.Duration, time.Duration, int) {
 	var list b2bv1alpha1.PartnerInvitationList
 	if err := k8s.List(ctx, &list); err != nil {
 		b.Fatal(err)
@@ -336,7 +359,7 @@ func redemptions(b *testing.B, ctx context.Context, cfg *rest.Config, k8s client
 	var wg sync.WaitGroup
 	for _, p := range list.Items[:picks] {
 		wg.Add(1)
-		go func(name, userID string) {
+		go func(name, userID string, emu *emulator.Emulator) {
 			defer wg.Done()
 			time.Sleep(rand.N(spread))
 			mu.Lock()
@@ -346,7 +369,7 @@ func redemptions(b *testing.B, ctx context.Context, cfg *rest.Config, k8s client
 				return
 			}
 			accepted[name] = time.Now()
-		}(p.Name, p.Status.UserID)
+		}(p.Name, p.Status.UserID, fleet.emulatorOf(&p))
 	}
 	detected := map[string]time.Duration{}
 	for len(detected) < picks {
@@ -434,11 +457,11 @@ func label(line, name string) string {
 }
 
 func (r result) print(w *os.File) {
-	fmt.Fprintf(w, "\npartner-operator benchmark: N=%d, two replicas (shipped RBAC), %d workers on the leader, Graph emulator with small-tenant quotas and 50-150 ms latency\n", r.n, r.workers)
+	fmt.Fprintf(w, "\npartner-operator benchmark: N=%d in %d tenant(s), two replicas (shipped RBAC), %d workers on the leader, Graph emulator with small-tenant quotas and 50-150 ms latency\n", r.n, r.tenants, r.workers)
 	row := func(k, v string) { fmt.Fprintf(w, "| %-52s | %-28s |\n", k, v) }
 	fmt.Fprintf(w, "| %-52s | %-28s |\n|%s|%s|\n", "figure", "value", strings.Repeat("-", 54), strings.Repeat("-", 30))
 	row("time until all Invited", fmt.Sprintf("%.1f s", r.converge.Seconds()))
-	row("quota-bound minimum (N / 30 per s)", fmt.Sprintf("%.1f s (ratio %.2f)", r.quotaMinimum.Seconds(), r.converge.Seconds()/r.quotaMinimum.Seconds()))
+	row("quota-bound minimum (N / tenants / 30 per s)", fmt.Sprintf("%.1f s (ratio %.2f)", r.quotaMinimum.Seconds(), r.converge.Seconds()/r.quotaMinimum.Seconds()))
 	row("first to last invitation (Graph's answers)", fmt.Sprintf("%.1f s (%.1f per s)", r.inviteSpan.Seconds(), float64(r.n)/max(r.inviteSpan.Seconds(), 0.001)))
 	row("Graph requests per invitation", fmt.Sprintf("%.3f", float64(r.graphRequests)/float64(r.n)))
 	row("  lookups (GET /users?$filter) per invitation", fmt.Sprintf("%.3f", float64(r.lookups)/float64(r.n)))
@@ -455,6 +478,10 @@ func (r result) print(w *os.File) {
 	row("operator peak RSS (leader)", fmt.Sprintf("%.0f MiB", float64(r.peakRSS)/(1<<20)))
 	row("operator peak heap in use (leader)", fmt.Sprintf("%.0f MiB", float64(r.peakHeap)/(1<<20)))
 	row("  RSS at the end: anonymous + file (the binary)", fmt.Sprintf("%.0f + %.0f MiB", float64(r.endAnon)/(1<<20), float64(r.endFile)/(1<<20)))
+	row("API server writes per second while converging", fmt.Sprintf("%.0f", r.apiWritesPerSec))
+	for _, k := range slices.Sorted(maps.Keys(r.cpu)) {
+		row("  CPU while converging: "+k, fmt.Sprintf("%.2f cores", r.cpu[k]))
+	}
 	row("API server writes per object (operator)", fmt.Sprintf("%.2f", r.apiWrites))
 	kinds := slices.Sorted(maps.Keys(r.writesByKind))
 	for _, k := range kinds {
@@ -468,19 +495,6 @@ func (r result) print(w *os.File) {
 func isRecordRequest(r emulator.Request) bool {
 	one := strings.HasPrefix(r.Path, "/users/") && !strings.HasPrefix(r.Path, "/users/delta")
 	return one && (r.Method == "PATCH" || (r.Method == "GET" && r.LowPriority))
-}
-
-var ownerProperty = msgraph.ExtensionName("partner-operator-test", "partnerOwner")
-
-// recorded counts the guests that carry an ownership record.
-func recorded(emu *emulator.Emulator) int {
-	n := 0
-	for _, u := range emu.Users() {
-		if u.Extensions[ownerProperty] != "" {
-			n++
-		}
-	}
-	return n
 }
 
 func peakText(p emulator.QuotaPeak) string {

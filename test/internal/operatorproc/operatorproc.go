@@ -422,3 +422,6 @@ func FreePort(tb testing.TB) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// Pid is the operator process's.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -13,7 +14,8 @@ import (
 )
 
 // clusterClient connects to the cluster the kubectl flags name. Its scheme knows only this
-// operator's API and Leases (the deletion brake's), which is all the plugin reads and writes. qps > 0 raises client-go's
+// operator's API, Leases (the deletion brake's) and Secrets (a tenant object's credential),
+// which is all the plugin reads and writes. qps > 0 raises client-go's
 // default of 5 requests a second: a dry run of a large file sends one create per row.
 func clusterClient(p *plugin, qps float32) (client.Client, error) {
 	cfg, err := p.kube.ToRESTConfig()
@@ -29,6 +31,10 @@ func clusterClient(p *plugin, qps float32) (client.Client, error) {
 		return nil, err
 	}
 	if err := coordinationv1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	// Secrets: export --tenant reads the tenant object's credential.
+	if err := corev1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})

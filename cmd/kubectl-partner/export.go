@@ -17,9 +17,11 @@ import (
 	"k8s.io/utils/ptr"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/controllers"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/manifest"
+	"github.com/partnerops/partner-operator/internal/tenant"
 )
 
 // progressEvery is how many guests pass between two progress lines on stderr.
@@ -37,6 +39,11 @@ type exportOptions struct {
 	tenantSize   string
 	operatorApp  string
 	handOverTo   string
+	// tenantRef, when set, exports a tenant object's directory with its credentials, and the
+	// manifests name it in spec.tenantRef.
+	tenantRef  string
+	operatorNS string
+	clouds     []string
 }
 
 func newExportCommand(p *plugin) *cobra.Command {
@@ -75,7 +82,13 @@ AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential). Without any, the export stop
 sending anything and says what to set. Reading guests needs User.Read.All; --with-access also needs
 Directory.Read.All (Microsoft's least-privileged permission for another user's memberOf and
 appRoleAssignments). Requests are paced to the tenant's quota (--tenant-size), and a
-progress line goes to stderr every ` + fmt.Sprint(progressEvery) + ` guests.`,
+progress line goes to stderr every ` + fmt.Sprint(progressEvery) + ` guests.
+
+With --tenant ClusterGraphTenant/NAME (or GraphTenant/NAME, in the namespace -n names), Graph is
+reached as that tenant object says instead: its tenant, application, cloud and credential, read
+from its Secret with your kubeconfig's rights; the manifests name it in spec.tenantRef, and
+--operator-app-id defaults to its application. Clouds other than the built-in ones are given
+with --cloud, as to the operator.`,
 		Example: `  # Every guest of the tenant, into a directory ready to commit
   kubectl partner export -n partners --out guests/
 
@@ -84,6 +97,9 @@ progress line goes to stderr every ` + fmt.Sprint(progressEvery) + ` guests.`,
 
   # Guests invited since the start of the year, to stdout
   kubectl partner export --created-after 2025-01-01
+
+  # A ClusterGraphTenant's directory, manifests that name it
+  kubectl partner export -n fabrikam --tenant ClusterGraphTenant/fabrikam-prod --out fabrikam/
 
   # Against the project's Graph emulator
   kubectl partner export --graph-endpoint http://127.0.0.1:8080 \
@@ -105,6 +121,9 @@ progress line goes to stderr every ` + fmt.Sprint(progressEvery) + ` guests.`,
 	f.StringVar(&p.graph.endpoint, "graph-endpoint", msgraph.DefaultEndpoint, "Microsoft Graph base URL without /v1.0")
 	f.StringVar(&p.graph.authority, "azure-authority-host", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra ID authority host; empty means Azure's public cloud")
 	f.StringVar(&p.graph.authorityCA, "azure-authority-ca-file", "", "PEM CA to trust for the authority host (the emulator's)")
+	f.StringVar(&o.tenantRef, "tenant", "", "export the directory of this tenant object, KIND/NAME (ClusterGraphTenant/prod, GraphTenant/own), with its credentials; the manifests name it in spec.tenantRef")
+	f.StringVar(&o.operatorNS, "operator-namespace", controllers.DefaultClaimNamespace, "with --tenant ClusterGraphTenant/...: the operator's namespace, which holds its Secret")
+	f.StringArrayVar(&o.clouds, "cloud", nil, "with --tenant: a cloud besides the built-in ones, NAME=AUTHORITY_HOST,GRAPH_ENDPOINT[,CA_FILE], as the operator's --cloud")
 	f.BoolVar(&p.graph.managedIdentity, "managed-identity", false, "get tokens from this host's managed identity (AZURE_CLIENT_ID selects a user-assigned one); never tried unless asked")
 	return cmd
 }
@@ -133,7 +152,7 @@ func (o *exportOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	reader, writer, err := o.graphClient()
+	ref, reader, writer, err := o.connect(ctx, ns)
 	if err != nil {
 		return err
 	}
@@ -151,6 +170,9 @@ func (o *exportOptions) run(ctx context.Context) error {
 		}
 	}
 	objs := rep.manifests(guests, access, ns)
+	for _, obj := range objs {
+		obj.Spec.TenantRef = ref
+	}
 	if o.handOverTo != "" {
 		// Records first, manifests after: a manifest written is one that the new owner takes.
 		if objs, err = rep.handOver(ctx, writer, guests, objs, o.handOverTo); err != nil {
@@ -206,6 +228,61 @@ func (o *exportOptions) query() (graph.GuestQuery, error) {
 		q.CreatedAfter = t
 	}
 	return q, nil
+}
+
+// connect reaches the tenant to export: a tenant object's (--tenant), or the one the AZURE_*
+// variables and Graph flags name. It returns the reference the manifests carry.
+func (o *exportOptions) connect(ctx context.Context, ns string) (*b2bv1alpha1.TenantReference, graph.GuestReader, graph.Directory, error) {
+	if o.tenantRef == "" {
+		reader, writer, err := o.graphClient()
+		return nil, reader, writer, err
+	}
+	kind, name, ok := strings.Cut(o.tenantRef, "/")
+	if !ok || name == "" || (kind != b2bv1alpha1.KindGraphTenant && kind != b2bv1alpha1.KindClusterGraphTenant) {
+		return nil, nil, nil, fmt.Errorf("--tenant %q: want ClusterGraphTenant/NAME or GraphTenant/NAME", o.tenantRef)
+	}
+	extra := map[b2bv1alpha1.Cloud]tenant.Endpoints{}
+	for _, v := range o.clouds {
+		cloud, e, err := tenant.ParseCloud(v)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		extra[cloud] = e
+	}
+	clouds, err := tenant.NewClouds(extra)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := clusterClient(o.p, 0)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ref := &b2bv1alpha1.TenantReference{Kind: kind, Name: name}
+	obj, err := tenant.Get(ctx, c, tenant.RefOf(&b2bv1alpha1.PartnerInvitation{ObjectMeta: metav1.ObjectMeta{Namespace: ns}, Spec: b2bv1alpha1.PartnerInvitationSpec{TenantRef: ref}}))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--tenant: %w", err)
+	}
+	// The person running the export reads the Secret with their own rights; the operator's
+	// restriction on ambient identities protects the operator's identity, not theirs.
+	creds, err := tenant.ReadCredentials(ctx, c, obj, tenant.Options{Clouds: clouds, OperatorNamespace: o.operatorNS, NamespacedAmbient: true})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--tenant %s: %w", o.tenantRef, err)
+	}
+	if o.operatorApp == "" {
+		// The operator keeps this tenant's ownership records under its application.
+		o.operatorApp = creds.ClientID
+	}
+	client, err := msgraph.DialTenant(creds, msgraph.Config{UserAgent: "kubectl-partner",
+		Retry: msgraph.RetryOptions{MaxRetries: 5, MaxInlineWait: time.Minute}, ExtensionAppID: o.operatorApp})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	size := string(obj.TenantSpec().Size)
+	if size == "" {
+		size = graph.TenantSmall
+	}
+	budget := graph.BudgetFor(size)
+	return ref, graph.PaceReader(client, budget), graph.Pace(client, budget, nil), nil
 }
 
 // graphClient connects to Graph with the operator's choice of credential and paces the reads

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/tenant"
 )
 
 // statusListChunk is how many objects one list request asks for, so a large cluster is read
@@ -71,6 +74,17 @@ type statusReport struct {
 	Pending    []pendingEntry `json:"pending"`
 	NotReady   []problemEntry `json:"notReady"`
 	Conflicts  []problemEntry `json:"conflicts"`
+	// Tenants summarises the objects per tenant (spec.tenantRef; "default" for none).
+	Tenants []tenantEntry `json:"tenants"`
+}
+
+type tenantEntry struct {
+	// Tenant is "default", or the kind and name of the tenant object (a GraphTenant's in the
+	// namespace of its invitations).
+	Tenant string         `json:"tenant"`
+	Total  int            `json:"total"`
+	Ready  int            `json:"ready"`
+	States map[string]int `json:"states"`
 }
 
 type pendingEntry struct {
@@ -157,6 +171,7 @@ func summarise(items []b2bv1alpha1.PartnerInvitation, ns string, pendingFor time
 	})
 	r := &statusReport{Namespace: ns, Total: len(items), States: map[string]int{}, PendingFor: dayDuration(pendingFor).String(),
 		Pending: []pendingEntry{}, NotReady: []problemEntry{}, Conflicts: []problemEntry{}}
+	tenants := map[string]*tenantEntry{}
 	for i := range items {
 		p := &items[i]
 		state := string(p.Status.State)
@@ -164,6 +179,13 @@ func summarise(items []b2bv1alpha1.PartnerInvitation, ns string, pendingFor time
 			state = stateNone
 		}
 		r.States[state]++
+		t := tenants[tenantOf(p)]
+		if t == nil {
+			t = &tenantEntry{Tenant: tenantOf(p), States: map[string]int{}}
+			tenants[t.Tenant] = t
+		}
+		t.Total++
+		t.States[state]++
 		if p.Status.State == b2bv1alpha1.StatePendingAcceptance {
 			if since := lastSent(p); now.Sub(since) > pendingFor {
 				r.Pending = append(r.Pending, pendingEntry{Namespace: p.Namespace, Name: p.Name, Email: p.Spec.Email,
@@ -173,6 +195,7 @@ func summarise(items []b2bv1alpha1.PartnerInvitation, ns string, pendingFor time
 		ready := meta.FindStatusCondition(p.Status.Conditions, b2bv1alpha1.ConditionReady)
 		if ready != nil && ready.Status == metav1.ConditionTrue {
 			r.Ready++
+			t.Ready++
 			continue
 		}
 		e := problemEntry{Namespace: p.Namespace, Name: p.Name, Email: p.Spec.Email, Reason: "NotReconciled",
@@ -186,7 +209,23 @@ func summarise(items []b2bv1alpha1.PartnerInvitation, ns string, pendingFor time
 			r.Conflicts = append(r.Conflicts, e)
 		}
 	}
+	r.Tenants = []tenantEntry{}
+	for _, name := range slices.Sorted(maps.Keys(tenants)) {
+		r.Tenants = append(r.Tenants, *tenants[name])
+	}
 	return r
+}
+
+// tenantOf names the tenant an invitation uses, as status reports it.
+func tenantOf(p *b2bv1alpha1.PartnerInvitation) string {
+	ref := tenant.RefOf(p)
+	switch {
+	case ref.IsDefault():
+		return "default"
+	case ref.Kind == b2bv1alpha1.KindGraphTenant:
+		return b2bv1alpha1.KindGraphTenant + " " + ref.Namespace + "/" + ref.Name
+	}
+	return ref.Kind + " " + ref.Name
 }
 
 // lastSent is when the partner was last sent the invitation. A guest adopted while pending
@@ -233,6 +272,14 @@ func (r *statusReport) printTables(out io.Writer) error {
 	sort.Strings(states)
 	for _, s := range states {
 		fmt.Fprintf(w, "%s\t%d\n", s, r.States[s])
+	}
+
+	if len(r.Tenants) > 1 || (len(r.Tenants) == 1 && r.Tenants[0].Tenant != "default") {
+		fmt.Fprintln(w, "\nTENANT\tTOTAL\tREADY\tPENDING\tACCEPTED")
+		for _, t := range r.Tenants {
+			fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\n", t.Tenant, t.Total, t.Ready,
+				t.States[string(b2bv1alpha1.StatePendingAcceptance)], t.States[string(b2bv1alpha1.StateAccepted)])
+		}
 	}
 
 	fmt.Fprintf(w, "\nPENDING LONGER THAN %s: %d\n", r.PendingFor, len(r.Pending))

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +179,36 @@ func TestDayDuration(t *testing.T) {
 		if err := d.Set(bad); err == nil {
 			t.Errorf("Set(%q) accepted it: %s", bad, d)
 		}
+	}
+}
+
+func TestStatusPerTenant(t *testing.T) {
+	inv := func(ns, name string, ref *b2bv1alpha1.TenantReference, state b2bv1alpha1.InvitationState) b2bv1alpha1.PartnerInvitation {
+		return b2bv1alpha1.PartnerInvitation{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec:   b2bv1alpha1.PartnerInvitationSpec{Email: name + "@x.example", TenantRef: ref},
+			Status: b2bv1alpha1.PartnerInvitationStatus{State: state, Conditions: readyCondition(metav1.ConditionTrue, b2bv1alpha1.ReasonInSync, "")}}
+	}
+	prod := &b2bv1alpha1.TenantReference{Kind: b2bv1alpha1.KindClusterGraphTenant, Name: "prod"}
+	own := &b2bv1alpha1.TenantReference{Kind: b2bv1alpha1.KindGraphTenant, Name: "own"}
+	r := summarise([]b2bv1alpha1.PartnerInvitation{
+		inv("a", "one", nil, b2bv1alpha1.StateAccepted),
+		inv("a", "two", prod, b2bv1alpha1.StatePendingAcceptance),
+		inv("b", "three", prod, b2bv1alpha1.StateAccepted),
+		inv("b", "four", own, b2bv1alpha1.StatePendingAcceptance),
+	}, "", 0, time.Now())
+	want := []tenantEntry{
+		{Tenant: "ClusterGraphTenant prod", Total: 2, Ready: 2, States: map[string]int{"Accepted": 1, "PendingAcceptance": 1}},
+		{Tenant: "GraphTenant b/own", Total: 1, Ready: 1, States: map[string]int{"PendingAcceptance": 1}},
+		{Tenant: "default", Total: 1, Ready: 1, States: map[string]int{"Accepted": 1}},
+	}
+	if !reflect.DeepEqual(r.Tenants, want) {
+		t.Fatalf("tenants:\n got %+v\nwant %+v", r.Tenants, want)
+	}
+	var out strings.Builder
+	if err := r.printTables(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "ClusterGraphTenant prod  2      2      1        1") {
+		t.Fatalf("the tenant table is missing:\n%s", out.String())
 	}
 }

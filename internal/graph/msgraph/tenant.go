@@ -156,7 +156,8 @@ func tokenClaims(token string) accessTokenClaims {
 }
 
 // DialTenant builds the Graph client of a tenant object from the credentials the operator read
-// for it, with base's settings for everything else (retry, user agent, fence). The cloud's CA
+// for it, with base's settings for everything else (retry, user agent, fence, and the
+// application of the ownership record when base names one; else the tenant's own). The cloud's CA
 // file, when set, is trusted for its authority and Graph both.
 func DialTenant(creds *tenant.Credentials, base Config) (*Client, error) {
 	var trusting *http.Client
@@ -173,7 +174,11 @@ func DialTenant(creds *tenant.Credentials, base Config) (*Client, error) {
 		return nil, err
 	}
 	cfg := base
-	cfg.Endpoint, cfg.Scope, cfg.Credential, cfg.ExtensionAppID = creds.Endpoints.GraphEndpoint, creds.Endpoints.Scope(), cred, creds.ClientID
+	cfg.Endpoint, cfg.Scope, cfg.Credential = creds.Endpoints.GraphEndpoint, creds.Endpoints.Scope(), cred
+	if cfg.ExtensionAppID == "" {
+		// The tenant's own application holds the ownership record's properties.
+		cfg.ExtensionAppID = creds.ClientID
+	}
 	if trusting != nil {
 		cfg.HTTPClient = trusting
 	}

@@ -85,7 +85,8 @@ func (r *GraphTenantReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 func (r *GraphTenantReconciler) verify(ctx context.Context, obj b2bv1alpha1.TenantObject) (ctrl.Result, error) {
 	notReady := func(reason, msg string, after time.Duration) (ctrl.Result, error) {
 		r.setCondition(obj, b2bv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
-		return ctrl.Result{RequeueAfter: jitter(after)}, nil
+		// Never later than the next verification a Ready tenant would get.
+		return ctrl.Result{RequeueAfter: jitter(min(after, r.verifyInterval()))}, nil
 	}
 	spec := obj.TenantSpec()
 	creds, err := tenant.ReadCredentials(ctx, r.APIReader, obj, r.Options)
@@ -108,7 +109,7 @@ func (r *GraphTenantReconciler) verify(ctx context.Context, obj b2bv1alpha1.Tena
 		var gerr *graph.Error
 		switch {
 		case errors.As(err, &gerr) && gerr.StatusCode == graph.StatusUnauthenticated:
-			reason, after = b2bv1alpha1.ReasonCredentialsInvalid, 5*time.Minute
+			reason, after = b2bv1alpha1.ReasonCredentialsInvalid, r.verifyInterval()
 		case errors.As(err, &gerr) && gerr.StatusCode == 403:
 			reason = b2bv1alpha1.ReasonPermissionDenied
 			err = fmt.Errorf("grant the application Organization.Read.All, with admin consent: %w", err)

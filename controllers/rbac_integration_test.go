@@ -45,6 +45,15 @@ var operatorNeeds = []string{
 	"b2b.partnerops.io/partneraccesspolicies/watch",
 	// each policy's Ready condition: whether the operator applies it
 	"b2b.partnerops.io/partneraccesspolicies/status/patch",
+	// tenant objects: the ones invitations name, and their Ready condition
+	"b2b.partnerops.io/graphtenants/get",
+	"b2b.partnerops.io/graphtenants/list",
+	"b2b.partnerops.io/graphtenants/watch",
+	"b2b.partnerops.io/graphtenants/status/patch",
+	"b2b.partnerops.io/clustergraphtenants/get",
+	"b2b.partnerops.io/clustergraphtenants/list",
+	"b2b.partnerops.io/clustergraphtenants/watch",
+	"b2b.partnerops.io/clustergraphtenants/status/patch",
 	"/namespaces/get",
 	"/namespaces/list",
 	"/namespaces/watch",

@@ -61,7 +61,7 @@ type Dialed struct {
 // connections up: they never read a tenant's Secret or sign in themselves.
 type TenantConnections struct {
 	// Dial builds a tenant's Graph client.
-	Dial func(ctx context.Context, creds *tenant.Credentials, size b2bv1alpha1.TenantSize) (*Dialed, error)
+	Dial func(ctx context.Context, ref tenant.Ref, creds *tenant.Credentials, size b2bv1alpha1.TenantSize) (*Dialed, error)
 	// Log is for the background work's loggers.
 	Log logr.Logger
 
@@ -118,7 +118,7 @@ func (c *TenantConnections) connect(ctx context.Context, obj b2bv1alpha1.TenantO
 		conn.generation = obj.GetGeneration()
 		return conn, nil
 	}
-	d, err := c.Dial(ctx, creds, obj.TenantSpec().Size)
+	d, err := c.Dial(ctx, ref, creds, obj.TenantSpec().Size)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func TestTenantSchema(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			obj := &b2bv1alpha1.ClusterGraphTenant{ObjectMeta: metav1.ObjectMeta{Name: strings.ReplaceAll(strings.ReplaceAll(name, " ", "-"), ",", "")}, Spec: tc.spec}
+			obj := &b2bv1alpha1.ClusterGraphTenant{ObjectMeta: metav1.ObjectMeta{Name: strings.ToLower(strings.NewReplacer(" ", "-", ",", "").Replace(name))}, Spec: tc.spec}
 			err := c.Create(ctx, obj)
 			switch {
 			case tc.want == "" && err != nil:

@@ -90,6 +90,7 @@ const (
 	jobTitleMaxLength    = 128
 	sponsorsMaxItems     = 5
 	refMaxLength         = 256 // a sponsor, a group, an app role
+	objectNameMaxLength  = 253 // tenantRef.name: a Kubernetes object name
 	groupMinLength       = 1
 	guidLength           = 36 // bounds the cost of the app's CEL rule
 	accessMaxItems       = 50 // groups, and applications
@@ -115,6 +116,7 @@ func deletionPolicies() []DeletionPolicy {
 func expiryActions() []ExpiryAction {
 	return []ExpiryAction{ExpiryRevokeAccess, ExpiryDisable, ExpiryDelete}
 }
+func tenantKinds() []string { return []string{KindGraphTenant, KindClusterGraphTenant} }
 
 // ValidateSpec checks a spec against every rule the API server applies to it from the CRD
 // schema (the markers in partnerinvitation_types.go), with the same messages: a spec it
@@ -150,6 +152,14 @@ func ValidateSpec(spec *PartnerInvitationSpec, path *field.Path) field.ErrorList
 	errs = append(errs, validateSponsors(spec.Sponsors, path.Child("sponsors"))...)
 	if a := spec.Access; a != nil {
 		errs = append(errs, validateAccess(a, path.Child("access"))...)
+	}
+	if t := spec.TenantRef; t != nil {
+		add(oneOf(path.Child("tenantRef", "kind"), t.Kind, tenantKinds()))
+		if t.Name == "" {
+			add(field.Required(path.Child("tenantRef", "name"), "the tenant object's name"))
+		} else {
+			add(maxChars(path.Child("tenantRef", "name"), t.Name, objectNameMaxLength))
+		}
 	}
 	return errs
 }

@@ -73,6 +73,9 @@ func TestValidationMatchesCRD(t *testing.T) {
 			MaxLength: guidLength, Rules: str(appRule), Messages: str(appMessage),
 		},
 		"spec.access.applications[].role": {MaxLength: refMaxLength},
+		"spec.tenantRef":                  {Required: str("name")},
+		"spec.tenantRef.kind":             {Enum: tenantKinds()},
+		"spec.tenantRef.name":             {MinLength: 1, MaxLength: objectNameMaxLength},
 	}
 
 	raw, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "b2b.partnerops.io_partnerinvitations.yaml"))

@@ -22,13 +22,19 @@ var Operations = []string{
 // first burst of 401s or 429s would otherwise go unseen.
 var alertedCodes = []string{"401", "429"}
 
-// Metrics counts Graph calls by operation and outcome. Labels never name an object or user,
-// so cardinality stays bounded.
+// Metrics counts Graph calls by tenant, operation and outcome. Labels never name an object or
+// user, so cardinality stays bounded (tenants are the cluster owner's objects).
 type Metrics struct {
 	requests  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	pacerWait *prometheus.HistogramVec
+	duration  prometheus.ObserverVec
+	pacerWait prometheus.ObserverVec
+	// all holds the registered collectors, tenant label and all; the fields above are one
+	// tenant's.
+	all *Metrics
 }
+
+// DefaultTenantLabel is the tenant label of the default tenant's (the flags') calls.
+const DefaultTenantLabel = "default"
 
 // Pacer wait classes: which of the budget's quotas a call waits for (each also waits out a
 // pause after a 429).
@@ -38,27 +44,23 @@ const (
 	PaceClassRead       = "read"
 )
 
-// NewMetrics creates the collectors and registers them with reg. When reg already holds them
-// (a second manager in the same process), it returns the registered ones: counting into the
-// new, unregistered collectors would export nothing.
+// NewMetrics creates the collectors and registers them with reg, and returns the default
+// tenant's view of them (ForTenant gives the others'). When reg already holds them (a second
+// manager in the same process), it returns the registered ones: counting into the new,
+// unregistered collectors would export nothing.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	requests, err := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "partner_operator_graph_requests_total",
 		Help: "Microsoft Graph calls by operation and HTTP status code (0 when no answer came back).",
-	}, []string{"operation", "code"}))
+	}, []string{"tenant", "operation", "code"}))
 	if err != nil {
 		return nil, err
-	}
-	for _, op := range Operations {
-		for _, code := range alertedCodes {
-			requests.WithLabelValues(op, code)
-		}
 	}
 	duration, err := metrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "partner_operator_graph_request_duration_seconds",
 		Help:    "Latency of Microsoft Graph calls, retries included.",
 		Buckets: prometheus.ExponentialBuckets(0.025, 2, 10),
-	}, []string{"operation"}))
+	}, []string{"tenant", "operation"}))
 	if err != nil {
 		return nil, err
 	}
@@ -67,11 +69,30 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Help: "Time a Microsoft Graph call waited for the request budget (and for a pause after a 429) before it was sent, by class: invitation, write or read.",
 		// From "no wait" to a long 429 pause.
 		Buckets: []float64{0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
-	}, []string{"class"}))
+	}, []string{"tenant", "class"}))
 	if err != nil {
 		return nil, err
 	}
-	return &Metrics{requests: requests, duration: duration, pacerWait: pacerWait}, nil
+	all := &Metrics{requests: requests, duration: duration, pacerWait: pacerWait}
+	all.all = all
+	return all.ForTenant(DefaultTenantLabel), nil
+}
+
+// ForTenant is m with every series labelled with the tenant (DefaultTenantLabel, or a tenant
+// object's kind and name): each tenant's Graph stack counts into its own series.
+func (m *Metrics) ForTenant(tenant string) *Metrics {
+	if m == nil {
+		return nil
+	}
+	t := prometheus.Labels{"tenant": tenant}
+	all := m.all
+	out := &Metrics{requests: all.requests.MustCurryWith(t), duration: all.duration.MustCurryWith(t), pacerWait: all.pacerWait.MustCurryWith(t), all: all}
+	for _, op := range Operations {
+		for _, code := range alertedCodes {
+			out.requests.WithLabelValues(op, code)
+		}
+	}
+	return out
 }
 
 func (m *Metrics) observePacerWait(class string, d time.Duration) {

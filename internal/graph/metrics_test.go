@@ -117,3 +117,39 @@ func labelValues(t *testing.T, reg *prometheus.Registry, label string) []string 
 	}
 	return slices.Sorted(maps.Keys(set))
 }
+
+// Each tenant counts into its own series of the same collectors.
+func TestMetricsPerTenant(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := graph.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = graph.Instrument(&graphtest.Fake{}, m).GetUser(context.Background(), "u1")
+	other := graph.Instrument(&graphtest.Fake{}, m.ForTenant("ClusterGraphTenant/prod"))
+	for range 2 {
+		_, _ = other.GetUser(context.Background(), "u1")
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTenant := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "partner_operator_graph_requests_total" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["operation"] == "get_user" {
+				byTenant[labels["tenant"]] += s.GetCounter().GetValue()
+			}
+		}
+	}
+	if want := map[string]float64{graph.DefaultTenantLabel: 1, "ClusterGraphTenant/prod": 2}; !maps.Equal(byTenant, want) {
+		t.Fatalf("get_user calls by tenant: %v, want %v", byTenant, want)
+	}
+}

@@ -243,12 +243,13 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	return mgr, nil
 }
 
-// newTenantConnections gives each tenant object the Graph stack the default tenant has: counted,
-// paced for its own size (its own quota windows) and with its own lookup batcher.
+// newTenantConnections gives each tenant object the Graph stack the default tenant has: counted
+// (under its own tenant label), paced for its own size (its own quota windows) and with its own
+// lookup batcher.
 func newTenantConnections(cfg Config, m *graph.Metrics, log logr.Logger) *controllers.TenantConnections {
 	return &controllers.TenantConnections{
 		Log: log.WithName("tenants"),
-		Dial: func(ctx context.Context, creds *tenant.Credentials, size b2bv1alpha1.TenantSize) (*controllers.Dialed, error) {
+		Dial: func(ctx context.Context, ref tenant.Ref, creds *tenant.Credentials, size b2bv1alpha1.TenantSize) (*controllers.Dialed, error) {
 			c, err := cfg.Tenants.Dial(ctx, creds)
 			if err != nil {
 				return nil, err
@@ -256,7 +257,8 @@ func newTenantConnections(cfg Config, m *graph.Metrics, log logr.Logger) *contro
 			if size == "" {
 				size = graph.TenantSmall
 			}
-			dir := graph.Pace(graph.Instrument(c, m), graph.BudgetFor(string(size)), m)
+			tm := m.ForTenant(ref.Label())
+			dir := graph.Pace(graph.Instrument(c, tm), graph.BudgetFor(string(size)), tm)
 			return &controllers.Dialed{Directory: graph.Coalesce(dir, cfg.LookupBatchWindow), Verifier: c, Schema: c}, nil
 		},
 	}

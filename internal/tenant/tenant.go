@@ -52,6 +52,18 @@ func (r Ref) Key() string {
 	return r.Kind + "/" + r.Namespace + "/" + r.Name
 }
 
+// Label is r as a metrics label value: "default", "ClusterGraphTenant/NAME" or
+// "GraphTenant/NAMESPACE/NAME".
+func (r Ref) Label() string {
+	switch {
+	case r.IsDefault():
+		return "default"
+	case r.Namespace == "":
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
 // RefOf is the tenant an invitation uses. A GraphTenant is always the invitation's own
 // namespace's: a reference cannot reach into another namespace.
 func RefOf(pinv *b2bv1alpha1.PartnerInvitation) Ref {

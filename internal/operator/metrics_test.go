@@ -150,7 +150,7 @@ func TestMetricsEndpointAuth(t *testing.T) {
 	})
 	t.Run("token bound to metrics-reader", func(t *testing.T) {
 		// The counter's first series appears with the watcher's first Graph call.
-		want := []string{`partner_operator_graph_requests_total{code="200",operation="user_changes"}`, "controller_runtime_reconcile_total"}
+		want := []string{`partner_operator_graph_requests_total{code="200",operation="user_changes",tenant="default"}`, "controller_runtime_reconcile_total"}
 		var code int
 		var body string
 		var err error

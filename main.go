@@ -22,7 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/graphtenant"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/logging"
@@ -103,7 +104,7 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.RenewDeadline, "leader-election-renew-deadline", 0, "how long the leader tries to renew before it gives up leadership and exits (default 10s)")
 	fs.DurationVar(&cfg.RetryPeriod, "leader-election-retry-period", 0, "how often replicas try to acquire or renew the lease (default 2s)")
 	fs.StringVar(&cfg.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader-election Lease (default: the pod's namespace; needed outside a cluster)")
-	fs.StringVar(&claimNS, "claim-namespace", envOr("POD_NAMESPACE", controllers.DefaultClaimNamespace), "namespace of the Leases that give one PartnerInvitation the claim on one address (the operator's own)")
+	fs.StringVar(&claimNS, "claim-namespace", envOr("POD_NAMESPACE", partnerinvitation.DefaultClaimNamespace), "namespace of the Leases that give one PartnerInvitation the claim on one address (the operator's own)")
 	fs.StringVar(&endpoint, "graph-endpoint", msgraph.DefaultEndpoint, "Microsoft Graph base URL without /v1.0 (point it at the emulator for local work)")
 	fs.StringVar(&authority, "azure-authority-host", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra ID authority host; empty means Azure's public cloud")
 	fs.StringVar(&authorityCA, "azure-authority-ca-file", "", "PEM CA to trust for the authority host (the emulator's)")
@@ -119,17 +120,17 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.LookupBatchWindow, "lookup-batch-window", operator.DefaultLookupBatchWindow, "how long a lookup by address waits for others to share one Graph request of up to 15 addresses (0: one request per address)")
 	fs.StringVar(&tenantSize, "tenant-size", graph.TenantSmall, "Graph throttling tier for the request budget: small, medium or large")
 	fs.StringVar(&posture, "policy-posture", string(policy.DenyUnselected), "for namespaces no PartnerAccessPolicy selects: Deny invitations (the default), or Allow them (local use)")
-	fs.DurationVar(&sendInterval, "send-min-interval", controllers.DefaultSendMinInterval, "the least time between two invitation mails for one PartnerInvitation (resends and resets), where no PartnerAccessPolicy sets sendLimits.minInterval")
-	fs.IntVar(&sendsPerDay, "sends-per-namespace-per-day", controllers.DefaultSendsPerNamespacePerDay, "resends and resets one namespace may ask for in 24 hours, where no PartnerAccessPolicy sets sendLimits.perNamespacePerDay")
+	fs.DurationVar(&sendInterval, "send-min-interval", partnerinvitation.DefaultSendMinInterval, "the least time between two invitation mails for one PartnerInvitation (resends and resets), where no PartnerAccessPolicy sets sendLimits.minInterval")
+	fs.IntVar(&sendsPerDay, "sends-per-namespace-per-day", partnerinvitation.DefaultSendsPerNamespacePerDay, "resends and resets one namespace may ask for in 24 hours, where no PartnerAccessPolicy sets sendLimits.perNamespacePerDay")
 	fs.BoolVar(&personal, "log-personal-data", false, "log guests' mail addresses, at debug level (--zap-log-level=debug) only; off, every address is redacted from the log (redemption URLs always are)")
 	fs.StringVar(&ownerID, "owner-id", "", "names this installation in the ownership record each guest carries in the directory; set it (in Git) so a cluster rebuilt from Git recognises its guests, and give every cluster sharing a tenant its own (default: the operator's namespace and the kube-system namespace's UID)")
 	fs.StringVar(&extensionApp, "directory-extension-app-id", os.Getenv("AZURE_CLIENT_ID"), "application (client) ID that holds the ownership record's directory extension properties (default: the operator's own, $AZURE_CLIENT_ID)")
-	fs.IntVar(&brakeCount, "deletion-threshold", controllers.DefaultDeletionThreshold, "accidental-deletion brake: at most this many guest deletions per --deletion-window; more are held until an admin approves (-1 turns the brake off)")
-	fs.IntVar(&brakePercent, "deletion-threshold-percent", controllers.DefaultDeletionThresholdPercent, "accidental-deletion brake: and at most this share of the managed guests (never fewer than 10) per window (-1: no share limit)")
-	fs.DurationVar(&brakeWindow, "deletion-window", controllers.DefaultDeletionWindow, "accidental-deletion brake: the window the thresholds count in")
+	fs.IntVar(&brakeCount, "deletion-threshold", partnerinvitation.DefaultDeletionThreshold, "accidental-deletion brake: at most this many guest deletions per --deletion-window; more are held until an admin approves (-1 turns the brake off)")
+	fs.IntVar(&brakePercent, "deletion-threshold-percent", partnerinvitation.DefaultDeletionThresholdPercent, "accidental-deletion brake: and at most this share of the managed guests (never fewer than 10) per window (-1: no share limit)")
+	fs.DurationVar(&brakeWindow, "deletion-window", partnerinvitation.DefaultDeletionWindow, "accidental-deletion brake: the window the thresholds count in")
 	fs.Var(&clouds, "cloud", "a cloud tenant objects may name in spec.cloud besides AzurePublic, AzureUSGovernment and AzureChina: NAME=AUTHORITY_HOST,GRAPH_ENDPOINT[,CA_FILE] (a private endpoint, the emulator); repeatable")
 	fs.BoolVar(&ambient, "namespaced-tenant-ambient-credentials", false, "let GraphTenants (namespaced) sign in with the operator's own workload or managed identity; off, only ClusterGraphTenants may")
-	fs.DurationVar(&verifyEvery, "tenant-verify-interval", controllers.DefaultTenantVerifyInterval, "how often each tenant object is signed in to again (revoked credentials, rotated Secrets, new permissions)")
+	fs.DurationVar(&verifyEvery, "tenant-verify-interval", graphtenant.DefaultVerifyInterval, "how often each tenant object is signed in to again (revoked credentials, rotated Secrets, new permissions)")
 	fs.BoolVar(&noDefault, "no-default-tenant", false, "serve tenant objects only: invitations must name one in spec.tenantRef, and no AZURE_* credential is read")
 	// Without --zap-devel or --zap-encoder, zap.Options logs JSON (one object per line, the
 	// time as RFC 3339) at info level: what the chart's logFormat json asks for explicitly.
@@ -190,7 +191,7 @@ func runOperator(ctx context.Context, args []string) error {
 	}
 	budget := graph.BudgetFor(tenantSize)
 	cfg.Budget = &budget
-	cfg.Controller = controllers.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync,
+	cfg.Controller = partnerinvitation.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync,
 		MaxConcurrentReconciles: workers, PolicyPosture: policy.Posture(posture), DeltaInterval: deltaEvery,
 		CreateGracePeriod: createGrace, ClaimNamespace: claimNS, ExpiryWarning: expiryWarn, LogPersonalData: personal,
 		SendMinInterval: sendInterval, SendsPerNamespacePerDay: sendsPerDay, DefaultTenantID: os.Getenv("AZURE_TENANT_ID")}

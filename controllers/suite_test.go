@@ -28,7 +28,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
@@ -178,7 +178,7 @@ var _ = BeforeSuite(func() {
 		HealthProbeBindAddress: "0",
 		// The production shape: redemption and out-of-band deletion come from the users delta
 		// watcher; per-object polls are left at their (weekly) safety-net default.
-		Controller: controllers.Options{
+		Controller: partnerinvitation.Options{
 			DeltaInterval:     300 * time.Millisecond,
 			CreateGracePeriod: createGrace,
 			ClaimNamespace:    testbed.OperatorNamespace,

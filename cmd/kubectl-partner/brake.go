@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 )
 
 // newBrakeCommand is "brake": the accidental-deletion brake's state and an admin's decision,
@@ -36,8 +36,8 @@ Ready=False reason DeletionHeld.
   cancel   keep the held guests: their objects go, the guests and their ownership record stay
 
 approve and cancel apply to deletions requested until now, and write the current time to the
-annotation ` + controllers.AnnotationBrakeApprove + ` or ` + controllers.AnnotationBrakeCancel + `
-of the Lease ` + controllers.BrakeLeaseName + ` in the operator's namespace. Only who may patch
+annotation ` + partnerinvitation.AnnotationBrakeApprove + ` or ` + partnerinvitation.AnnotationBrakeCancel + `
+of the Lease ` + partnerinvitation.BrakeLeaseName + ` in the operator's namespace. Only who may patch
 that Lease can decide: the cluster owner, or whoever holds the deletion-brake-approver Role.`,
 		Example: `  kubectl partner brake
   kubectl partner brake approve`,
@@ -52,14 +52,14 @@ that Lease can decide: the cluster owner, or whoever holds the deletion-brake-ap
 			case "status":
 				return brakeStatus(cmd.Context(), p, operatorNS)
 			case "approve":
-				return brakeDecide(cmd.Context(), p, operatorNS, controllers.AnnotationBrakeApprove, "approved")
+				return brakeDecide(cmd.Context(), p, operatorNS, partnerinvitation.AnnotationBrakeApprove, "approved")
 			case "cancel":
-				return brakeDecide(cmd.Context(), p, operatorNS, controllers.AnnotationBrakeCancel, "cancelled")
+				return brakeDecide(cmd.Context(), p, operatorNS, partnerinvitation.AnnotationBrakeCancel, "cancelled")
 			}
 			return fmt.Errorf("unknown action %q: status, approve or cancel", action)
 		},
 	}
-	cmd.Flags().StringVar(&operatorNS, "operator-namespace", controllers.DefaultClaimNamespace, "the namespace the operator runs in (its --claim-namespace)")
+	cmd.Flags().StringVar(&operatorNS, "operator-namespace", partnerinvitation.DefaultClaimNamespace, "the namespace the operator runs in (its --claim-namespace)")
 	return cmd
 }
 
@@ -69,7 +69,7 @@ func brakeStatus(ctx context.Context, p *plugin, operatorNS string) error {
 		return err
 	}
 	lease := &coordinationv1.Lease{}
-	err = c.Get(ctx, client.ObjectKey{Namespace: operatorNS, Name: controllers.BrakeLeaseName}, lease)
+	err = c.Get(ctx, client.ObjectKey{Namespace: operatorNS, Name: partnerinvitation.BrakeLeaseName}, lease)
 	if apierrors.IsNotFound(err) {
 		fmt.Fprintf(p.streams.Out, "The brake has not been consulted yet: no guest deletion since the operator started keeping its ledger in %s.\n", operatorNS)
 		return nil
@@ -78,13 +78,13 @@ func brakeStatus(ctx context.Context, p *plugin, operatorNS string) error {
 		return fmt.Errorf("read the brake: %w", err)
 	}
 	a := lease.Annotations
-	admitted := len(strings.Fields(a[controllers.AnnotationBrakeAdmitted]))
-	if since := a[controllers.AnnotationBrakeHeldSince]; since != "" {
+	admitted := len(strings.Fields(a[partnerinvitation.AnnotationBrakeAdmitted]))
+	if since := a[partnerinvitation.AnnotationBrakeHeldSince]; since != "" {
 		fmt.Fprintf(p.streams.Out, "HELD since %s: %d guest deletions admitted in the window, the rest wait for approve or cancel.\n", since, admitted)
 	} else {
 		fmt.Fprintf(p.streams.Out, "Released: %d guest deletions admitted in the current window.\n", admitted)
 	}
-	for _, k := range []string{controllers.AnnotationBrakeApprove, controllers.AnnotationBrakeCancel} {
+	for _, k := range []string{partnerinvitation.AnnotationBrakeApprove, partnerinvitation.AnnotationBrakeCancel} {
 		if v := a[k]; v != "" {
 			fmt.Fprintf(p.streams.Out, "Last %s: %s\n", strings.TrimPrefix(k, "b2b.partnerops.io/"), v)
 		}
@@ -125,7 +125,7 @@ func brakeDecide(ctx context.Context, p *plugin, operatorNS, annotation, done st
 		return err
 	}
 	lease := &coordinationv1.Lease{}
-	lease.Namespace, lease.Name = operatorNS, controllers.BrakeLeaseName
+	lease.Namespace, lease.Name = operatorNS, partnerinvitation.BrakeLeaseName
 	if err := c.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("no brake in %s: the operator has deleted no guest yet (or runs in another namespace: --operator-namespace)", operatorNS)

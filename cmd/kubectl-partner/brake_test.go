@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 )
 
 func TestBrake(t *testing.T) {
@@ -29,9 +29,9 @@ func TestBrake(t *testing.T) {
 		}
 	})
 
-	held := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: controllers.BrakeLeaseName, Annotations: map[string]string{
-		controllers.AnnotationBrakeAdmitted:  "uid-1@2026-12-04T10:00:00Z uid-2@2026-12-04T10:00:01Z",
-		controllers.AnnotationBrakeHeldSince: "2026-12-04T10:00:02Z",
+	held := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: partnerinvitation.BrakeLeaseName, Annotations: map[string]string{
+		partnerinvitation.AnnotationBrakeAdmitted:  "uid-1@2026-12-04T10:00:00Z uid-2@2026-12-04T10:00:01Z",
+		partnerinvitation.AnnotationBrakeHeldSince: "2026-12-04T10:00:02Z",
 	}}}
 	if err := c.client.Create(ctx, held); err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestBrake(t *testing.T) {
 	}
 
 	for _, decision := range []struct{ arg, annotation string }{
-		{"approve", controllers.AnnotationBrakeApprove}, {"cancel", controllers.AnnotationBrakeCancel},
+		{"approve", partnerinvitation.AnnotationBrakeApprove}, {"cancel", partnerinvitation.AnnotationBrakeCancel},
 	} {
 		before := time.Now().Add(-time.Second)
 		if _, stderr, err := c.kubectl(t, "brake", decision.arg, "--operator-namespace", ns); err != nil {
@@ -56,7 +56,7 @@ func TestBrake(t *testing.T) {
 		if err != nil || at.Before(before.Truncate(time.Second)) {
 			t.Errorf("%s wrote %q, want the time of the command", decision.annotation, got.Annotations[decision.annotation])
 		}
-		if got.Annotations[controllers.AnnotationBrakeAdmitted] != held.Annotations[controllers.AnnotationBrakeAdmitted] {
+		if got.Annotations[partnerinvitation.AnnotationBrakeAdmitted] != held.Annotations[partnerinvitation.AnnotationBrakeAdmitted] {
 			t.Errorf("%s changed the operator's ledger", decision.arg)
 		}
 	}

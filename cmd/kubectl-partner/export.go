@@ -17,7 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/manifest"
@@ -122,7 +122,7 @@ with --cloud, as to the operator.`,
 	f.StringVar(&p.graph.authority, "azure-authority-host", os.Getenv("AZURE_AUTHORITY_HOST"), "Entra ID authority host; empty means Azure's public cloud")
 	f.StringVar(&p.graph.authorityCA, "azure-authority-ca-file", "", "PEM CA to trust for the authority host (the emulator's)")
 	f.StringVar(&o.tenantRef, "tenant", "", "export the directory of this tenant object, KIND/NAME (ClusterGraphTenant/prod, GraphTenant/own), with its credentials; the manifests name it in spec.tenantRef")
-	f.StringVar(&o.operatorNS, "operator-namespace", controllers.DefaultClaimNamespace, "with --tenant ClusterGraphTenant/...: the operator's namespace, which holds its Secret")
+	f.StringVar(&o.operatorNS, "operator-namespace", partnerinvitation.DefaultClaimNamespace, "with --tenant ClusterGraphTenant/...: the operator's namespace, which holds its Secret")
 	f.StringArrayVar(&o.clouds, "cloud", nil, "with --tenant: a cloud besides the built-in ones, NAME=AUTHORITY_HOST,GRAPH_ENDPOINT[,CA_FILE], as the operator's --cloud")
 	f.BoolVar(&p.graph.managedIdentity, "managed-identity", false, "get tokens from this host's managed identity (AZURE_CLIENT_ID selects a user-assigned one); never tried unless asked")
 	return cmd

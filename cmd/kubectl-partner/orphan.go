@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 )
 
 // operatorLeaseName is the operator's leader-election Lease, internal/operator.LeaderElectionID
@@ -71,7 +71,7 @@ it deletes each guest as its spec.deletionPolicy says, within the deletion brake
 	}
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "every PartnerInvitation of every namespace")
 	cmd.Flags().BoolVar(&o.all, "all", false, "every PartnerInvitation of the namespace")
-	cmd.Flags().StringVar(&o.operatorNS, "operator-namespace", controllers.DefaultClaimNamespace, "the namespace the operator runs in (its leader-election Lease's)")
+	cmd.Flags().StringVar(&o.operatorNS, "operator-namespace", partnerinvitation.DefaultClaimNamespace, "the namespace the operator runs in (its leader-election Lease's)")
 	return cmd
 }
 

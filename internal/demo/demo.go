@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/operator"
@@ -154,7 +154,7 @@ func (d *demo) start(ctx context.Context) (_ *stack, err error) {
 		// Redemption is learned from the users delta, as in production, read every second here.
 		// Address claims go to the operator's namespace, where its Role lets it write Leases.
 		// The guests carry an ownership record naming this installation (--owner-id).
-		Controller: controllers.Options{DeltaInterval: time.Second, ClaimNamespace: testbed.OperatorNamespace,
+		Controller: partnerinvitation.Options{DeltaInterval: time.Second, ClaimNamespace: testbed.OperatorNamespace,
 			OwnerID: demoOwnerID},
 		OwnershipSchema: dir,
 	})

@@ -11,7 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 )
 
 var readme = flag.String("metrics-doc", "../../docs/operations/monitoring.md", "the page whose metrics table TestMetricsTableDocumented checks")
@@ -34,14 +34,14 @@ var descRE = regexp.MustCompile(`fqName: "([^"]+)".*variableLabels: \{([^}]*)\}`
 func registered(t *testing.T) map[string]Metric {
 	t.Helper()
 	rec := &recorder{}
-	if _, err := registerMetrics(rec, controllers.NewInventoryCollector(nil, nil, nil, logr.Discard())); err != nil {
+	if _, err := registerMetrics(rec, partnerinvitation.NewInventoryCollector(nil, nil, nil, logr.Discard())); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]Metric{}
 	for _, c := range rec.collectors {
 		typ := ""
 		switch c.(type) {
-		case prometheus.Gauge, *prometheus.GaugeVec, *controllers.InventoryCollector: // the inventory is gauges only
+		case prometheus.Gauge, *prometheus.GaugeVec, *partnerinvitation.InventoryCollector: // the inventory is gauges only
 			typ = "gauge"
 		case prometheus.Histogram, *prometheus.HistogramVec:
 			typ = "histogram"

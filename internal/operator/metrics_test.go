@@ -28,7 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/graphtest"
 	"github.com/partnerops/partner-operator/internal/operator"
@@ -73,7 +73,7 @@ func TestMetricsEndpointAuth(t *testing.T) {
 		MetricsBindAddress:     addr,
 		HealthProbeBindAddress: "0",
 		// The users-delta watcher calls Graph at once, so the Graph counter has a series.
-		Controller: controllers.Options{DeltaInterval: 200 * time.Millisecond},
+		Controller: partnerinvitation.Options{DeltaInterval: 200 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/graphtenant"
+	"github.com/partnerops/partner-operator/controllers/partneraccesspolicy"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/leader"
 	"github.com/partnerops/partner-operator/internal/tenant"
@@ -57,7 +59,7 @@ type Config struct {
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election; zero takes
 	// controller-runtime's defaults (15 s, 10 s, 2 s).
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
-	Controller                                controllers.Options
+	Controller                                partnerinvitation.Options
 	// Budget paces Graph calls below the tenant's quotas; nil sends them unpaced.
 	Budget *graph.Budget
 	// OwnershipSchema registers the ownership record's directory extension properties once
@@ -89,7 +91,7 @@ type Tenants struct {
 	// Options are the cluster owner's: the clouds, the operator's namespace (ClusterGraphTenants'
 	// Secrets), ambient credentials for GraphTenants.
 	Options tenant.Options
-	// VerifyInterval: controllers.DefaultTenantVerifyInterval when 0.
+	// VerifyInterval: graphtenant.DefaultVerifyInterval when 0.
 	VerifyInterval time.Duration
 }
 
@@ -97,7 +99,7 @@ type Tenants struct {
 type TenantClient interface {
 	graph.Directory
 	graph.TenantVerifier
-	controllers.OwnershipSchema
+	partnerinvitation.OwnershipSchema
 }
 
 // DefaultLookupBatchWindow is the operator's default Config.LookupBatchWindow: at Graph's
@@ -181,8 +183,8 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	m, err := registerMetrics(crmetrics.Registry, controllers.NewInventoryCollector(
-		controllers.WalkInformer(mgr.GetCache()), mgr.Elected(), cfg.Clock, mgr.GetLogger().WithName("metrics")))
+	m, err := registerMetrics(crmetrics.Registry, partnerinvitation.NewInventoryCollector(
+		partnerinvitation.WalkInformer(mgr.GetCache()), mgr.Elected(), cfg.Clock, mgr.GetLogger().WithName("metrics")))
 	if err != nil {
 		return nil, err
 	}
@@ -195,11 +197,11 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		// Outermost, so one shared lookup is paced and counted as the one request it is.
 		dir = graph.Coalesce(dir, cfg.LookupBatchWindow)
 	}
-	var schemaGate *controllers.Gate
+	var schemaGate *partnerinvitation.Gate
 	if cfg.OwnershipSchema != nil && cfg.Controller.OwnerID != "" {
-		schemaGate = controllers.NewGate()
+		schemaGate = partnerinvitation.NewGate()
 	}
-	r := &controllers.PartnerInvitationReconciler{
+	r := &partnerinvitation.Reconciler{
 		OwnershipSchema: schemaGate,
 		Metrics:         m.reconciler,
 		Client:          mgr.GetClient(),
@@ -218,7 +220,7 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	}
 	if cfg.Tenants != nil {
 		for _, kind := range []string{b2bv1alpha1.KindGraphTenant, b2bv1alpha1.KindClusterGraphTenant} {
-			tr := &controllers.GraphTenantReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kind: kind,
+			tr := &graphtenant.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Kind: kind,
 				Connections: r.Tenants, Options: cfg.Tenants.Options, Recorder: mgr.GetEventRecorder("partner-operator"),
 				Clock: cfg.Clock, VerifyInterval: cfg.Tenants.VerifyInterval, Ownership: cfg.Controller.OwnerID != ""}
 			if err := tr.SetupWithManager(mgr); err != nil {
@@ -227,11 +229,11 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		}
 	}
 	if cfg.OwnershipSchema != nil && cfg.Controller.OwnerID != "" {
-		if err := mgr.Add(&controllers.SchemaRegistration{Schema: cfg.OwnershipSchema, Gate: schemaGate, Log: mgr.GetLogger().WithName("ownership-schema")}); err != nil {
+		if err := mgr.Add(&partnerinvitation.SchemaRegistration{Schema: cfg.OwnershipSchema, Gate: schemaGate, Log: mgr.GetLogger().WithName("ownership-schema")}); err != nil {
 			return nil, fmt.Errorf("add ownership schema registration: %w", err)
 		}
 	}
-	if err := (&controllers.PartnerAccessPolicyReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	if err := (&partneraccesspolicy.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up PartnerAccessPolicy controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -246,10 +248,10 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 // newTenantConnections gives each tenant object the Graph stack the default tenant has: counted
 // (under its own tenant label), paced for its own size (its own quota windows) and with its own
 // lookup batcher.
-func newTenantConnections(cfg Config, m *graph.Metrics, log logr.Logger) *controllers.TenantConnections {
-	return &controllers.TenantConnections{
+func newTenantConnections(cfg Config, m *graph.Metrics, log logr.Logger) *partnerinvitation.TenantConnections {
+	return &partnerinvitation.TenantConnections{
 		Log: log.WithName("tenants"),
-		Dial: func(ctx context.Context, ref tenant.Ref, creds *tenant.Credentials, size b2bv1alpha1.TenantSize) (*controllers.Dialed, error) {
+		Dial: func(ctx context.Context, ref tenant.Ref, creds *tenant.Credentials, size b2bv1alpha1.TenantSize) (*partnerinvitation.Dialed, error) {
 			c, err := cfg.Tenants.Dial(ctx, creds)
 			if err != nil {
 				return nil, err
@@ -259,7 +261,7 @@ func newTenantConnections(cfg Config, m *graph.Metrics, log logr.Logger) *contro
 			}
 			tm := m.ForTenant(ref.Label())
 			dir := graph.Pace(graph.Instrument(c, tm), graph.BudgetFor(string(size)), tm)
-			return &controllers.Dialed{Directory: graph.Coalesce(dir, cfg.LookupBatchWindow), Verifier: c, Schema: c}, nil
+			return &partnerinvitation.Dialed{Directory: graph.Coalesce(dir, cfg.LookupBatchWindow), Verifier: c, Schema: c}, nil
 		},
 	}
 }
@@ -324,22 +326,22 @@ func trimNamespace(obj any) (any, error) {
 
 type operatorMetrics struct {
 	graph      *graph.Metrics
-	reconciler *controllers.Metrics
+	reconciler *partnerinvitation.Metrics
 }
 
 // registerMetrics registers every collector of the operator's own (partner_operator_*) with
 // reg. It is the only place they are registered: the metrics reference test describes what it
 // registers and compares it with MetricsReference.
-func registerMetrics(reg prometheus.Registerer, inventory *controllers.InventoryCollector) (*operatorMetrics, error) {
+func registerMetrics(reg prometheus.Registerer, inventory *partnerinvitation.InventoryCollector) (*operatorMetrics, error) {
 	g, err := graph.NewMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("register graph metrics: %w", err)
 	}
-	r, err := controllers.NewMetrics(reg)
+	r, err := partnerinvitation.NewMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("register reconciler metrics: %w", err)
 	}
-	if err := controllers.RegisterInventory(reg, inventory); err != nil {
+	if err := partnerinvitation.RegisterInventory(reg, inventory); err != nil {
 		return nil, fmt.Errorf("register inventory metrics: %w", err)
 	}
 	return &operatorMetrics{graph: g, reconciler: r}, nil

@@ -8,11 +8,11 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 )
 
 // OwnershipSchema is the Graph client's registration of the ownership record's properties.
-type OwnershipSchema = controllers.OwnershipSchema
+type OwnershipSchema = partnerinvitation.OwnershipSchema
 
 // DefaultOwnerID names the installation when --owner-id is not given: the operator's namespace
 // and the UID of the cluster's kube-system namespace, so two clusters never share one by

@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
@@ -211,7 +211,7 @@ func startOperator(t *testing.T, ctx context.Context, cp *operatorproc.ControlPl
 		Directory:              dir,
 		MetricsBindAddress:     "0",
 		HealthProbeBindAddress: "0",
-		Controller:             controllers.Options{ClaimNamespace: testbed.OperatorNamespace},
+		Controller:             partnerinvitation.Options{ClaimNamespace: testbed.OperatorNamespace},
 		Budget:                 &budget,
 	})
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
-	"github.com/partnerops/partner-operator/controllers"
+	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 	"github.com/partnerops/partner-operator/internal/graph/emulator"
 	"github.com/partnerops/partner-operator/internal/testbed"
 )
@@ -159,7 +159,7 @@ func TestTwoClustersOneTenant(t *testing.T) {
 // approving releases them, cancelling keeps the guests.
 func TestDeletionBrake(t *testing.T) {
 	n := envInt("OWNERSHIP_BRAKE_OBJECTS", 300)
-	for _, decision := range []string{controllers.AnnotationBrakeApprove, controllers.AnnotationBrakeCancel} {
+	for _, decision := range []string{partnerinvitation.AnnotationBrakeApprove, partnerinvitation.AnnotationBrakeCancel} {
 		t.Run(decision[len("b2b.partnerops.io/"):], func(t *testing.T) {
 			h := newHarness(t)
 			c := h.startCluster(t, "brake")
@@ -169,7 +169,7 @@ func TestDeletionBrake(t *testing.T) {
 			c.waitAll(t, h.ctx, "Ready", n, 3*time.Minute, ready)
 			h.waitRecords(t, "brake-test", n)
 			// The default threshold: 50, or a quarter of the managed guests if fewer.
-			limit := min(controllers.DefaultDeletionThreshold, max(10, (n*controllers.DefaultDeletionThresholdPercent+99)/100))
+			limit := min(partnerinvitation.DefaultDeletionThreshold, max(10, (n*partnerinvitation.DefaultDeletionThresholdPercent+99)/100))
 
 			deleteCRD(t, h.ctx, c)
 			held := c.waitAll(t, h.ctx, "held by the brake", n-limit, 2*time.Minute, func(p *b2bv1alpha1.PartnerInvitation) bool {
@@ -199,10 +199,10 @@ func TestDeletionBrake(t *testing.T) {
 			waitCRDGone(t, h.ctx, c)
 			deleted, kept := h.emu.Count("DELETE", "/users/"), h.recordsOf("brake-test")
 			t.Logf("%s: %d guests deleted in all, %d kept", decision, deleted, kept)
-			if decision == controllers.AnnotationBrakeApprove && (deleted != n || kept != 0) {
+			if decision == partnerinvitation.AnnotationBrakeApprove && (deleted != n || kept != 0) {
 				t.Errorf("after approval: %d deleted, %d kept; want %d and 0", deleted, kept, n)
 			}
-			if decision == controllers.AnnotationBrakeCancel && (deleted != limit || kept != n-limit) {
+			if decision == partnerinvitation.AnnotationBrakeCancel && (deleted != limit || kept != n-limit) {
 				t.Errorf("after cancelling: %d deleted, %d kept; want %d and %d", deleted, kept, limit, n-limit)
 			}
 		})
@@ -231,7 +231,7 @@ func waitCRDGone(t *testing.T, ctx context.Context, c *cluster) {
 func decide(t *testing.T, ctx context.Context, c *cluster, annotation string) {
 	t.Helper()
 	lease := &coordinationv1.Lease{}
-	if err := c.cp.Client.Get(ctx, client.ObjectKey{Namespace: testbed.OperatorNamespace, Name: controllers.BrakeLeaseName}, lease); err != nil {
+	if err := c.cp.Client.Get(ctx, client.ObjectKey{Namespace: testbed.OperatorNamespace, Name: partnerinvitation.BrakeLeaseName}, lease); err != nil {
 		t.Fatalf("the brake's Lease: %v", err)
 	}
 	patch := client.MergeFrom(lease.DeepCopy())

@@ -159,7 +159,7 @@ func drive(ctx context.Context, s *scenario, cfg config) {
 // leaseDuration is replicaFlags' lease duration; a pause outlasts it 2.5 times.
 const leaseDuration = 8 * time.Second
 
-// fencedLine is what a replica logs when the fence ends a reconcile (controllers/fence.go).
+// fencedLine is what a replica logs when the fence ends a reconcile (controllers/partnerinvitation/fence.go).
 const fencedLine = "not leading for sure"
 
 // kill disrupts the leader every 5–20 s: mostly SIGKILL (a node failure, an OOM kill),

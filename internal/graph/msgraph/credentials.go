@@ -94,12 +94,7 @@ func NewCredential(opts CredentialOptions) (azcore.TokenCredential, error) {
 	var cred azcore.TokenCredential
 	switch kind {
 	case kindManagedIdentity:
-		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: client}
-		if info.clientID != "" {
-			o.ID = azidentity.ClientID(info.clientID)
-		}
-		info.tenantID, info.authority = "", ""
-		cred, err = azidentity.NewManagedIdentityCredential(o)
+		cred, err = managedIdentity(client, &info)
 	case kindClientSecret, kindCertificate:
 		// EnvironmentCredential reads the same variables (the certificate's password and
 		// AZURE_CLIENT_SEND_CERTIFICATE_CHAIN too) and loads the certificate, from disk only.
@@ -116,6 +111,17 @@ func NewCredential(opts CredentialOptions) (azcore.TokenCredential, error) {
 		return nil, fmt.Errorf("azure %s credential: %w", kind, err)
 	}
 	return namedCredential{cred, info}, nil
+}
+
+// managedIdentity is the host's managed identity, user-assigned when info names a client ID. It
+// asks the host, not an authority, which info then no longer names.
+func managedIdentity(client azcore.ClientOptions, info *credentialInfo) (azcore.TokenCredential, error) {
+	o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: client}
+	if info.clientID != "" {
+		o.ID = azidentity.ClientID(info.clientID)
+	}
+	info.tenantID, info.authority = "", ""
+	return azidentity.NewManagedIdentityCredential(o)
 }
 
 // The credentials NewCredential chooses from, as they are named in messages.

@@ -62,12 +62,7 @@ func NewTenantCredential(tc TenantCredential) (azcore.TokenCredential, error) {
 		cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: client,
 			DisableInstanceDiscovery: disableDiscovery, TenantID: tc.TenantID, ClientID: tc.ClientID, TokenFilePath: tc.TokenFile})
 	case kindManagedIdentity:
-		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: client}
-		if tc.ClientID != "" {
-			o.ID = azidentity.ClientID(tc.ClientID)
-		}
-		info.tenantID, info.authority = "", ""
-		cred, err = azidentity.NewManagedIdentityCredential(o)
+		cred, err = managedIdentity(client, &info)
 	default:
 		return nil, fmt.Errorf("credential kind %q is not one of %s, %s, %s, %s", tc.Kind, kindClientSecret, kindCertificate, kindWorkloadIdentity, kindManagedIdentity)
 	}

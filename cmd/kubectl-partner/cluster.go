@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -55,4 +56,13 @@ func namespace(p *plugin) (string, error) {
 		return "", fmt.Errorf("namespace from the kubeconfig: %w", err)
 	}
 	return ns, nil
+}
+
+// parseTenantFlag reads --tenant KIND/NAME.
+func parseTenantFlag(v string) (*b2bv1alpha1.TenantReference, error) {
+	kind, name, ok := strings.Cut(v, "/")
+	if !ok || name == "" || (kind != b2bv1alpha1.KindGraphTenant && kind != b2bv1alpha1.KindClusterGraphTenant) {
+		return nil, fmt.Errorf("--tenant %q: want ClusterGraphTenant/NAME or GraphTenant/NAME", v)
+	}
+	return &b2bv1alpha1.TenantReference{Kind: kind, Name: name}, nil
 }

@@ -237,9 +237,9 @@ func (o *exportOptions) connect(ctx context.Context, ns string) (*b2bv1alpha1.Te
 		reader, writer, err := o.graphClient()
 		return nil, reader, writer, err
 	}
-	kind, name, ok := strings.Cut(o.tenantRef, "/")
-	if !ok || name == "" || (kind != b2bv1alpha1.KindGraphTenant && kind != b2bv1alpha1.KindClusterGraphTenant) {
-		return nil, nil, nil, fmt.Errorf("--tenant %q: want ClusterGraphTenant/NAME or GraphTenant/NAME", o.tenantRef)
+	ref, err := parseTenantFlag(o.tenantRef)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	extra := map[b2bv1alpha1.Cloud]tenant.Endpoints{}
 	for _, v := range o.clouds {
@@ -257,7 +257,6 @@ func (o *exportOptions) connect(ctx context.Context, ns string) (*b2bv1alpha1.Te
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ref := &b2bv1alpha1.TenantReference{Kind: kind, Name: name}
 	obj, err := tenant.Get(ctx, c, tenant.RefOf(&b2bv1alpha1.PartnerInvitation{ObjectMeta: metav1.ObjectMeta{Namespace: ns}, Spec: b2bv1alpha1.PartnerInvitationSpec{TenantRef: ref}}))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("--tenant: %w", err)

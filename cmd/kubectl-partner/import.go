@@ -24,6 +24,7 @@ type importOptions struct {
 	policyFile   string
 	serverDryRun bool
 	output       string
+	tenant       string
 }
 
 func newImportCommand(p *plugin) *cobra.Command {
@@ -78,6 +79,7 @@ order mark; "-" reads stdin.`,
 	f.StringVar(&o.policyFile, "policy", "", "YAML file of PartnerAccessPolicies to check every row against, as if they selected the namespace")
 	f.BoolVar(&o.serverDryRun, "server-dry-run", false, "also create every valid row with dry-run in the cluster, so its CRD schema and admission policy judge it")
 	f.StringVarP(&o.output, "output", "o", "yaml", "stdout format: yaml, json or name")
+	f.StringVar(&o.tenant, "tenant", "", "name this tenant object in every manifest's spec.tenantRef, KIND/NAME (ClusterGraphTenant/prod, GraphTenant/own); default: none, the operator's default tenant")
 	return cmd
 }
 
@@ -93,6 +95,11 @@ func (o *importOptions) run(ctx context.Context, file string) error {
 		return err
 	}
 	opts := importer.Options{Namespace: ns}
+	if o.tenant != "" {
+		if opts.TenantRef, err = parseTenantFlag(o.tenant); err != nil {
+			return err
+		}
+	}
 	if o.policyFile != "" {
 		if opts.Policies, err = readPolicies(o.policyFile); err != nil {
 			return err

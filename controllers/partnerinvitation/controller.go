@@ -186,6 +186,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Get(ctx, req.NamespacedName, pinv); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if ref := tenant.RefOf(pinv); !ref.IsDefault() {
+		// Every line of this reconcile says which tenant it is about.
+		log = log.WithValues("tenant", ref.Label())
+		ctx = ctrl.LoggerInto(ctx, log)
+	}
 	if pinv.Annotations[b2bv1alpha1.AnnotationPaused] == "true" {
 		log.V(1).Info("paused; skipping")
 		return ctrl.Result{}, nil

@@ -42,6 +42,8 @@ type Options struct {
 	// Policies judge every row as if they all selected Namespace (internal/policy's
 	// Invitation, Group and Application rules). None: no policy check.
 	Policies []b2bv1alpha1.PartnerAccessPolicy
+	// TenantRef, when set, is every object's spec.tenantRef (and the policies judge it too).
+	TenantRef *b2bv1alpha1.TenantReference
 }
 
 // Problem is something wrong (or, as a notice, worth knowing) at a line of the file.
@@ -199,6 +201,7 @@ func Import(r io.Reader, file string, opts Options) (*Result, error) {
 				seen[key] = line
 			}
 		}
+		spec.TenantRef = opts.TenantRef.DeepCopy()
 		res.Invitations = append(res.Invitations, Invitation{Line: line, Object: &b2bv1alpha1.PartnerInvitation{
 			ObjectMeta: metav1.ObjectMeta{Namespace: opts.Namespace},
 			Spec:       spec,

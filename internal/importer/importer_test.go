@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
@@ -377,5 +378,22 @@ func checkReport(t *testing.T, res *importer.Result, problems, notices []string)
 		if !slices.Equal(got, c.wantLines) {
 			t.Errorf("%s:\n  %s\nwant\n  %s", c.what, strings.Join(got, "\n  "), strings.Join(c.wantLines, "\n  "))
 		}
+	}
+}
+
+// With a tenant, every object names it, and the policies judge the rows with it.
+func TestTenantRef(t *testing.T) {
+	ref := &b2bv1alpha1.TenantReference{Kind: b2bv1alpha1.KindClusterGraphTenant, Name: "fabrikam-prod"}
+	res := importFile(t, filepath.Join("testdata", "seed-2016.csv"), importer.Options{Namespace: "partners", TenantRef: ref})
+	valid := res.Valid()
+	if len(valid) != 1 || valid[0].Spec.TenantRef == nil || *valid[0].Spec.TenantRef != *ref || valid[0].Spec.TenantRef == ref {
+		t.Fatalf("tenantRef of the imported objects: %+v", valid)
+	}
+	onlyDefault := b2bv1alpha1.PartnerAccessPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default-only"},
+		Spec: b2bv1alpha1.PartnerAccessPolicySpec{AllowedApplications: []b2bv1alpha1.ApplicationRule{{App: "*"}}, AllowCustomMessage: true}}
+	res = importFile(t, filepath.Join("testdata", "seed-2016.csv"), importer.Options{Namespace: "partners", TenantRef: ref,
+		Policies: []b2bv1alpha1.PartnerAccessPolicy{onlyDefault}})
+	if len(res.Valid()) != 0 || len(res.Problems) == 0 || !strings.Contains(res.Problems[0].Message, "allowedTenants") {
+		t.Fatalf("a policy without the tenant: valid %d, problems %v", len(res.Valid()), res.Problems)
 	}
 }

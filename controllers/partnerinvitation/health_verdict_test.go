@@ -15,7 +15,7 @@ import (
 )
 
 // healthLuaPath is the Argo CD health check, relative to this package's directory.
-var healthLuaPath = filepath.Join("..", "config", "argocd", "health.lua")
+var healthLuaPath = filepath.Join("..", "..", "config", "argocd", "health.lua")
 
 // toUnstructured converts pinv as the API server would serve it, with apiVersion and kind set.
 func toUnstructured(t *testing.T, pinv *b2bv1alpha1.PartnerInvitation) *unstructured.Unstructured {

@@ -22,7 +22,7 @@ import (
 
 // Every Reason constant of the API is a label value of its own; an unknown one is "Other".
 func TestReadyReasonsAreTheAPIs(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "../api/v1alpha1/conditions.go", nil, 0)
+	f, err := parser.ParseFile(token.NewFileSet(), "../../api/v1alpha1/conditions.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

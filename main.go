@@ -15,13 +15,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/controllers/graphtenant"
 	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
 	"github.com/partnerops/partner-operator/internal/graph"
@@ -173,7 +173,7 @@ func runOperator(ctx context.Context, args []string) error {
 		}
 		cfg.Directory, cfg.OwnershipSchema = dir, dir
 	}
-	known, err := tenant.NewClouds(clouds)
+	known, err := tenant.ParseClouds(clouds)
 	if err != nil {
 		return err
 	}
@@ -217,20 +217,16 @@ func runOperator(ctx context.Context, args []string) error {
 	return mgr.Start(ctx)
 }
 
-// cloudFlags collects --cloud.
-type cloudFlags map[b2bv1alpha1.Cloud]tenant.Endpoints
+// cloudFlags collects --cloud, each checked as it is parsed.
+type cloudFlags []string
 
-func (c *cloudFlags) String() string { return fmt.Sprint(len(*c), " clouds") }
+func (c *cloudFlags) String() string { return strings.Join(*c, " ") }
 
 func (c *cloudFlags) Set(v string) error {
-	name, e, err := tenant.ParseCloud(v)
-	if err != nil {
+	if _, _, err := tenant.ParseCloud(v); err != nil {
 		return err
 	}
-	if *c == nil {
-		*c = cloudFlags{}
-	}
-	(*c)[name] = e
+	*c = append(*c, v)
 	return nil
 }
 

@@ -241,15 +241,7 @@ func (o *exportOptions) connect(ctx context.Context, ns string) (*b2bv1alpha1.Te
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	extra := map[b2bv1alpha1.Cloud]tenant.Endpoints{}
-	for _, v := range o.clouds {
-		cloud, e, err := tenant.ParseCloud(v)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		extra[cloud] = e
-	}
-	clouds, err := tenant.NewClouds(extra)
+	clouds, err := tenant.ParseClouds(o.clouds)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -257,7 +249,7 @@ func (o *exportOptions) connect(ctx context.Context, ns string) (*b2bv1alpha1.Te
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	obj, err := tenant.Get(ctx, c, tenant.RefOf(&b2bv1alpha1.PartnerInvitation{ObjectMeta: metav1.ObjectMeta{Namespace: ns}, Spec: b2bv1alpha1.PartnerInvitationSpec{TenantRef: ref}}))
+	obj, err := tenant.Get(ctx, c, tenant.RefIn(ns, ref))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("--tenant: %w", err)
 	}

@@ -218,14 +218,10 @@ func summarise(items []b2bv1alpha1.PartnerInvitation, ns string, pendingFor time
 
 // tenantOf names the tenant an invitation uses, as status reports it.
 func tenantOf(p *b2bv1alpha1.PartnerInvitation) string {
-	ref := tenant.RefOf(p)
-	switch {
-	case ref.IsDefault():
-		return "default"
-	case ref.Kind == b2bv1alpha1.KindGraphTenant:
-		return b2bv1alpha1.KindGraphTenant + " " + ref.Namespace + "/" + ref.Name
+	if ref := tenant.RefOf(p); !ref.IsDefault() {
+		return ref.String()
 	}
-	return ref.Kind + " " + ref.Name
+	return "default"
 }
 
 // lastSent is when the partner was last sent the invitation. A guest adopted while pending

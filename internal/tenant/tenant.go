@@ -67,14 +67,18 @@ func (r Ref) Label() string {
 // RefOf is the tenant an invitation uses. A GraphTenant is always the invitation's own
 // namespace's: a reference cannot reach into another namespace.
 func RefOf(pinv *b2bv1alpha1.PartnerInvitation) Ref {
-	t := pinv.Spec.TenantRef
+	return RefIn(pinv.Namespace, pinv.Spec.TenantRef)
+}
+
+// RefIn is the tenant a reference written in namespace names (nil: the default tenant).
+func RefIn(namespace string, t *b2bv1alpha1.TenantReference) Ref {
 	if t == nil {
 		return Ref{}
 	}
 	if t.Kind == b2bv1alpha1.KindClusterGraphTenant {
 		return Ref{Kind: t.Kind, Name: t.Name}
 	}
-	return Ref{Kind: b2bv1alpha1.KindGraphTenant, Namespace: pinv.Namespace, Name: t.Name}
+	return Ref{Kind: b2bv1alpha1.KindGraphTenant, Namespace: namespace, Name: t.Name}
 }
 
 // RefTo is the Ref of a tenant object.
@@ -153,6 +157,19 @@ func ParseCloud(v string) (b2bv1alpha1.Cloud, Endpoints, error) {
 		e.CAFile = parts[2]
 	}
 	return b2bv1alpha1.Cloud(name), e, nil
+}
+
+// ParseClouds is NewClouds of --cloud values (ParseCloud's form).
+func ParseClouds(values []string) (Clouds, error) {
+	extra := map[b2bv1alpha1.Cloud]Endpoints{}
+	for _, v := range values {
+		name, e, err := ParseCloud(v)
+		if err != nil {
+			return nil, err
+		}
+		extra[name] = e
+	}
+	return NewClouds(extra)
 }
 
 // Names lists the clouds, sorted, for messages.

@@ -176,3 +176,13 @@ func mustClouds(t *testing.T, extra map[b2bv1alpha1.Cloud]Endpoints) Clouds {
 	}
 	return c
 }
+
+func TestParseClouds(t *testing.T) {
+	c, err := ParseClouds([]string{"Private=https://login.private.example/,https://graph.private.example"})
+	if err != nil || c["Private"].GraphEndpoint != "https://graph.private.example" || c[b2bv1alpha1.CloudAzureChina].GraphEndpoint == "" {
+		t.Fatalf("ParseClouds: %v, %v", c, err)
+	}
+	if _, err := ParseClouds([]string{"AzurePublic=https://a/,https://b"}); err == nil {
+		t.Fatal("a --cloud redefined AzurePublic")
+	}
+}

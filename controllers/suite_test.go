@@ -173,9 +173,12 @@ var _ = BeforeSuite(func() {
 
 	budget := graph.BudgetFor(graph.TenantSmall)
 	mgr, err := operator.NewManager(suiteCtx, operatorCfg, operator.Config{
-		Directory:              crash,
-		MetricsBindAddress:     "0",
-		HealthProbeBindAddress: "0",
+		Directory: crash,
+		Partners:  dir,
+		// PartnerOrganizations are read back every second, so drift shows at once.
+		OrganizationSyncInterval: time.Second,
+		MetricsBindAddress:       "0",
+		HealthProbeBindAddress:   "0",
 		// The production shape: redemption and out-of-band deletion come from the users delta
 		// watcher; per-object polls are left at their (weekly) safety-net default.
 		Controller: partnerinvitation.Options{

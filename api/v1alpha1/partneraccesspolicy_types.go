@@ -154,6 +154,13 @@ type PartnerAccessPolicySpec struct {
 	// +optional
 	AllowCrossNamespaceHandover bool `json:"allowCrossNamespaceHandover,omitempty"`
 
+	// requireOrganization lets invitations go only to addresses in the domains of a
+	// PartnerOrganization: partners, not anyone with a mailbox. The cluster owner declares the
+	// organizations; the operator lists their domains in this policy's status, which admission
+	// reads.
+	// +optional
+	RequireOrganization bool `json:"requireOrganization,omitempty"`
+
 	// maxInvitationsPerNamespace caps the PartnerInvitations of each selected namespace; the
 	// oldest objects keep their place.
 	// +kubebuilder:validation:Minimum=0
@@ -190,6 +197,15 @@ type PartnerAccessPolicyStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// organizationDomains are the domains of every PartnerOrganization, lower-cased and sorted,
+	// when spec.requireOrganization is set: what admission checks invitations against. Only
+	// the operator writes it.
+	// +kubebuilder:validation:MaxItems=5000
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=atomic
+	// +optional
+	OrganizationDomains []string `json:"organizationDomains,omitempty"`
 }
 
 // PartnerAccessPolicy bounds, for the namespaces it selects, which partners may be invited and

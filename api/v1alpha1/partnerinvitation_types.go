@@ -301,6 +301,11 @@ type PartnerInvitationStatus struct {
 	// tenantID is the directory (tenant) ID the guest lives in, recorded with the invitation.
 	// +optional
 	TenantID string `json:"tenantID,omitempty"`
+
+	// organization is the PartnerOrganization whose domains hold the address; empty when none
+	// declares it.
+	// +optional
+	Organization string `json:"organization,omitempty"`
 }
 
 // AccessStatus lists the grants in effect for the guest.
@@ -379,6 +384,7 @@ type AppRoleGrant struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=pinv,categories=partnerops
 // +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
+// +kubebuilder:printcolumn:name="Organization",type=string,JSONPath=`.status.organization`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`

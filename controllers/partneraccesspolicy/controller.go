@@ -1,4 +1,5 @@
-// Package partneraccesspolicy reports whether the operator applies each PartnerAccessPolicy.
+// Package partneraccesspolicy reports whether the operator applies each PartnerAccessPolicy,
+// and lists in a policy that requires an organization the domains admission then admits.
 // The policies themselves are evaluated where they apply: internal/policy, called by the
 // PartnerInvitation reconciler, and the admission policy in config/policy.
 package partneraccesspolicy
@@ -6,6 +7,7 @@ package partneraccesspolicy
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,9 +15,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/organization"
 )
 
 // Reconciler reports in each policy's Ready condition whether the operator
@@ -46,7 +52,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	before := p.DeepCopy()
 	p.Status.ObservedGeneration = p.Generation
-	if !meta.SetStatusCondition(&p.Status.Conditions, ready) && before.Status.ObservedGeneration == p.Generation {
+	p.Status.OrganizationDomains = nil
+	if p.Spec.RequireOrganization {
+		domains, err := organization.AllDomains(ctx, r.Client)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		p.Status.OrganizationDomains = domains
+	}
+	changed := meta.SetStatusCondition(&p.Status.Conditions, ready)
+	if !changed && before.Status.ObservedGeneration == p.Generation && slices.Equal(before.Status.OrganizationDomains, p.Status.OrganizationDomains) {
 		return ctrl.Result{}, nil
 	}
 	// Optimistic lock: a status computed from an older spec is not written over a newer one.
@@ -57,10 +72,35 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// SetupWithManager reconciles a policy when its spec changes.
+// SetupWithManager reconciles a policy when its spec changes, and the policies that require an
+// organization when an organization appears, goes or changes its domains.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&b2bv1alpha1.PartnerAccessPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&b2bv1alpha1.PartnerOrganization{}, handler.EnqueueRequestsFromMapFunc(r.requiringOrganization),
+			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deleting()))).
 		Named("partneraccesspolicy").
 		Complete(r)
+}
+
+func (r *Reconciler) requiringOrganization(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list b2bv1alpha1.PartnerAccessPolicyList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if list.Items[i].Spec.RequireOrganization {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
+}
+
+// deleting passes the update that marks an organization for deletion: its domains stop
+// counting then.
+func deleting() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	}}
 }

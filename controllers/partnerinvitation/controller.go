@@ -139,9 +139,12 @@ type Reconciler struct {
 	// APIReader reads around the cache when an optimistic-lock write meets a conflict.
 	APIReader client.Reader
 	Directory graph.Directory
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
-	Options   Options
+	// Partners is the default tenant's cross-tenant access settings, for PartnerOrganizations;
+	// nil: none.
+	Partners graph.CrossTenantAccess
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+	Options  Options
 	// Metrics counts resends and resets; nil counts nothing.
 	Metrics *Metrics
 	// Fence stops the writes of a replica that may have lost the leader lease; nil admits all.
@@ -279,6 +282,9 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, pinv *b2bv1alpha1.Part
 		return ctrl.Result{}, &blockedError{reason: b2bv1alpha1.ReasonInvalidSpec, message: err.Error(), stalled: true, terminal: true}
 	}
 	r.warnSpec(pinv)
+	if err := r.observeOrganization(ctx, pinv); err != nil {
+		return ctrl.Result{}, err
+	}
 	// Policy first: an object its namespace may not send never holds an address another
 	// namespace may need, nor uses a tenant it may not.
 	selecting, err := r.enforcePolicy(ctx, pinv, f)
@@ -499,6 +505,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceRequests),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Watches(&b2bv1alpha1.PartnerOrganization{}, handler.EnqueueRequestsFromMapFunc(r.organizationRequests),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			RateLimiter: workqueue.NewTypedMaxOfRateLimiter(

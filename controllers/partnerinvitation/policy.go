@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
+	"github.com/partnerops/partner-operator/internal/organization"
 	"github.com/partnerops/partner-operator/internal/policy"
 )
 
@@ -97,6 +98,35 @@ func (r *Reconciler) policyRequests(ctx context.Context, _ client.Object) []reco
 		return nil
 	}
 	return requestsFor(list.Items)
+}
+
+// organizationRequests maps a PartnerOrganization that appeared, went or changed its domains
+// to the invitations to its domains, whose status.organization (and requireOrganization) it
+// decides.
+func (r *Reconciler) organizationRequests(ctx context.Context, o client.Object) []reconcile.Request {
+	org, ok := o.(*b2bv1alpha1.PartnerOrganization)
+	if !ok {
+		return nil
+	}
+	invs, err := organization.Invitations(ctx, r.Client, org)
+	if err != nil {
+		return nil
+	}
+	return requestsFor(invs)
+}
+
+// observeOrganization sets status.organization from the cache: the organization whose domains
+// hold the address.
+func (r *Reconciler) observeOrganization(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
+	org, err := organization.ForDomain(ctx, r.Client, organization.DomainOf(pinv.Spec.Email))
+	if err != nil {
+		return err
+	}
+	pinv.Status.Organization = ""
+	if org != nil && org.DeletionTimestamp.IsZero() {
+		pinv.Status.Organization = org.Name
+	}
+	return nil
 }
 
 // namespaceRequests maps a namespace whose labels changed to its PartnerInvitations.

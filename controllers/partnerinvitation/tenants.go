@@ -41,6 +41,9 @@ type Tenant struct {
 	// do not say it (a managed identity without AZURE_TENANT_ID).
 	ID        string
 	Directory graph.Directory
+	// Partners is the tenant's cross-tenant access settings (PartnerOrganizations); nil where
+	// the client offers none.
+	Partners graph.CrossTenantAccess
 	// Records writes ownership records in the background; nil writes none.
 	Records *OwnershipRecorder
 	// Schema opens once the tenant's ownership record properties are registered; nil: open.
@@ -52,6 +55,8 @@ type Dialed struct {
 	// Directory is the tenant's, paced for its size and batched.
 	Directory graph.Directory
 	Verifier  graph.TenantVerifier
+	// Partners is the tenant's cross-tenant access settings; nil: none.
+	Partners graph.CrossTenantAccess
 	// Schema registers the ownership record's properties in the tenant; nil: none.
 	Schema OwnershipSchema
 }
@@ -131,7 +136,7 @@ func (c *TenantConnections) connect(ctx context.Context, obj b2bv1alpha1.TenantO
 	if err != nil {
 		return nil, err
 	}
-	t := &Tenant{Ref: ref, ID: strings.ToLower(obj.TenantSpec().TenantID), Directory: d.Directory}
+	t := &Tenant{Ref: ref, ID: strings.ToLower(obj.TenantSpec().TenantID), Directory: d.Directory, Partners: d.Partners}
 	conn := &connection{tenant: t, verifier: d.Verifier, fingerprint: creds.Fingerprint, generation: obj.GetGeneration()}
 	var schema OwnershipSchema
 	if ownership && d.Schema != nil {
@@ -178,25 +183,40 @@ func (c *TenantConnections) lookup(ref tenant.Ref, generation int64) (*Tenant, b
 
 // defaultTenant is the tenant of the operator's flags.
 func (r *Reconciler) defaultTenant() *Tenant {
-	return &Tenant{ID: strings.ToLower(r.opts().DefaultTenantID), Directory: r.Directory, Records: r.Records, Schema: r.OwnershipSchema}
+	return &Tenant{ID: strings.ToLower(r.opts().DefaultTenantID), Directory: r.Directory, Partners: r.Partners, Records: r.Records, Schema: r.OwnershipSchema}
 }
 
 // resolveTenant finds the connected tenant the invitation names. A tenant object that is
 // missing, not Ready for its current generation, or not connected yet blocks the invitation
 // (Stalled, naming the tenant) before any Graph call.
 func (r *Reconciler) resolveTenant(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) (*Tenant, error) {
-	ref := tenant.RefOf(pinv)
+	return r.resolveRef(ctx, tenant.RefOf(pinv), "spec.tenantRef")
+}
+
+// ResolveTenant is the tenant lookup for other kinds' reconcilers (a PartnerOrganization's
+// tenantRef): the connected tenant ref names, or a *tenant.Problem saying why it cannot be used
+// (Stalled, when only a change to the tenant object or the operator's flags will help).
+func (r *Reconciler) ResolveTenant(ctx context.Context, ref tenant.Ref, field string) (*Tenant, error) {
+	t, err := r.resolveRef(ctx, ref, field)
+	var blocked *blockedError
+	if errors.As(err, &blocked) {
+		return nil, &tenant.Problem{Reason: blocked.reason, Message: blocked.message, Stalled: blocked.stalled}
+	}
+	return t, err
+}
+
+func (r *Reconciler) resolveRef(ctx context.Context, ref tenant.Ref, field string) (*Tenant, error) {
 	if ref.IsDefault() {
 		if r.Directory == nil {
 			return nil, &blockedError{reason: b2bv1alpha1.ReasonTenantNotFound, stalled: true, backoff: true,
-				message: "spec.tenantRef is required: this operator has no default tenant (--no-default-tenant)"}
+				message: field + " is required: this operator has no default tenant (--no-default-tenant)"}
 		}
 		return r.defaultTenant(), nil
 	}
 	obj, err := tenant.Get(ctx, r.Client, ref)
 	if apierrors.IsNotFound(err) {
 		return nil, &blockedError{reason: b2bv1alpha1.ReasonTenantNotFound, stalled: true, backoff: true,
-			message: fmt.Sprintf("spec.tenantRef: %s does not exist", ref)}
+			message: fmt.Sprintf("%s: %s does not exist", field, ref)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", ref, err)
@@ -205,19 +225,19 @@ func (r *Reconciler) resolveTenant(ctx context.Context, pinv *b2bv1alpha1.Partne
 	switch {
 	case ready == nil || ready.ObservedGeneration != obj.GetGeneration():
 		return nil, &blockedError{reason: b2bv1alpha1.ReasonTenantNotReady, backoff: true,
-			message: fmt.Sprintf("spec.tenantRef: waiting for %s to be verified", ref)}
+			message: fmt.Sprintf("%s: waiting for %s to be verified", field, ref)}
 	case ready.Status != metav1.ConditionTrue:
 		return nil, &blockedError{reason: b2bv1alpha1.ReasonTenantNotReady, stalled: true, backoff: true,
-			message: fmt.Sprintf("spec.tenantRef: %s is not Ready (%s): %s", ref, ready.Reason, ready.Message)}
+			message: fmt.Sprintf("%s: %s is not Ready (%s): %s", field, ref, ready.Reason, ready.Message)}
 	}
 	if r.Tenants == nil {
 		return nil, &blockedError{reason: b2bv1alpha1.ReasonTenantNotReady, stalled: true, backoff: true,
-			message: fmt.Sprintf("spec.tenantRef: this operator serves only the default tenant, not %s", ref)}
+			message: fmt.Sprintf("%s: this operator serves only the default tenant, not %s", field, ref)}
 	}
 	t, ok := r.Tenants.lookup(ref, obj.GetGeneration())
 	if !ok {
 		return nil, &blockedError{reason: b2bv1alpha1.ReasonTenantNotReady, backoff: true,
-			message: fmt.Sprintf("spec.tenantRef: waiting for the operator to connect to %s", ref)}
+			message: fmt.Sprintf("%s: waiting for the operator to connect to %s", field, ref)}
 	}
 	return t, nil
 }

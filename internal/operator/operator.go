@@ -32,14 +32,22 @@ import (
 	"github.com/partnerops/partner-operator/controllers/graphtenant"
 	"github.com/partnerops/partner-operator/controllers/partneraccesspolicy"
 	"github.com/partnerops/partner-operator/controllers/partnerinvitation"
+	"github.com/partnerops/partner-operator/controllers/partnerorganization"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/leader"
+	"github.com/partnerops/partner-operator/internal/organization"
 	"github.com/partnerops/partner-operator/internal/tenant"
 )
 
 // Config is everything the operator needs besides a Kubernetes connection.
 type Config struct {
 	Directory graph.Directory
+	// Partners is the default tenant's cross-tenant access settings (PartnerOrganizations); nil:
+	// Directory's, where it offers them.
+	Partners graph.CrossTenantAccess
+	// OrganizationSyncInterval is how often a PartnerOrganization's configuration is read back
+	// and drift corrected; partnerorganization.DefaultSyncInterval when 0.
+	OrganizationSyncInterval time.Duration
 	// MetricsBindAddress is where /metrics is served ("0": nowhere). It is HTTPS, answered
 	// only to bearer tokens the API server authenticates (TokenReview) and authorizes for
 	// GET /metrics (SubjectAccessReview), unless MetricsInsecure.
@@ -99,6 +107,7 @@ type Tenants struct {
 type TenantClient interface {
 	graph.Directory
 	graph.TenantVerifier
+	graph.CrossTenantAccess
 	partnerinvitation.OwnershipSchema
 }
 
@@ -201,7 +210,15 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	if cfg.OwnershipSchema != nil && cfg.Controller.OwnerID != "" {
 		schemaGate = partnerinvitation.NewGate()
 	}
+	partners := cfg.Partners
+	if p, ok := cfg.Directory.(graph.CrossTenantAccess); ok && partners == nil {
+		partners = p
+	}
+	if err := organization.Register(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
 	r := &partnerinvitation.Reconciler{
+		Partners:        partners,
 		OwnershipSchema: schemaGate,
 		Metrics:         m.reconciler,
 		Client:          mgr.GetClient(),
@@ -233,6 +250,11 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 			return nil, fmt.Errorf("add ownership schema registration: %w", err)
 		}
 	}
+	or := &partnerorganization.Reconciler{Client: mgr.GetClient(), Tenants: organizationTenants{r}, Recorder: mgr.GetEventRecorder("partner-operator"),
+		Clock: cfg.Clock, SyncInterval: cfg.OrganizationSyncInterval}
+	if err := or.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up PartnerOrganization controller: %w", err)
+	}
 	if err := (&partneraccesspolicy.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up PartnerAccessPolicy controller: %w", err)
 	}
@@ -261,9 +283,21 @@ func newTenantConnections(cfg Config, m *graph.Metrics, log logr.Logger) *partne
 			}
 			tm := m.ForTenant(ref.Label())
 			dir := graph.Pace(graph.Instrument(c, tm), graph.BudgetFor(string(size)), tm)
-			return &partnerinvitation.Dialed{Directory: graph.Coalesce(dir, cfg.LookupBatchWindow), Verifier: c, Schema: c}, nil
+			return &partnerinvitation.Dialed{Directory: graph.Coalesce(dir, cfg.LookupBatchWindow), Verifier: c, Schema: c, Partners: c}, nil
 		},
 	}
+}
+
+// organizationTenants resolves a PartnerOrganization's tenantRef the way invitations' are
+// resolved: one lookup for every kind.
+type organizationTenants struct{ r *partnerinvitation.Reconciler }
+
+func (o organizationTenants) CrossTenantAccess(ctx context.Context, ref tenant.Ref) (graph.CrossTenantAccess, string, error) {
+	t, err := o.r.ResolveTenant(ctx, ref, "spec.tenantRef")
+	if err != nil {
+		return nil, "", err
+	}
+	return t.Partners, t.ID, nil
 }
 
 // metricsOptions serves /metrics as kubebuilder's v4 layout does: over HTTPS, and only to

@@ -88,7 +88,8 @@ func Selecting(policies []b2bv1alpha1.PartnerAccessPolicy, nsLabels map[string]s
 	return out, invalid
 }
 
-// Invitation checks what the invitation itself asks for: domain, user type, message, and the
+// Invitation checks what the invitation itself asks for: domain (and, for requireOrganization,
+// status.organization, which the reconciler has just set from the cache), user type, message, and the
 // namespace's count (index is the object's 0-based place among its namespace's invitations,
 // oldest first). It returns nil when every selecting policy allows it.
 func Invitation(selecting []*b2bv1alpha1.PartnerAccessPolicy, posture Posture, namespace string, pinv *b2bv1alpha1.PartnerInvitation, index int) *Violation {
@@ -114,6 +115,9 @@ func Invitation(selecting []*b2bv1alpha1.PartnerAccessPolicy, posture Posture, n
 		}
 		if pinv.Spec.Message != nil && pinv.Spec.Message.Body != "" && !s.AllowCustomMessage {
 			return &Violation{p.Name, "allowCustomMessage", "a customised invitation message is not allowed"}
+		}
+		if s.RequireOrganization && pinv.Status.Organization == "" {
+			return &Violation{p.Name, "requireOrganization", fmt.Sprintf("@%s is not a domain of any PartnerOrganization", domain)}
 		}
 		if v := tenantRule(p, pinv.Spec.TenantRef); v != nil {
 			return v

@@ -212,6 +212,9 @@ type Credentials struct {
 type Problem struct {
 	Reason  string
 	Message string
+	// Stalled: only a change to the tenant object, its Secret or the operator's flags helps;
+	// otherwise the tenant is on its way (being verified, being connected).
+	Stalled bool
 }
 
 func (p *Problem) Error() string { return p.Message }

@@ -36,6 +36,9 @@ import (
 //	POST   /_emulator/apps                register an app: {"clientId":"...","secret":"..."}
 //	POST   /_emulator/apps/{id}:disable   refuse the app's token requests and its issued tokens
 //	POST   /_emulator/apps/{id}:enable    accept them again
+//	POST   /_emulator/tenants             make an external tenant known (ExternalTenant JSON)
+//	GET    /_emulator/partners            the partner configurations, as Graph returns them
+//	PATCH  /_emulator/partners/{tenantId} change one as the portal would (creates it if absent)
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/_emulator/"), "/"), "/")
 	body, err := readBody(r)
@@ -85,6 +88,25 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, e.stats())
 	case segs[0] == "apps":
 		e.controlApps(w, r, segs, body)
+	case route == "POST tenants" && len(segs) == 1:
+		var t ExternalTenant
+		if controlDecode(w, r, body, &t) {
+			writeJSON(w, http.StatusCreated, e.AddExternalTenant(t))
+		}
+	case route == "GET partners" && len(segs) == 1:
+		out := []map[string]any{}
+		for _, id := range e.Partners() {
+			if p, ok := e.Partner(id); ok {
+				out = append(out, p)
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	case route == "PATCH partners" && len(segs) == 2:
+		if err := e.PatchPartner(segs[1], string(body)); err != nil {
+			writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
+			return
+		}
+		writeNoContent(w)
 	default:
 		writeError(w, r, http.StatusNotFound, codeNotFound, "No control endpoint "+r.Method+" "+r.URL.Path+".")
 	}

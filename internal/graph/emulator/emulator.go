@@ -100,6 +100,10 @@ type Options struct {
 	Now func() time.Time
 	// Logf, when set, receives one line per Graph request and lifecycle messages.
 	Logf func(format string, args ...any)
+	// ExternalTenants are other organizations' tenants the emulator knows: what
+	// findTenantInformationByDomainName finds, and whose domains automatic redemption applies
+	// to (see partners.go). AddExternalTenant adds one at run time.
+	ExternalTenants []ExternalTenant
 }
 
 // Emulator is an in-memory Graph tenant with an HTTP front end. Create it with New.
@@ -130,6 +134,7 @@ type Emulator struct {
 	tokens          map[string]tokenRec // access token -> expiry and app
 	apps            map[string]*appReg  // registered apps by lower-cased client id
 	disabledApps    map[string]bool     // lower-cased client ids of disabled apps
+	cta             partnerState        // known external tenants and partner configurations
 
 	// logMu guards the request log separately so logging never waits on a slow handler.
 	logMu sync.Mutex
@@ -187,6 +192,7 @@ func New(opts Options) *Emulator {
 		tokens:          map[string]tokenRec{},
 		apps:            map[string]*appReg{},
 		disabledApps:    map[string]bool{},
+		cta:             newPartnerState(opts.ExternalTenants),
 		signingKey:      make([]byte, 32),
 		created:         now().UTC().Truncate(time.Second),
 	}

@@ -123,6 +123,11 @@ func (e *Emulator) route(w http.ResponseWriter, r *http.Request, path string, bo
 		e.routeOrganization(w, r, rest)
 	case strings.EqualFold(first, "directory") && len(rest) > 0 && strings.EqualFold(rest[0], "deletedItems"):
 		e.routeDeletedItems(w, r, rest[1:])
+	case strings.EqualFold(first, "tenantRelationships"):
+		e.routeTenantRelationships(w, r, rest)
+	case strings.EqualFold(first, "policies") && len(rest) > 1 && strings.EqualFold(rest[0], "crossTenantAccessPolicy") &&
+		strings.EqualFold(rest[1], "partners"):
+		e.routePartners(w, r, rest[2:], body)
 	default:
 		seg := first
 		if seg == "" {

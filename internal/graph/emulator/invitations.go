@@ -13,7 +13,8 @@ import (
 )
 
 // MailsSent is how many invitation mails Graph would have sent to email (case-insensitive):
-// the number of invitations for it with sendInvitationMessage true. The operator's
+// the number of invitations for it with sendInvitationMessage true, less those automatic
+// redemption redeemed at once (no invitation mail then, partners.go). The operator's
 // "no duplicate mail" invariant is asserted with it.
 func (e *Emulator) MailsSent(email string) int {
 	e.mu.Lock()
@@ -142,6 +143,7 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 		return
 	}
 	var u *userRec
+	autoRedeemed := false // automatic redemption: redeemed at once, no invitation mail
 	if reset {
 		if u = e.dir.visibleUser(resetID, now); u == nil {
 			e.mu.Unlock()
@@ -159,7 +161,12 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 		e.dir.touch(u)
 	} else if u = e.dir.userByAddress(email); u == nil {
 		// A re-invitation of an existing address returns the same user; only a new address
-		// creates one, and it starts invisible for the replication delay.
+		// creates one, and it starts invisible for the replication delay. With automatic
+		// redemption between the tenants it starts redeemed (partners.go).
+		state := StatePendingAcceptance
+		if autoRedeemed = e.automaticRedemption(email); autoRedeemed {
+			state = StateAccepted
+		}
 		u = &userRec{User: User{
 			ID:                              newUUID(),
 			DisplayName:                     defaultDisplayName(displayName, email),
@@ -168,7 +175,7 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 			UserPrincipalName:               guestUPN(email, e.opts.TenantDomain),
 			UserType:                        userType,
 			CreationType:                    "Invitation",
-			ExternalUserState:               StatePendingAcceptance,
+			ExternalUserState:               state,
 			ExternalUserStateChangeDateTime: now,
 			CreatedDateTime:                 now,
 			AccountEnabled:                  true,
@@ -176,7 +183,7 @@ func (e *Emulator) createInvitation(w http.ResponseWriter, r *http.Request, body
 		e.dir.touch(u)
 		e.dir.users[u.ID] = u
 	}
-	if send {
+	if send && !autoRedeemed {
 		e.dir.mails[strings.ToLower(email)]++
 	}
 	e.dir.invitations++

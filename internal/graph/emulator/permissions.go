@@ -39,6 +39,14 @@ var (
 	permsUserAssignmentRead = []string{"Directory.Read.All", "AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All"}
 	// The tenant's organization object (organization-list, organization-get).
 	permsOrgRead = []string{"Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All", "Directory.ReadWrite.All"}
+	// Another tenant's basic information (tenantrelationship-findtenantinformationbydomainname,
+	// -bytenantid): Microsoft documents no higher-privileged permission.
+	permsTenantInfo = []string{"CrossTenantInformation.ReadBasic.All"}
+	// Partner-specific cross-tenant access settings: reads (crosstenantaccesspolicy-list-partners,
+	// crosstenantaccesspolicyconfigurationpartner-get) and writes (crosstenantaccesspolicy-post-partners,
+	// crosstenantaccesspolicyconfigurationpartner-update, -delete).
+	permsPolicyRead        = []string{"Policy.Read.All", "Policy.ReadWrite.CrossTenantAccess"}
+	permsCrossTenantAccess = []string{"Policy.ReadWrite.CrossTenantAccess"}
 )
 
 // permissionRule says which permissions (any one of them) a Graph route needs. path is the
@@ -94,6 +102,14 @@ var permissionRules = []permissionRule{
 
 	{http.MethodGet, "organization", nil, permsOrgRead},
 	{http.MethodGet, "organization/{id}", nil, permsOrgRead},
+
+	// Both findTenantInformationBy... functions: the function segment takes the {id} place.
+	{http.MethodGet, "tenantRelationships/{id}", nil, permsTenantInfo},
+	{http.MethodGet, "policies/crossTenantAccessPolicy/partners", nil, permsPolicyRead},
+	{http.MethodPost, "policies/crossTenantAccessPolicy/partners", nil, permsCrossTenantAccess},
+	{http.MethodGet, "policies/crossTenantAccessPolicy/partners/{id}", nil, permsPolicyRead},
+	{http.MethodPatch, "policies/crossTenantAccessPolicy/partners/{id}", nil, permsCrossTenantAccess},
+	{http.MethodDelete, "policies/crossTenantAccessPolicy/partners/{id}", nil, permsCrossTenantAccess},
 }
 
 // knownPermissions is every permission name the table above uses, sorted: the roles of a

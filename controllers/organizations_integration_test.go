@@ -259,6 +259,25 @@ var _ = Describe("PartnerOrganization", func() {
 		Expect(rbacForbidden(err)).To(BeTrue(), "a namespace editor creating a PartnerOrganization: %v", err)
 	})
 
+	It("names the permission Graph refused, and writes again once it is granted", func() {
+		p := newPartnerTenant(false)
+		emu.SetGrantedPermissions([]string{"Policy.Read.All", "CrossTenantInformation.ReadBasic.All", "User.Invite.All", "User.ReadWrite.All",
+			"User.DeleteRestore.All", "Directory.Read.All", "Application.ReadWrite.All", "GroupMember.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"}...)
+		DeferCleanup(func() { emu.SetGrantedPermissions() })
+		org := createOrganization(newOrganization(p))
+		Eventually(orgReady(org)).WithTimeout(timeout).WithPolling(interval).Should(Equal("False/" + b2bv1alpha1.ReasonPermissionDenied))
+		stalled := meta.FindStatusCondition(org.Status.Conditions, b2bv1alpha1.ConditionStalled)
+		Expect(stalled).NotTo(BeNil())
+		Expect(stalled.Message).To(ContainSubstring("Policy.ReadWrite.CrossTenantAccess"))
+		_, exists := emu.Partner(p.TenantID)
+		Expect(exists).To(BeFalse())
+
+		emu.SetGrantedPermissions()
+		org.Spec.InboundTrust.CompliantDeviceAccepted = ptr.To(true) // a spec change retries at once
+		Expect(k8s.Update(suiteCtx, org)).To(Succeed())
+		Eventually(orgReady(org)).WithTimeout(timeout).WithPolling(interval).Should(Equal("True/" + b2bv1alpha1.ReasonConfigured))
+	})
+
 	It("redeems guests of an organization with automatic redemption on both sides without the mail's link", func() {
 		p := newPartnerTenant(true)
 		org := createOrganization(newOrganization(p, func(o *b2bv1alpha1.PartnerOrganization) {

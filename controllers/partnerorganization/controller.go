@@ -40,12 +40,6 @@ const Finalizer = "b2b.partnerops.io/partner-configuration"
 // DefaultSyncInterval is how often the configuration is read back and drift corrected.
 const DefaultSyncInterval = 10 * time.Minute
 
-// Permissions the application needs, as conditions name them.
-const (
-	permissionWrite  = "Policy.ReadWrite.CrossTenantAccess"
-	permissionLookup = "CrossTenantInformation.ReadBasic.All"
-)
-
 // Tenants resolves the tenant a PartnerOrganization is configured in.
 type Tenants interface {
 	// CrossTenantAccess returns the tenant's cross-tenant access client and the tenant's ID,
@@ -166,7 +160,7 @@ func (r *Reconciler) configure(ctx context.Context, org *b2bv1alpha1.PartnerOrga
 			return err
 		}
 	case err != nil:
-		return graphProblem(err, "read the partner configuration", "Policy.Read.All")
+		return graphProblem(err, "read the partner configuration")
 	default:
 		if err := r.claim(org, partnerID); err != nil {
 			return err
@@ -244,7 +238,7 @@ func (r *Reconciler) resolvePartner(ctx context.Context, org *b2bv1alpha1.Partne
 				"spec.domains: no Entra ID tenant has the domain %s (a domain without a tenant, or a typo); nothing was written", d)}
 		}
 		if err != nil {
-			return "", graphProblem(err, "look up the tenant of "+d, permissionLookup)
+			return "", graphProblem(err, "look up the tenant of "+d)
 		}
 		switch {
 		case found == nil:
@@ -281,7 +275,7 @@ func (r *Reconciler) create(ctx context.Context, org *b2bv1alpha1.PartnerOrganiz
 	}
 	err := partners.CreatePartner(ctx, want)
 	if err != nil && !graph.IsAlreadyExists(err) { // one that exists now is the create we lost
-		return nil, graphProblem(err, "create the partner configuration", permissionWrite)
+		return nil, graphProblem(err, "create the partner configuration")
 	}
 	if org.Status.Configuration == b2bv1alpha1.ConfigurationCreating {
 		org.Status.Configuration = b2bv1alpha1.ConfigurationCreated
@@ -292,7 +286,7 @@ func (r *Reconciler) create(ctx context.Context, org *b2bv1alpha1.PartnerOrganiz
 	}
 	actual, err := partners.GetPartner(ctx, want.TenantID)
 	if err != nil {
-		return nil, graphProblem(err, "read the partner configuration back", "Policy.Read.All")
+		return nil, graphProblem(err, "read the partner configuration back")
 	}
 	return actual, nil
 }
@@ -322,7 +316,7 @@ func (r *Reconciler) correct(ctx context.Context, org *b2bv1alpha1.PartnerOrgani
 		return nil
 	}
 	if err := partners.UpdatePartner(ctx, want.TenantID, patch); err != nil {
-		return graphProblem(err, "update the partner configuration", permissionWrite)
+		return graphProblem(err, "update the partner configuration")
 	}
 	applyPatch(actual, patch)
 	reason, note := "Updated", "Set %s as the spec says"
@@ -385,7 +379,7 @@ func (r *Reconciler) deleteConfiguration(ctx context.Context, org *b2bv1alpha1.P
 	}
 	err = partners.DeletePartner(ctx, org.Status.TenantID)
 	if err != nil && !graph.IsNotFound(err) { // already gone counts as deleted
-		return graphProblem(err, "delete the partner configuration", permissionWrite)
+		return graphProblem(err, "delete the partner configuration")
 	}
 	r.event(org, corev1.EventTypeNormal, b2bv1alpha1.ReasonConfigurationDeleted, "Delete",
 		fmt.Sprintf("Deleted the partner configuration for tenant %s: the partner now has the tenant's default settings", org.Status.TenantID))
@@ -409,15 +403,16 @@ func (r *Reconciler) count(ctx context.Context, org *b2bv1alpha1.PartnerOrganiza
 }
 
 // graphProblem turns a Graph failure into a condition: a missing permission names it.
-func graphProblem(err error, doing, permission string) error {
+func graphProblem(err error, doing string) error {
 	var gerr *graph.Error
 	if !errors.As(err, &gerr) {
 		return err
 	}
-	switch {
-	case gerr.StatusCode == 403:
+	if _, permission, denied := graph.MissingPermission(err); denied {
 		return &problem{reason: b2bv1alpha1.ReasonPermissionDenied, stalled: true, retryAfter: 5 * time.Minute, message: fmt.Sprintf(
 			"Graph refused to %s: grant the application %s, with admin consent (%v)", doing, permission, err)}
+	}
+	switch {
 	case gerr.Kind == graph.KindThrottled:
 		return &problem{reason: b2bv1alpha1.ReasonThrottled, retryAfter: max(gerr.RetryAfter, time.Second), message: fmt.Sprintf("Graph throttled the request to %s", doing)}
 	case gerr.Kind == graph.KindTerminal:

@@ -40,6 +40,13 @@ var leastPermission = map[string]string{
 	"list app role assignments": "Directory.Read.All",
 	// A tenant object's Ready check: its name and verified domains.
 	"read organization": "Organization.Read.All",
+	// PartnerOrganizations: the partner's tenant by domain, and its cross-tenant access
+	// configuration.
+	"find tenant by domain": "CrossTenantInformation.ReadBasic.All",
+	"get partner":           "Policy.Read.All",
+	"create partner":        "Policy.ReadWrite.CrossTenantAccess",
+	"update partner":        "Policy.ReadWrite.CrossTenantAccess",
+	"delete partner":        "Policy.ReadWrite.CrossTenantAccess",
 }
 
 // LeastPermission returns the least-privileged application permission the operation needs,

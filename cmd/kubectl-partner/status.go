@@ -76,16 +76,43 @@ type statusReport struct {
 	Conflicts  []problemEntry `json:"conflicts"`
 	// Tenants summarises the objects per tenant (spec.tenantRef; "default" for none).
 	Tenants []tenantEntry `json:"tenants"`
+	// Organizations summarises them per PartnerOrganization (status.organization; "none" for
+	// addresses no organization declares).
+	Organizations []organizationEntry `json:"organizations"`
+}
+
+// tally counts a group of objects.
+type tally struct {
+	Total  int            `json:"total"`
+	Ready  int            `json:"ready"`
+	States map[string]int `json:"states"`
+}
+
+func (t *tally) add(state string, ready bool) {
+	if t.States == nil {
+		t.States = map[string]int{}
+	}
+	t.Total++
+	t.States[state]++
+	if ready {
+		t.Ready++
+	}
 }
 
 type tenantEntry struct {
 	// Tenant is "default", or the kind and name of the tenant object (a GraphTenant's in the
 	// namespace of its invitations).
-	Tenant string         `json:"tenant"`
-	Total  int            `json:"total"`
-	Ready  int            `json:"ready"`
-	States map[string]int `json:"states"`
+	Tenant string `json:"tenant"`
+	tally
 }
+
+type organizationEntry struct {
+	Organization string `json:"organization"`
+	tally
+}
+
+// noOrganization groups the invitations to addresses no PartnerOrganization declares.
+const noOrganization = "none"
 
 type pendingEntry struct {
 	Namespace string `json:"namespace"`
@@ -171,7 +198,7 @@ func summarise(items []b2bv1alpha1.PartnerInvitation, ns string, pendingFor time
 	})
 	r := &statusReport{Namespace: ns, Total: len(items), States: map[string]int{}, PendingFor: dayDuration(pendingFor).String(),
 		Pending: []pendingEntry{}, NotReady: []problemEntry{}, Conflicts: []problemEntry{}}
-	tenants := map[string]*tenantEntry{}
+	tenants, orgs := map[string]*tally{}, map[string]*tally{}
 	for i := range items {
 		p := &items[i]
 		state := string(p.Status.State)
@@ -179,23 +206,18 @@ func summarise(items []b2bv1alpha1.PartnerInvitation, ns string, pendingFor time
 			state = stateNone
 		}
 		r.States[state]++
-		t := tenants[tenantOf(p)]
-		if t == nil {
-			t = &tenantEntry{Tenant: tenantOf(p), States: map[string]int{}}
-			tenants[t.Tenant] = t
-		}
-		t.Total++
-		t.States[state]++
+		ready := meta.FindStatusCondition(p.Status.Conditions, b2bv1alpha1.ConditionReady)
+		isReady := ready != nil && ready.Status == metav1.ConditionTrue
+		groupOf(tenants, tenantOf(p)).add(state, isReady)
+		groupOf(orgs, organizationOf(p)).add(state, isReady)
 		if p.Status.State == b2bv1alpha1.StatePendingAcceptance {
 			if since := lastSent(p); now.Sub(since) > pendingFor {
 				r.Pending = append(r.Pending, pendingEntry{Namespace: p.Namespace, Name: p.Name, Email: p.Spec.Email,
 					Since: metav1.NewTime(since), Pending: dayDuration(now.Sub(since).Truncate(time.Minute)).String()})
 			}
 		}
-		ready := meta.FindStatusCondition(p.Status.Conditions, b2bv1alpha1.ConditionReady)
-		if ready != nil && ready.Status == metav1.ConditionTrue {
+		if isReady {
 			r.Ready++
-			t.Ready++
 			continue
 		}
 		e := problemEntry{Namespace: p.Namespace, Name: p.Name, Email: p.Spec.Email, Reason: "NotReconciled",
@@ -209,11 +231,29 @@ func summarise(items []b2bv1alpha1.PartnerInvitation, ns string, pendingFor time
 			r.Conflicts = append(r.Conflicts, e)
 		}
 	}
-	r.Tenants = []tenantEntry{}
+	r.Tenants, r.Organizations = []tenantEntry{}, []organizationEntry{}
 	for _, name := range slices.Sorted(maps.Keys(tenants)) {
-		r.Tenants = append(r.Tenants, *tenants[name])
+		r.Tenants = append(r.Tenants, tenantEntry{Tenant: name, tally: *tenants[name]})
+	}
+	for _, name := range slices.Sorted(maps.Keys(orgs)) {
+		r.Organizations = append(r.Organizations, organizationEntry{Organization: name, tally: *orgs[name]})
 	}
 	return r
+}
+
+func groupOf(groups map[string]*tally, key string) *tally {
+	if groups[key] == nil {
+		groups[key] = &tally{}
+	}
+	return groups[key]
+}
+
+// organizationOf names the invitation's organization, as status reports it.
+func organizationOf(p *b2bv1alpha1.PartnerInvitation) string {
+	if p.Status.Organization != "" {
+		return p.Status.Organization
+	}
+	return noOrganization
 }
 
 // tenantOf names the tenant an invitation uses, as status reports it.
@@ -273,8 +313,13 @@ func (r *statusReport) printTables(out io.Writer) error {
 	if len(r.Tenants) > 1 || (len(r.Tenants) == 1 && r.Tenants[0].Tenant != "default") {
 		fmt.Fprintln(w, "\nTENANT\tTOTAL\tREADY\tPENDING\tACCEPTED")
 		for _, t := range r.Tenants {
-			fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\n", t.Tenant, t.Total, t.Ready,
-				t.States[string(b2bv1alpha1.StatePendingAcceptance)], t.States[string(b2bv1alpha1.StateAccepted)])
+			t.printRow(w, t.Tenant)
+		}
+	}
+	if len(r.Organizations) > 1 || (len(r.Organizations) == 1 && r.Organizations[0].Organization != noOrganization) {
+		fmt.Fprintln(w, "\nORGANIZATION\tTOTAL\tREADY\tPENDING\tACCEPTED")
+		for _, o := range r.Organizations {
+			o.printRow(w, o.Organization)
 		}
 	}
 
@@ -302,6 +347,11 @@ func (r *statusReport) printTables(out io.Writer) error {
 		}
 	}
 	return w.Flush()
+}
+
+func (t tally) printRow(w io.Writer, name string) {
+	fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\n", name, t.Total, t.Ready,
+		t.States[string(b2bv1alpha1.StatePendingAcceptance)], t.States[string(b2bv1alpha1.StateAccepted)])
 }
 
 // oneLine keeps a message on its table row.

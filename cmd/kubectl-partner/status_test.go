@@ -197,9 +197,9 @@ func TestStatusPerTenant(t *testing.T) {
 		inv("b", "four", own, b2bv1alpha1.StatePendingAcceptance),
 	}, "", 0, time.Now())
 	want := []tenantEntry{
-		{Tenant: "ClusterGraphTenant prod", Total: 2, Ready: 2, States: map[string]int{"Accepted": 1, "PendingAcceptance": 1}},
-		{Tenant: "GraphTenant b/own", Total: 1, Ready: 1, States: map[string]int{"PendingAcceptance": 1}},
-		{Tenant: "default", Total: 1, Ready: 1, States: map[string]int{"Accepted": 1}},
+		{Tenant: "ClusterGraphTenant prod", tally: tally{Total: 2, Ready: 2, States: map[string]int{"Accepted": 1, "PendingAcceptance": 1}}},
+		{Tenant: "GraphTenant b/own", tally: tally{Total: 1, Ready: 1, States: map[string]int{"PendingAcceptance": 1}}},
+		{Tenant: "default", tally: tally{Total: 1, Ready: 1, States: map[string]int{"Accepted": 1}}},
 	}
 	if !reflect.DeepEqual(r.Tenants, want) {
 		t.Fatalf("tenants:\n got %+v\nwant %+v", r.Tenants, want)
@@ -210,5 +210,41 @@ func TestStatusPerTenant(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "ClusterGraphTenant prod  2      2      1        1") {
 		t.Fatalf("the tenant table is missing:\n%s", out.String())
+	}
+}
+
+// Guests are grouped by the organization their address belongs to, as the operator reported it;
+// the rest under "none". The JSON keeps each group's counts beside its name.
+func TestStatusPerOrganization(t *testing.T) {
+	inv := func(name, org string, state b2bv1alpha1.InvitationState, ready metav1.ConditionStatus) b2bv1alpha1.PartnerInvitation {
+		return b2bv1alpha1.PartnerInvitation{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: name},
+			Spec:   b2bv1alpha1.PartnerInvitationSpec{Email: name + "@x.example"},
+			Status: b2bv1alpha1.PartnerInvitationStatus{State: state, Organization: org, Conditions: readyCondition(ready, b2bv1alpha1.ReasonInSync, "")}}
+	}
+	r := summarise([]b2bv1alpha1.PartnerInvitation{
+		inv("one", "fabrikam", b2bv1alpha1.StateAccepted, metav1.ConditionTrue),
+		inv("two", "fabrikam", b2bv1alpha1.StatePendingAcceptance, metav1.ConditionFalse),
+		inv("three", "", b2bv1alpha1.StateAccepted, metav1.ConditionTrue),
+	}, "a", 0, time.Now())
+	want := []organizationEntry{
+		{Organization: "fabrikam", tally: tally{Total: 2, Ready: 1, States: map[string]int{"Accepted": 1, "PendingAcceptance": 1}}},
+		{Organization: "none", tally: tally{Total: 1, Ready: 1, States: map[string]int{"Accepted": 1}}},
+	}
+	if !reflect.DeepEqual(r.Organizations, want) {
+		t.Fatalf("organizations:\n got %+v\nwant %+v", r.Organizations, want)
+	}
+	var out strings.Builder
+	if err := r.printTables(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "ORGANIZATION  TOTAL  READY  PENDING  ACCEPTED\nfabrikam      2      1      1        1") {
+		t.Fatalf("the organization table is missing:\n%s", out.String())
+	}
+	raw, err := json.Marshal(r.Organizations[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"organization":"fabrikam","total":2,"ready":1`) {
+		t.Fatalf("json: %s", raw)
 	}
 }

@@ -54,6 +54,12 @@ var operatorNeeds = []string{
 	"b2b.partnerops.io/clustergraphtenants/list",
 	"b2b.partnerops.io/clustergraphtenants/watch",
 	"b2b.partnerops.io/clustergraphtenants/status/patch",
+	// organizations: read, the finalizer patched, status written; never created or deleted
+	"b2b.partnerops.io/partnerorganizations/get",
+	"b2b.partnerops.io/partnerorganizations/list",
+	"b2b.partnerops.io/partnerorganizations/watch",
+	"b2b.partnerops.io/partnerorganizations/patch",
+	"b2b.partnerops.io/partnerorganizations/status/patch",
 	"/namespaces/get",
 	"/namespaces/list",
 	"/namespaces/watch",

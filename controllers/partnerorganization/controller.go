@@ -59,7 +59,6 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerorganizations,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerorganizations/status,verbs=patch
-// +kubebuilder:rbac:groups=b2b.partnerops.io,resources=partnerorganizations/finalizers,verbs=update
 
 // Reconcile reads top to bottom: deletion, finalizer, sync with Graph when due, counts, status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -203,8 +203,8 @@ func previousChart(t *testing.T, crdsDirectory bool) string {
 	if err := os.WriteFile(filepath.Join(crds, invitationsCRDFile), old, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The tenant kinds came after it.
-	for _, kind := range []string{"graphtenants", "clustergraphtenants"} {
+	// The tenant and organization kinds came after it.
+	for _, kind := range []string{"graphtenants", "clustergraphtenants", "partnerorganizations"} {
 		if err := os.Remove(filepath.Join(crds, "b2b.partnerops.io_"+kind+".yaml")); err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,8 @@ import (
 
 var partnerCounter atomic.Int64
 
+func kimAddress(p emulator.ExternalTenant) string { return "kim@" + p.DefaultDomain }
+
 // newPartnerTenant makes another organization's tenant known to the suite's tenant, with one
 // domain of its own, and returns it.
 func newPartnerTenant(autoRedeem bool) emulator.ExternalTenant {
@@ -285,9 +287,12 @@ var _ = Describe("PartnerOrganization", func() {
 		}))
 		Eventually(orgReady(org)).WithTimeout(timeout).WithPolling(interval).Should(Equal("True/" + b2bv1alpha1.ReasonConfigured))
 		Expect(partnerSetting(p.TenantID, "automaticUserConsentSettings", "inboundAllowed")()).To(Equal(true))
-		inv := newInvitation(newNamespace(), "auto", "kim@"+p.DefaultDomain)
+		inv := newInvitation(newNamespace(), "auto", kimAddress(p))
 		Expect(k8s.Create(suiteCtx, inv)).To(Succeed())
 		Eventually(func(g Gomega) b2bv1alpha1.InvitationState { return fetch(inv)(g).Status.State }).
 			WithTimeout(timeout).WithPolling(interval).Should(Equal(b2bv1alpha1.StateAccepted))
+		Eventually(fetch(inv)).WithTimeout(timeout).WithPolling(interval).Should(
+			haveCondition(b2bv1alpha1.ConditionRedeemed, metav1.ConditionTrue, b2bv1alpha1.ReasonAutomaticRedemption))
+		Expect(emu.MailsSent(kimAddress(p))).To(BeZero(), "automatic redemption sends no invitation mail")
 	})
 })

@@ -306,6 +306,12 @@ type PartnerInvitationStatus struct {
 	// declares it.
 	// +optional
 	Organization string `json:"organization,omitempty"`
+
+	// automaticallyRedeemed is true when Graph redeemed the invitation as it was sent (automatic
+	// redemption, allowed by both organizations' cross-tenant access settings): no mail, no
+	// consent prompt.
+	// +optional
+	AutomaticallyRedeemed bool `json:"automaticallyRedeemed,omitempty"`
 }
 
 // AccessStatus lists the grants in effect for the guest.

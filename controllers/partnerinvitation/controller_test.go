@@ -28,6 +28,7 @@ import (
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/graphtest"
+	"github.com/partnerops/partner-operator/internal/organization"
 	"github.com/partnerops/partner-operator/internal/policy"
 )
 
@@ -88,7 +89,8 @@ func newHarness(t *testing.T, dir *graphtest.Fake, funcs *interceptor.Funcs, obj
 	objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}})
 	b := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
 		WithStatusSubresource(&b2bv1alpha1.PartnerInvitation{}).
-		WithIndex(&b2bv1alpha1.PartnerInvitation{}, EmailIndex, indexEmail)
+		WithIndex(&b2bv1alpha1.PartnerInvitation{}, EmailIndex, indexEmail).
+		WithIndex(&b2bv1alpha1.PartnerOrganization{}, organization.DomainIndex, organization.IndexOrganization)
 	if funcs != nil {
 		b = b.WithInterceptorFuncs(*funcs)
 	}

@@ -215,6 +215,7 @@ func (r *Reconciler) createInvitation(ctx context.Context, pinv *b2bv1alpha1.Par
 	pinv.Status.State = b2bv1alpha1.StatePendingAcceptance
 	if inv.Status == "Completed" {
 		pinv.Status.State = b2bv1alpha1.StateAccepted
+		pinv.Status.AutomaticallyRedeemed = true
 	}
 	pinv.Status.InvitedAt = &now
 	pinv.Status.Sponsors = nil

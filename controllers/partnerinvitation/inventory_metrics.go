@@ -33,7 +33,7 @@ var readyReasons = map[string]bool{}
 
 func init() {
 	for _, r := range []string{
-		b2bv1alpha1.ReasonAccepted, b2bv1alpha1.ReasonAccessPending, b2bv1alpha1.ReasonAccessRevoked,
+		b2bv1alpha1.ReasonAccepted, b2bv1alpha1.ReasonAutomaticRedemption, b2bv1alpha1.ReasonAccessPending, b2bv1alpha1.ReasonAccessRevoked,
 		b2bv1alpha1.ReasonAccountDisabled, b2bv1alpha1.ReasonAdopted, b2bv1alpha1.ReasonAdoptionDenied,
 		b2bv1alpha1.ReasonAmbiguousGroup, b2bv1alpha1.ReasonAppNotFound, b2bv1alpha1.ReasonAwaitingGraph,
 		b2bv1alpha1.ReasonConflict, b2bv1alpha1.ReasonDeleting, b2bv1alpha1.ReasonExpired,

@@ -144,6 +144,9 @@ func deriveConditions(pinv *b2bv1alpha1.PartnerInvitation, f *findings, blocker 
 	switch {
 	case st.UserID == "":
 		meta.RemoveStatusCondition(&st.Conditions, b2bv1alpha1.ConditionRedeemed)
+	case st.State == b2bv1alpha1.StateAccepted && st.AutomaticallyRedeemed:
+		setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionTrue, b2bv1alpha1.ReasonAutomaticRedemption,
+			"Redeemed automatically as it was sent: both organizations' cross-tenant access settings allow automatic redemption, so no mail and no consent prompt")
 	case st.State == b2bv1alpha1.StateAccepted:
 		setCondition(pinv, b2bv1alpha1.ConditionRedeemed, metav1.ConditionTrue, b2bv1alpha1.ReasonAccepted, "The partner redeemed the invitation")
 	case st.State == b2bv1alpha1.StatePendingAcceptance:
@@ -318,6 +321,7 @@ func observeRedemption(pinv *b2bv1alpha1.PartnerInvitation, guest *graph.User) {
 	case string(b2bv1alpha1.StatePendingAcceptance):
 		pinv.Status.State = b2bv1alpha1.StatePendingAcceptance
 		pinv.Status.RedeemedAt = nil
+		pinv.Status.AutomaticallyRedeemed = false // reset: the next redemption is the partner's
 	default:
 		pinv.Status.State = ""
 	}

@@ -85,12 +85,8 @@ func TestCreateSurvivesALostAnswer(t *testing.T) {
 	org := &b2bv1alpha1.PartnerOrganization{ObjectMeta: metav1.ObjectMeta{Name: "fabrikam", Generation: 1},
 		Spec: b2bv1alpha1.PartnerOrganizationSpec{Domains: []string{"fabrikam.example"}}}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(org).WithStatusSubresource(org).
-		WithIndex(&b2bv1alpha1.PartnerOrganization{}, organization.DomainIndex, func(o client.Object) []string {
-			return organization.Domains(o.(*b2bv1alpha1.PartnerOrganization))
-		}).
-		WithIndex(&b2bv1alpha1.PartnerInvitation{}, organization.InvitationDomainIndex, func(o client.Object) []string {
-			return []string{organization.DomainOf(o.(*b2bv1alpha1.PartnerInvitation).Spec.Email)}
-		}).Build()
+		WithIndex(&b2bv1alpha1.PartnerOrganization{}, organization.DomainIndex, organization.IndexOrganization).
+		WithIndex(&b2bv1alpha1.PartnerInvitation{}, organization.InvitationDomainIndex, organization.IndexInvitation).Build()
 	ctx := context.Background()
 	current := func() *b2bv1alpha1.PartnerOrganization {
 		var got b2bv1alpha1.PartnerOrganization

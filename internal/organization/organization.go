@@ -29,7 +29,8 @@ func DomainOf(email string) string {
 	return strings.ToLower(email[at+1:])
 }
 
-func indexInvitation(o client.Object) []string {
+// IndexInvitation is InvitationDomainIndex's function (fake clients in tests register it too).
+func IndexInvitation(o client.Object) []string {
 	pinv, ok := o.(*b2bv1alpha1.PartnerInvitation)
 	if !ok {
 		return nil
@@ -40,7 +41,8 @@ func indexInvitation(o client.Object) []string {
 	return nil
 }
 
-func indexOrganization(o client.Object) []string {
+// IndexOrganization is DomainIndex's function.
+func IndexOrganization(o client.Object) []string {
 	org, ok := o.(*b2bv1alpha1.PartnerOrganization)
 	if !ok {
 		return nil
@@ -70,10 +72,10 @@ func compact(sorted []string) []string {
 
 // Register adds the two indexes to the manager's cache.
 func Register(ctx context.Context, indexer client.FieldIndexer) error {
-	if err := indexer.IndexField(ctx, &b2bv1alpha1.PartnerInvitation{}, InvitationDomainIndex, indexInvitation); err != nil {
+	if err := indexer.IndexField(ctx, &b2bv1alpha1.PartnerInvitation{}, InvitationDomainIndex, IndexInvitation); err != nil {
 		return fmt.Errorf("index PartnerInvitations by domain: %w", err)
 	}
-	if err := indexer.IndexField(ctx, &b2bv1alpha1.PartnerOrganization{}, DomainIndex, indexOrganization); err != nil {
+	if err := indexer.IndexField(ctx, &b2bv1alpha1.PartnerOrganization{}, DomainIndex, IndexOrganization); err != nil {
 		return fmt.Errorf("index PartnerOrganizations by domain: %w", err)
 	}
 	return nil

@@ -8,12 +8,15 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/importer"
 	"github.com/partnerops/partner-operator/internal/manifest"
+	"github.com/partnerops/partner-operator/internal/organization"
 )
 
 type importOptions struct {
@@ -25,6 +28,7 @@ type importOptions struct {
 	serverDryRun bool
 	output       string
 	tenant       string
+	orgs         bool
 }
 
 func newImportCommand(p *plugin) *cobra.Command {
@@ -79,6 +83,7 @@ order mark; "-" reads stdin.`,
 	f.StringVar(&o.policyFile, "policy", "", "YAML file of PartnerAccessPolicies to check every row against, as if they selected the namespace")
 	f.BoolVar(&o.serverDryRun, "server-dry-run", false, "also create every valid row with dry-run in the cluster, so its CRD schema and admission policy judge it")
 	f.StringVarP(&o.output, "output", "o", "yaml", "stdout format: yaml, json or name")
+	f.BoolVar(&o.orgs, "organizations", false, "also write a PartnerOrganization per mail domain of the valid rows (cluster-scoped: the cluster owner's to review and apply; each resolves its domain to a tenant and, once applied, creates that partner's cross-tenant access configuration)")
 	f.StringVar(&o.tenant, "tenant", "", "name this tenant object in every manifest's spec.tenantRef, KIND/NAME (ClusterGraphTenant/prod, GraphTenant/own); default: none, the operator's default tenant")
 	return cmd
 }
@@ -130,11 +135,27 @@ func (o *importOptions) run(ctx context.Context, file string) error {
 	if len(res.Problems) > 0 && !o.skipInvalid {
 		return fmt.Errorf("%s: %d problems; nothing written (--skip-invalid writes the %d valid rows)", file, len(res.Problems), len(valid))
 	}
-	if err := o.write(valid); err != nil {
+	objs := make([]manifest.Object, 0, len(valid))
+	for _, v := range valid {
+		objs = append(objs, v)
+	}
+	var orgs []*b2bv1alpha1.PartnerOrganization
+	if o.orgs {
+		if orgs, err = organizationsFor(valid, opts.TenantRef); err != nil {
+			return err
+		}
+		for _, org := range orgs {
+			objs = append(objs, org)
+		}
+	}
+	if err := o.write(objs); err != nil {
 		return err
 	}
 	if o.out != "" {
 		fmt.Fprintf(errOut, "%s: %d PartnerInvitations written to %s\n", file, len(valid), o.out)
+		if o.orgs {
+			fmt.Fprintf(errOut, "%s: %d PartnerOrganizations written to %s\n", file, len(orgs), o.out)
+		}
 	}
 	if len(res.Problems) > 0 {
 		return fmt.Errorf("%s: %d problems; the %d valid rows were written", file, len(res.Problems), len(valid))
@@ -155,7 +176,33 @@ func (o *importOptions) importFile(file string, opts importer.Options) (*importe
 	return importer.Import(in, file, opts)
 }
 
-func (o *importOptions) write(objs []*b2bv1alpha1.PartnerInvitation) error {
+// organizationsFor declares one PartnerOrganization per domain the invitations go to, named
+// after the domain, with no settings: the tenant's stay as they are until the cluster owner
+// writes some. A namespace's GraphTenant cannot hold one (organizations are cluster-scoped).
+func organizationsFor(invs []*b2bv1alpha1.PartnerInvitation, ref *b2bv1alpha1.TenantReference) ([]*b2bv1alpha1.PartnerOrganization, error) {
+	var tenantRef *b2bv1alpha1.OrganizationTenantReference
+	if ref != nil {
+		if ref.Kind != b2bv1alpha1.KindClusterGraphTenant {
+			return nil, fmt.Errorf("--organizations with --tenant %s/%s: a PartnerOrganization is configured in a ClusterGraphTenant, not a namespace's GraphTenant", ref.Kind, ref.Name)
+		}
+		tenantRef = &b2bv1alpha1.OrganizationTenantReference{Kind: ref.Kind, Name: ref.Name}
+	}
+	seen := map[string]bool{}
+	var out []*b2bv1alpha1.PartnerOrganization
+	for _, inv := range invs {
+		d := organization.DomainOf(inv.Spec.Email)
+		if d == "" || seen[d] {
+			continue
+		}
+		seen[d] = true
+		out = append(out, &b2bv1alpha1.PartnerOrganization{ObjectMeta: metav1.ObjectMeta{Name: d},
+			Spec: b2bv1alpha1.PartnerOrganizationSpec{Domains: []string{d}, TenantRef: tenantRef}})
+	}
+	slices.SortFunc(out, func(a, b *b2bv1alpha1.PartnerOrganization) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (o *importOptions) write(objs []manifest.Object) error {
 	var err error
 	switch {
 	case len(objs) == 0:
@@ -169,7 +216,11 @@ func (o *importOptions) write(objs []*b2bv1alpha1.PartnerInvitation) error {
 		err = manifest.EncodeJSON(o.p.streams.Out, objs)
 	case o.output == "name":
 		for _, obj := range objs {
-			fmt.Fprintf(o.p.streams.Out, "partnerinvitation.%s/%s\n", b2bv1alpha1.GroupVersion.Group, obj.Name)
+			kind := "partnerinvitation"
+			if _, ok := obj.(*b2bv1alpha1.PartnerOrganization); ok {
+				kind = "partnerorganization"
+			}
+			fmt.Fprintf(o.p.streams.Out, "%s.%s/%s\n", kind, b2bv1alpha1.GroupVersion.Group, obj.GetName())
 		}
 	default:
 		err = manifest.Encode(o.p.streams.Out, objs)

@@ -245,3 +245,38 @@ func TestImportServerDryRun(t *testing.T) {
 		t.Errorf("the dry run created %d objects", len(list.Items))
 	}
 }
+
+// --organizations declares one PartnerOrganization per domain, beside the invitations, for the
+// cluster owner to review; a namespace's GraphTenant cannot hold one.
+func TestImportOrganizations(t *testing.T) {
+	noKubeconfig(t)
+	csv := writeFile(t, "two.csv", seedCSV+"maria@Contoso.com,Maria,,,,,\nli@fabrikam.example,Li,,,,,\n")
+	stdout, stderr, err := runPlugin(t, "import", csv, "-n", "partners", "--organizations", "--tenant", "ClusterGraphTenant/prod", "-o", "name")
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"partnerorganization.b2b.partnerops.io/contoso.com\n", "partnerorganization.b2b.partnerops.io/fabrikam.example\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("missing %q in\n%s", want, stdout)
+		}
+	}
+	if n := strings.Count(stdout, "partnerorganization."); n != 2 {
+		t.Errorf("%d organizations for two domains:\n%s", n, stdout)
+	}
+	out := filepath.Join(t.TempDir(), "partners")
+	if _, stderr, err := runPlugin(t, "import", csv, "-n", "partners", "--organizations", "--tenant", "ClusterGraphTenant/prod", "--out", out); err != nil {
+		t.Fatalf("import --out: %v\n%s", err, stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "contoso.com.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "apiVersion: b2b.partnerops.io/v1alpha1\nkind: PartnerOrganization\nmetadata:\n  name: contoso.com\nspec:\n  domains:\n  - contoso.com\n  tenantRef:\n    kind: ClusterGraphTenant\n    name: prod\n"
+	if string(raw) != want {
+		t.Errorf("contoso.com.yaml:\n%s\nwant\n%s", raw, want)
+	}
+	if _, _, err := runPlugin(t, "import", csv, "-n", "partners", "--organizations", "--tenant", "GraphTenant/own"); err == nil ||
+		!strings.Contains(err.Error(), "ClusterGraphTenant") {
+		t.Errorf("a GraphTenant for organizations: %v", err)
+	}
+}

@@ -1,4 +1,4 @@
-// Package manifest writes PartnerInvitations as files meant for Git: stable object names
+// Package manifest writes PartnerInvitations (and PartnerOrganizations) as files meant for Git: stable object names
 // derived from the addresses, and byte-identical output for the same input, so that running an
 // import or an export again shows no diff.
 package manifest
@@ -20,10 +20,24 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v2"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 )
+
+// Object is a kind this package writes.
+type Object interface {
+	GetName() string
+	DeepCopyObject() runtime.Object
+}
+
+func kindOf(obj Object) string {
+	if _, ok := obj.(*b2bv1alpha1.PartnerOrganization); ok {
+		return b2bv1alpha1.KindPartnerOrganization
+	}
+	return "PartnerInvitation"
+}
 
 // KustomizationFile is the file WriteDir lists the manifests in.
 const KustomizationFile = "kustomization.yaml"
@@ -141,7 +155,7 @@ func Fold(email string) string {
 
 // Encode writes the objects as one YAML stream ("---" between documents), apiVersion/kind
 // set, no status, no empty fields, in the order given.
-func Encode(w io.Writer, objs []*b2bv1alpha1.PartnerInvitation) error {
+func Encode[T Object](w io.Writer, objs []T) error {
 	var buf bytes.Buffer
 	for i, obj := range objs {
 		doc, err := encodeYAML(obj)
@@ -159,7 +173,7 @@ func Encode(w io.Writer, objs []*b2bv1alpha1.PartnerInvitation) error {
 
 // EncodeJSON writes the objects as a v1 List, as kubectl get -o json does for several
 // objects: apiVersion/kind set, no status, no empty fields, in the order given.
-func EncodeJSON(w io.Writer, objs []*b2bv1alpha1.PartnerInvitation) error {
+func EncodeJSON[T Object](w io.Writer, objs []T) error {
 	items := make([]any, 0, len(objs))
 	for _, obj := range objs {
 		m, err := clean(obj)
@@ -183,15 +197,15 @@ func EncodeJSON(w io.Writer, objs []*b2bv1alpha1.PartnerInvitation) error {
 // WriteDir writes one file per object (<name>.yaml) and a kustomization.yaml listing them
 // (sorted), into dir (created if needed). Without overwrite, it refuses (and writes nothing)
 // when any of those files exists, naming them.
-func WriteDir(dir string, objs []*b2bv1alpha1.PartnerInvitation, overwrite bool) error {
+func WriteDir[T Object](dir string, objs []T, overwrite bool) error {
 	files := map[string][]byte{}
 	var resources []string
 	for _, obj := range objs {
 		// The name becomes a path: only a valid object name may, so nothing escapes dir.
-		if errs := validation.IsDNS1123Subdomain(obj.Name); len(errs) > 0 {
-			return fmt.Errorf("object name %q: %s", obj.Name, strings.Join(errs, "; "))
+		if errs := validation.IsDNS1123Subdomain(obj.GetName()); len(errs) > 0 {
+			return fmt.Errorf("object name %q: %s", obj.GetName(), strings.Join(errs, "; "))
 		}
-		file := obj.Name + ".yaml"
+		file := obj.GetName() + ".yaml"
 		if _, dup := files[file]; dup || file == KustomizationFile {
 			return fmt.Errorf("two objects would be written to %s", filepath.Join(dir, file))
 		}
@@ -240,7 +254,7 @@ func WriteDir(dir string, objs []*b2bv1alpha1.PartnerInvitation, overwrite bool)
 	return nil
 }
 
-func encodeYAML(obj *b2bv1alpha1.PartnerInvitation) ([]byte, error) {
+func encodeYAML(obj Object) ([]byte, error) {
 	m, err := clean(obj)
 	if err != nil {
 		return nil, err
@@ -250,25 +264,25 @@ func encodeYAML(obj *b2bv1alpha1.PartnerInvitation) ([]byte, error) {
 	// sigs.k8s.io/yaml fails on them.
 	doc, err := yaml.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", obj.Name, err)
+		return nil, fmt.Errorf("encoding %s: %w", obj.GetName(), err)
 	}
 	return doc, nil
 }
 
 // clean is the object as a manifest carries it: apiVersion and kind set, no status, and no
 // empty values (such as metadata.creationTimestamp: null).
-func clean(obj *b2bv1alpha1.PartnerInvitation) (map[string]any, error) {
-	c := obj.DeepCopy()
-	c.APIVersion, c.Kind = b2bv1alpha1.GroupVersion.String(), "PartnerInvitation"
+func clean(obj Object) (map[string]any, error) {
+	c := obj.DeepCopyObject()
+	c.GetObjectKind().SetGroupVersionKind(b2bv1alpha1.GroupVersion.WithKind(kindOf(obj)))
 	raw, err := json.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", obj.Name, err)
+		return nil, fmt.Errorf("encoding %s: %w", obj.GetName(), err)
 	}
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", obj.Name, err)
+		return nil, fmt.Errorf("encoding %s: %w", obj.GetName(), err)
 	}
 	delete(m, "status")
 	prune(m)

@@ -151,7 +151,7 @@ func (r *Reconciler) configure(ctx context.Context, org *b2bv1alpha1.PartnerOrga
 		return err
 	}
 	org.Status.ConfiguredIn = ourID
-	want := desired(partnerID, org.Spec.PartnerSettings)
+	want := organization.Desired(partnerID, org.Spec.PartnerSettings)
 	actual, err := partners.GetPartner(ctx, partnerID)
 	switch {
 	case graph.IsNotFound(err):
@@ -168,7 +168,7 @@ func (r *Reconciler) configure(ctx context.Context, org *b2bv1alpha1.PartnerOrga
 			return err
 		}
 	}
-	org.Status.Settings = observed(actual)
+	org.Status.Settings = organization.Observed(actual)
 	now := metav1.NewTime(r.now())
 	org.Status.LastSyncedAt = &now
 	r.setReady(org, metav1.ConditionTrue, b2bv1alpha1.ReasonConfigured, fmt.Sprintf(
@@ -310,7 +310,7 @@ func (r *Reconciler) claim(org *b2bv1alpha1.PartnerOrganization, partnerID strin
 
 // correct sets back what differs from the spec, leaving the settings the spec omits alone.
 func (r *Reconciler) correct(ctx context.Context, org *b2bv1alpha1.PartnerOrganization, partners graph.CrossTenantAccess, want graph.PartnerConfiguration, actual *graph.PartnerConfiguration) error {
-	patch, changed := drift(want, *actual)
+	patch, changed := organization.Drift(want, *actual)
 	if len(changed) == 0 {
 		return nil
 	}

@@ -21,6 +21,16 @@ type CrossTenantAccess interface {
 	DeletePartner(ctx context.Context, tenantID string) error
 }
 
+// PartnerReader reads every partner configuration of a tenant, and names another tenant by
+// its ID: what an export of the existing configurations needs.
+type PartnerReader interface {
+	// ListPartners returns every partner configuration, following every page.
+	ListPartners(ctx context.Context) ([]PartnerConfiguration, error)
+	// FindTenantByID looks a tenant up by its ID
+	// (tenantRelationships/findTenantInformationByTenantId); an unknown one is NotFound.
+	FindTenantByID(ctx context.Context, tenantID string) (*TenantInformation, error)
+}
+
 // TenantInformation is what Graph tells about another organization's tenant.
 type TenantInformation struct {
 	TenantID          string

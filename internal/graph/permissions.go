@@ -43,6 +43,8 @@ var leastPermission = map[string]string{
 	// PartnerOrganizations: the partner's tenant by domain, and its cross-tenant access
 	// configuration.
 	"find tenant by domain": "CrossTenantInformation.ReadBasic.All",
+	"find tenant by ID":     "CrossTenantInformation.ReadBasic.All",
+	"list partners":         "Policy.Read.All",
 	"get partner":           "Policy.Read.All",
 	"create partner":        "Policy.ReadWrite.CrossTenantAccess",
 	"update partner":        "Policy.ReadWrite.CrossTenantAccess",

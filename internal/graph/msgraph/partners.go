@@ -15,7 +15,10 @@ import (
 	graph "github.com/partnerops/partner-operator/internal/graph"
 )
 
-var _ graph.CrossTenantAccess = (*Client)(nil)
+var (
+	_ graph.CrossTenantAccess = (*Client)(nil)
+	_ graph.PartnerReader     = (*Client)(nil)
+)
 
 // Op names of the cross-tenant access calls, for errors (and graph.LeastPermission).
 const (
@@ -24,6 +27,8 @@ const (
 	opCreatePartner = "create partner"
 	opUpdatePartner = "update partner"
 	opDeletePartner = "delete partner"
+	opListPartners  = "list partners"
+	opFindTenantID  = "find tenant by ID"
 )
 
 func (c *Client) partners() *policies.CrossTenantAccessPolicyPartnersRequestBuilder {
@@ -52,6 +57,48 @@ func (c *Client) FindTenantByDomain(ctx context.Context, domain string) (*graph.
 		DisplayName:       deref(resp.GetDisplayName()),
 		DefaultDomainName: deref(resp.GetDefaultDomainName()),
 	}, nil
+}
+
+// FindTenantByID sends GET /tenantRelationships/findTenantInformationByTenantId(tenantId='...')
+// (CrossTenantInformation.ReadBasic.All).
+func (c *Client) FindTenantByID(ctx context.Context, tenantID string) (*graph.TenantInformation, error) {
+	if err := checkTenantID(opFindTenantID, tenantID); err != nil {
+		return nil, err
+	}
+	lit := odataString(tenantID)
+	resp, err := tenantrelationships.NewTenantRelationshipsRequestBuilderInternal(map[string]string{}, c.adapter).
+		FindTenantInformationByTenantIdWithTenantId(&lit).Get(ctx, nil)
+	if err != nil {
+		return nil, classify(opFindTenantID, err)
+	}
+	if resp == nil || deref(resp.GetTenantId()) == "" {
+		return nil, &graph.Error{Kind: graph.KindTransient, Op: opFindTenantID, StatusCode: http.StatusOK, Message: "answer has no tenantId"}
+	}
+	return &graph.TenantInformation{TenantID: deref(resp.GetTenantId()), DisplayName: deref(resp.GetDisplayName()),
+		DefaultDomainName: deref(resp.GetDefaultDomainName())}, nil
+}
+
+// ListPartners sends GET /policies/crossTenantAccessPolicy/partners (Policy.Read.All) and
+// follows every @odata.nextLink.
+func (c *Client) ListPartners(ctx context.Context) ([]graph.PartnerConfiguration, error) {
+	var out []graph.PartnerConfiguration
+	resp, err := c.partners().Get(ctx, nil)
+	for {
+		if err != nil {
+			return nil, classify(opListPartners, err)
+		}
+		if resp == nil {
+			return out, nil
+		}
+		for _, m := range resp.GetValue() {
+			out = append(out, partnerFromModel(m))
+		}
+		next := deref(resp.GetOdataNextLink())
+		if next == "" {
+			return out, nil
+		}
+		resp, err = c.partners().WithUrl(next).Get(ctx, nil)
+	}
 }
 
 // GetPartner sends GET /policies/crossTenantAccessPolicy/partners/{tenantId} (Policy.Read.All).

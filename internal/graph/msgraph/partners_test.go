@@ -310,3 +310,30 @@ func TestAutomaticRedemptionEndToEnd(t *testing.T) {
 		t.Errorf("%d invitation mails, want none (automatic redemption suppresses it)", n)
 	}
 }
+
+// An export reads every configuration and names each partner by its tenant ID.
+func TestListPartnersAndFindTenantByID(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestClient(t, emulator.Options{ExternalTenants: []emulator.ExternalTenant{contosoTenant}})
+	ctx := testContext(t)
+	if got, err := c.ListPartners(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("ListPartners on a new tenant = %v, %v", got, err)
+	}
+	if err := c.CreatePartner(ctx, examplePartner()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.ListPartners(ctx)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("ListPartners = %v, %v", got, err)
+	}
+	if diff := cmp.Diff(examplePartner().InboundTrust, got[0].InboundTrust); got[0].TenantID != contosoTenantID || diff != "" {
+		t.Errorf("listed %s, inboundTrust (-want +got):\n%s", got[0].TenantID, diff)
+	}
+	info, err := c.FindTenantByID(ctx, contosoTenantID)
+	if err != nil || info.DefaultDomainName != "contoso.onmicrosoft.com" || info.DisplayName != "Contoso, Ltd" {
+		t.Fatalf("FindTenantByID = %+v, %v", info, err)
+	}
+	if _, err := c.FindTenantByID(ctx, "00000000-0000-4000-8000-000000000999"); !graph.IsNotFound(err) {
+		t.Errorf("unknown tenant ID: %v, want NotFound", err)
+	}
+}

@@ -1,4 +1,4 @@
-package partnerorganization
+package organization
 
 import (
 	"reflect"
@@ -28,7 +28,7 @@ func TestDesiredRoundTrip(t *testing.T) {
 		InboundTrust:        &b2bv1alpha1.InboundTrust{MFAAccepted: ptr.To(true)},
 		AutomaticRedemption: ptr.To(true),
 	}
-	want := desired("t", spec)
+	want := Desired("t", spec)
 	b := want.B2BCollaborationInbound
 	if b.UsersAndGroups.AccessType != "blocked" || b.Applications.AccessType != "allowed" {
 		t.Fatalf("access types: %+v %+v", b.UsersAndGroups, b.Applications)
@@ -39,7 +39,7 @@ func TestDesiredRoundTrip(t *testing.T) {
 	if want.B2BDirectConnectInbound != nil {
 		t.Fatal("a setting the spec omits is sent")
 	}
-	back := observed(&want)
+	back := Observed(&want)
 	if !reflect.DeepEqual(back.B2BCollaborationInbound, spec.B2BCollaborationInbound) || *back.AutomaticRedemption != true ||
 		*back.InboundTrust.MFAAccepted != true {
 		t.Fatalf("read back: %+v", back)
@@ -47,7 +47,7 @@ func TestDesiredRoundTrip(t *testing.T) {
 }
 
 func TestDrift(t *testing.T) {
-	want := desired("t", b2bv1alpha1.PartnerSettings{
+	want := Desired("t", b2bv1alpha1.PartnerSettings{
 		B2BCollaborationInbound: allUsersToAllApps(),
 		InboundTrust:            &b2bv1alpha1.InboundTrust{MFAAccepted: ptr.To(true)},
 		AutomaticRedemption:     ptr.To(false),
@@ -63,7 +63,7 @@ func TestDrift(t *testing.T) {
 		AutomaticUserConsentSettings: &graph.AutomaticUserConsent{},
 		B2BDirectConnectInbound:      &graph.B2BSetting{UsersAndGroups: &graph.AccessTargets{AccessType: "blocked"}},
 	}
-	if patch, changed := drift(want, inSync); len(changed) != 0 {
+	if patch, changed := Drift(want, inSync); len(changed) != 0 {
 		t.Fatalf("in sync, yet %v changed: %+v", changed, patch)
 	}
 
@@ -71,7 +71,7 @@ func TestDrift(t *testing.T) {
 	drifted.InboundTrust = &graph.InboundTrust{IsMfaAccepted: ptr.To(false), IsCompliantDeviceAccepted: ptr.To(true)}
 	drifted.AutomaticUserConsentSettings = &graph.AutomaticUserConsent{InboundAllowed: ptr.To(true), OutboundAllowed: ptr.To(true)}
 	drifted.B2BCollaborationInbound = nil // inherited from the default: not what the spec says
-	patch, changed := drift(want, drifted)
+	patch, changed := Drift(want, drifted)
 	if !reflect.DeepEqual(changed, []string{"b2bCollaborationInbound", "inboundTrust", "automaticRedemption"}) {
 		t.Fatalf("changed = %v", changed)
 	}

@@ -1,4 +1,4 @@
-package partnerorganization
+package organization
 
 import (
 	"slices"
@@ -10,8 +10,8 @@ import (
 	"github.com/partnerops/partner-operator/internal/graph"
 )
 
-// desired is the configuration the spec asks for: only the settings it sets.
-func desired(tenantID string, s b2bv1alpha1.PartnerSettings) graph.PartnerConfiguration {
+// Desired is the configuration the spec asks for: only the settings it sets.
+func Desired(tenantID string, s b2bv1alpha1.PartnerSettings) graph.PartnerConfiguration {
 	p := graph.PartnerConfiguration{TenantID: tenantID,
 		B2BCollaborationInbound: toB2B(s.B2BCollaborationInbound),
 		B2BDirectConnectInbound: toB2B(s.B2BDirectConnectInbound),
@@ -47,8 +47,8 @@ func toB2B(in *b2bv1alpha1.B2BInbound) *graph.B2BSetting {
 	}
 }
 
-// observed is the configuration as status shows it.
-func observed(p *graph.PartnerConfiguration) *b2bv1alpha1.PartnerSettings {
+// Observed is the configuration as status shows it.
+func Observed(p *graph.PartnerConfiguration) *b2bv1alpha1.PartnerSettings {
 	s := &b2bv1alpha1.PartnerSettings{
 		B2BCollaborationInbound: fromB2B(p.B2BCollaborationInbound),
 		B2BDirectConnectInbound: fromB2B(p.B2BDirectConnectInbound),
@@ -91,10 +91,10 @@ func access(graphAccess string) b2bv1alpha1.Access {
 	return b2bv1alpha1.AccessAllowed
 }
 
-// drift is the update that brings actual to want, and the names of the settings it changes.
+// Drift is the update that brings actual to want, and the names of the settings it changes.
 // Graph replaces a complex property whole, so a partly specified one (inboundTrust, the
 // consent settings) is sent with the tenant's values for the parts the spec leaves out.
-func drift(want, actual graph.PartnerConfiguration) (graph.PartnerConfiguration, []string) {
+func Drift(want, actual graph.PartnerConfiguration) (graph.PartnerConfiguration, []string) {
 	patch := graph.PartnerConfiguration{}
 	var changed []string
 	if want.B2BCollaborationInbound != nil && !sameB2B(want.B2BCollaborationInbound, actual.B2BCollaborationInbound) {

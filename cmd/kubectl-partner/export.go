@@ -21,6 +21,7 @@ import (
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/graph/msgraph"
 	"github.com/partnerops/partner-operator/internal/manifest"
+	"github.com/partnerops/partner-operator/internal/organization"
 	"github.com/partnerops/partner-operator/internal/tenant"
 )
 
@@ -44,6 +45,17 @@ type exportOptions struct {
 	tenantRef  string
 	operatorNS string
 	clouds     []string
+	// orgs also exports the tenant's partner configurations as PartnerOrganizations.
+	orgs bool
+}
+
+// exportClients are what the export reads and writes with.
+type exportClients struct {
+	// ref is the tenant object the manifests name; nil for the flags' tenant.
+	ref      *b2bv1alpha1.TenantReference
+	reader   graph.GuestReader
+	writer   graph.Directory
+	partners graph.PartnerReader
 }
 
 func newExportCommand(p *plugin) *cobra.Command {
@@ -111,6 +123,7 @@ with --cloud, as to the operator.`,
 	f.StringVar(&o.domain, "domain", "", "only guests with an address (mail or other mails) at this domain")
 	f.StringVar(&o.createdAfter, "created-after", "", "only guests created at or after this time (RFC 3339, or a date such as 2025-01-31)")
 	f.StringVar(&o.state, "state", "", "only guests in this redemption state: PendingAcceptance or Accepted")
+	f.BoolVar(&o.orgs, "organizations", false, "also export the tenant's partner configurations (cross-tenant access settings) as PartnerOrganizations that adopt them as they are, with deletionPolicy Orphan (needs Policy.Read.All and CrossTenantInformation.ReadBasic.All)")
 	f.BoolVar(&o.withAccess, "with-access", false, "also export group memberships and app role assignments")
 	f.StringVar(&o.out, "out", "", "write <name>.yaml files and a kustomization.yaml into this directory instead of stdout")
 	f.BoolVar(&o.overwrite, "overwrite", false, "with --out, replace files that exist")
@@ -152,9 +165,19 @@ func (o *exportOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ref, reader, writer, err := o.connect(ctx, ns)
+	clients, err := o.connect(ctx, ns)
 	if err != nil {
 		return err
+	}
+	ref, reader, writer := clients.ref, clients.reader, clients.writer
+	var orgs []*b2bv1alpha1.PartnerOrganization
+	if o.orgs {
+		if ref != nil && ref.Kind != b2bv1alpha1.KindClusterGraphTenant {
+			return fmt.Errorf("--organizations with --tenant %s: a PartnerOrganization is configured in a ClusterGraphTenant, not a namespace's GraphTenant", o.tenantRef)
+		}
+		if orgs, err = exportOrganizations(ctx, clients.partners, ref); err != nil {
+			return err
+		}
 	}
 
 	rep := &exportReport{}
@@ -180,22 +203,20 @@ func (o *exportOptions) run(ctx context.Context) error {
 		}
 	}
 
-	switch {
-	case o.out != "":
-		err = manifest.WriteDir(o.out, objs, o.overwrite)
-	case o.output == "json":
-		err = manifest.EncodeJSON(o.p.streams.Out, objs)
-	case o.output == "name":
-		for _, obj := range objs {
-			fmt.Fprintf(o.p.streams.Out, "partnerinvitation.%s/%s\n", b2bv1alpha1.GroupVersion.Group, obj.Name)
-		}
-	default:
-		err = manifest.Encode(o.p.streams.Out, objs)
+	all := make([]manifest.Object, 0, len(objs)+len(orgs))
+	for _, obj := range objs {
+		all = append(all, obj)
 	}
-	if err != nil {
-		return fmt.Errorf("write the manifests: %w", err)
+	for _, org := range orgs {
+		all = append(all, org)
+	}
+	if err := writeManifests(o.p.streams.Out, all, o.out, o.output, o.overwrite); err != nil {
+		return err
 	}
 	rep.print(o.p.streams.ErrOut, ns, o.out)
+	if o.orgs {
+		fmt.Fprintf(o.p.streams.ErrOut, "%d partner configurations exported as PartnerOrganizations that adopt them\n", len(orgs))
+	}
 	if rep.invalid > 0 {
 		return fmt.Errorf("%d guests could not be exported as valid PartnerInvitations (listed above)", rep.invalid)
 	}
@@ -232,32 +253,31 @@ func (o *exportOptions) query() (graph.GuestQuery, error) {
 
 // connect reaches the tenant to export: a tenant object's (--tenant), or the one the AZURE_*
 // variables and Graph flags name. It returns the reference the manifests carry.
-func (o *exportOptions) connect(ctx context.Context, ns string) (*b2bv1alpha1.TenantReference, graph.GuestReader, graph.Directory, error) {
+func (o *exportOptions) connect(ctx context.Context, ns string) (*exportClients, error) {
 	if o.tenantRef == "" {
-		reader, writer, err := o.graphClient()
-		return nil, reader, writer, err
+		return o.graphClient()
 	}
 	ref, err := parseTenantFlag(o.tenantRef)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	clouds, err := tenant.ParseClouds(o.clouds)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	c, err := clusterClient(o.p, 0)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	obj, err := tenant.Get(ctx, c, tenant.RefIn(ns, ref))
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--tenant: %w", err)
+		return nil, fmt.Errorf("--tenant: %w", err)
 	}
 	// The person running the export reads the Secret with their own rights; the operator's
 	// restriction on ambient identities protects the operator's identity, not theirs.
 	creds, err := tenant.ReadCredentials(ctx, c, obj, tenant.Options{Clouds: clouds, OperatorNamespace: o.operatorNS, NamespacedAmbient: true})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--tenant %s: %w", o.tenantRef, err)
+		return nil, fmt.Errorf("--tenant %s: %w", o.tenantRef, err)
 	}
 	if o.operatorApp == "" {
 		// The operator keeps this tenant's ownership records under its application.
@@ -266,24 +286,24 @@ func (o *exportOptions) connect(ctx context.Context, ns string) (*b2bv1alpha1.Te
 	client, err := msgraph.DialTenant(creds, msgraph.Config{UserAgent: "kubectl-partner",
 		Retry: msgraph.RetryOptions{MaxRetries: 5, MaxInlineWait: time.Minute}, ExtensionAppID: o.operatorApp})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	size := string(obj.TenantSpec().Size)
 	if size == "" {
 		size = graph.TenantSmall
 	}
 	budget := graph.BudgetFor(size)
-	return ref, graph.PaceReader(client, budget), graph.Pace(client, budget, nil), nil
+	return &exportClients{ref: ref, reader: graph.PaceReader(client, budget), writer: graph.Pace(client, budget, nil), partners: client}, nil
 }
 
 // graphClient connects to Graph with the operator's choice of credential and paces the reads
 // to the tenant's quota. The retries wait out throttling inline, as a person at a terminal
 // would. The Directory is for the hand-over's record writes.
-func (o *exportOptions) graphClient() (graph.GuestReader, graph.Directory, error) {
+func (o *exportOptions) graphClient() (*exportClients, error) {
 	cred, err := msgraph.NewCredential(msgraph.CredentialOptions{AuthorityHost: o.p.graph.authority, AuthorityCAFile: o.p.graph.authorityCA,
 		ManagedIdentity: o.p.graph.managedIdentity, ManagedIdentityFlag: "--managed-identity"})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	c, err := msgraph.NewClient(msgraph.Config{
 		Endpoint: o.p.graph.endpoint, Credential: cred, UserAgent: "kubectl-partner",
@@ -291,10 +311,40 @@ func (o *exportOptions) graphClient() (graph.GuestReader, graph.Directory, error
 		ExtensionAppID: o.operatorApp,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	budget := graph.BudgetFor(o.tenantSize)
-	return graph.PaceReader(c, budget), graph.Pace(c, budget, nil), nil
+	return &exportClients{reader: graph.PaceReader(c, budget), writer: graph.Pace(c, budget, nil), partners: c}, nil
+}
+
+// exportOrganizations turns each partner configuration into a PartnerOrganization that adopts
+// it as it is: the partner's default domain, its tenant ID, the settings Graph holds. The
+// cluster owner adds the partner's other domains before applying it.
+func exportOrganizations(ctx context.Context, partners graph.PartnerReader, ref *b2bv1alpha1.TenantReference) ([]*b2bv1alpha1.PartnerOrganization, error) {
+	configs, err := partners.ListPartners(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the partner configurations: %w", err)
+	}
+	var tenantRef *b2bv1alpha1.OrganizationTenantReference
+	if ref != nil {
+		tenantRef = &b2bv1alpha1.OrganizationTenantReference{Kind: ref.Kind, Name: ref.Name}
+	}
+	var out []*b2bv1alpha1.PartnerOrganization
+	for i := range configs {
+		info, err := partners.FindTenantByID(ctx, configs[i].TenantID)
+		if err != nil {
+			return nil, fmt.Errorf("name the partner tenant %s: %w", configs[i].TenantID, err)
+		}
+		domain := strings.ToLower(info.DefaultDomainName)
+		out = append(out, &b2bv1alpha1.PartnerOrganization{
+			ObjectMeta: metav1.ObjectMeta{Name: domain},
+			Spec: b2bv1alpha1.PartnerOrganizationSpec{Domains: []string{domain}, TenantID: strings.ToLower(configs[i].TenantID),
+				TenantRef: tenantRef, PartnerSettings: *organization.Observed(&configs[i]),
+				Adoption: b2bv1alpha1.OrganizationAdoptionAdopt, DeletionPolicy: b2bv1alpha1.DeletionPolicyOrphan},
+		})
+	}
+	slices.SortFunc(out, func(a, b *b2bv1alpha1.PartnerOrganization) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 // annotationRecordedOwner shows, on an exported manifest, the owner the guest's ownership

@@ -414,3 +414,37 @@ func TestExportOwnershipAndHandOver(t *testing.T) {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 }
+
+// --organizations reads the partner configurations made in the portal into PartnerOrganizations
+// that adopt them as they are and orphan them on deletion, so applying one changes nothing.
+func TestExportOrganizations(t *testing.T) {
+	g := startGraph(t)
+	fabrikam := g.emu.AddExternalTenant(emulator.ExternalTenant{TenantID: "9C5D131D-B1C3-4FC4-9E3F-C6557947D551",
+		DisplayName: "Fabrikam", DefaultDomain: "Fabrikam.com"})
+	if err := g.emu.PatchPartner(fabrikam.TenantID, `{"inboundTrust":{"isMfaAccepted":true}}`); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := g.export(t, "--organizations")
+	if err != nil {
+		t.Fatalf("export: %v\n%s", err, stderr)
+	}
+	want := `apiVersion: b2b.partnerops.io/v1alpha1
+kind: PartnerOrganization
+metadata:
+  name: fabrikam.com
+spec:
+  adoption: Adopt
+  deletionPolicy: Orphan
+  domains:
+  - fabrikam.com
+  inboundTrust:
+    mfaAccepted: true
+  tenantID: 9c5d131d-b1c3-4fc4-9e3f-c6557947d551
+`
+	if stdout != want {
+		t.Errorf("stdout:\n%s\nwant\n%s", stdout, want)
+	}
+	if !strings.Contains(stderr, "1 partner configurations exported as PartnerOrganizations") {
+		t.Errorf("stderr: %s", stderr)
+	}
+}

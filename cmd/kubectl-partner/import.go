@@ -148,7 +148,7 @@ func (o *importOptions) run(ctx context.Context, file string) error {
 			objs = append(objs, org)
 		}
 	}
-	if err := o.write(objs); err != nil {
+	if err := writeManifests(o.p.streams.Out, objs, o.out, o.output, o.overwrite); err != nil {
 		return err
 	}
 	if o.out != "" {
@@ -202,28 +202,30 @@ func organizationsFor(invs []*b2bv1alpha1.PartnerInvitation, ref *b2bv1alpha1.Te
 	return out, nil
 }
 
-func (o *importOptions) write(objs []manifest.Object) error {
+// writeManifests writes import's and export's objects: into dir (with a kustomization.yaml),
+// or to out as yaml, json or names.
+func writeManifests(out io.Writer, objs []manifest.Object, dir, output string, overwrite bool) error {
 	var err error
 	switch {
 	case len(objs) == 0:
 		return nil // an empty kustomization helps no one
-	case o.out != "":
-		err = manifest.WriteDir(o.out, objs, o.overwrite)
+	case dir != "":
+		err = manifest.WriteDir(dir, objs, overwrite)
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w (--overwrite replaces them)", err)
 		}
-	case o.output == "json":
-		err = manifest.EncodeJSON(o.p.streams.Out, objs)
-	case o.output == "name":
+	case output == "json":
+		err = manifest.EncodeJSON(out, objs)
+	case output == "name":
 		for _, obj := range objs {
 			kind := "partnerinvitation"
 			if _, ok := obj.(*b2bv1alpha1.PartnerOrganization); ok {
 				kind = "partnerorganization"
 			}
-			fmt.Fprintf(o.p.streams.Out, "%s.%s/%s\n", kind, b2bv1alpha1.GroupVersion.Group, obj.GetName())
+			fmt.Fprintf(out, "%s.%s/%s\n", kind, b2bv1alpha1.GroupVersion.Group, obj.GetName())
 		}
 	default:
-		err = manifest.Encode(o.p.streams.Out, objs)
+		err = manifest.Encode(out, objs)
 	}
 	if err != nil {
 		return fmt.Errorf("write the manifests: %w", err)

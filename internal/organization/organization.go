@@ -1,6 +1,7 @@
 // Package organization finds the PartnerOrganization an address belongs to, from the cache,
-// counts an organization's invitations, and maps its settings to Graph's and back (settings.go). Its field indexes are shared by the invitation,
-// organization and policy reconcilers, so they are registered once (Register).
+// counts an organization's invitations, and maps its settings to Graph's and back
+// (settings.go). Its field indexes are shared by the invitation, organization and policy
+// reconcilers, so they are registered once (Register).
 package organization
 
 import (

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,13 +160,32 @@ func (r *Reconciler) reportPermissions(ctx context.Context, obj b2bv1alpha1.Tena
 	if err := r.List(ctx, &using, client.MatchingFields{partnerinvitation.TenantIndex: tenant.RefTo(obj).Key()}); err != nil {
 		return fmt.Errorf("list the PartnerInvitations using the tenant: %w", err)
 	}
-	if missing := tenant.MissingPermissions(info.Roles, using.Items, r.Ownership); len(missing) > 0 {
+	organizations, err := r.organizationsIn(ctx, obj)
+	if err != nil {
+		return err
+	}
+	if missing := tenant.MissingPermissions(info.Roles, using.Items, organizations, r.Ownership); len(missing) > 0 {
 		r.setCondition(obj, b2bv1alpha1.ConditionPermissionsGranted, metav1.ConditionFalse, b2bv1alpha1.ReasonPermissionsMissing, tenant.Describe(missing))
 		return nil
 	}
 	r.setCondition(obj, b2bv1alpha1.ConditionPermissionsGranted, metav1.ConditionTrue, b2bv1alpha1.ReasonAllGranted,
 		fmt.Sprintf("The token holds every permission the %d PartnerInvitations using this tenant need", len(using.Items)))
 	return nil
+}
+
+// organizationsIn reports whether any PartnerOrganization is configured in the tenant: a
+// ClusterGraphTenant its tenantRef names, or the default tenant (never a GraphTenant).
+func (r *Reconciler) organizationsIn(ctx context.Context, obj b2bv1alpha1.TenantObject) (bool, error) {
+	if r.Kind != b2bv1alpha1.KindClusterGraphTenant {
+		return false, nil
+	}
+	var orgs b2bv1alpha1.PartnerOrganizationList
+	if err := r.List(ctx, &orgs); err != nil {
+		return false, fmt.Errorf("list the PartnerOrganizations: %w", err)
+	}
+	return slices.ContainsFunc(orgs.Items, func(o b2bv1alpha1.PartnerOrganization) bool {
+		return o.Spec.TenantRef != nil && o.Spec.TenantRef.Name == obj.GetName()
+	}), nil
 }
 
 // setCondition sets a condition at the object's generation, with an event when Ready changes.

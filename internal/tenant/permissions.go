@@ -38,6 +38,9 @@ var Features = []Feature{
 	}},
 }
 
+// organizationsFeature is needed by a tenant PartnerOrganizations are configured in.
+var organizationsFeature = Feature{Name: "partner organizations", Needs: []string{"CrossTenantInformation.ReadBasic.All", "Policy.ReadWrite.CrossTenantAccess"}}
+
 // ownershipFeature is needed wherever the operator writes ownership records (--owner-id).
 var ownershipFeature = Feature{Name: "ownership records", Needs: []string{"User.ReadWrite.All", "Application.Read.All"}}
 
@@ -57,15 +60,19 @@ type Missing struct {
 	Permissions []string
 }
 
-// MissingPermissions compares the token's roles with what the invitations using the tenant
-// need, feature by feature.
-func MissingPermissions(roles []string, invitations []b2bv1alpha1.PartnerInvitation, ownership bool) []Missing {
+// MissingPermissions compares the token's roles with what the objects using the tenant need,
+// feature by feature: its invitations, its organizations (organizations: whether any
+// PartnerOrganization is configured in it), and the ownership records where they are written.
+func MissingPermissions(roles []string, invitations []b2bv1alpha1.PartnerInvitation, organizations, ownership bool) []Missing {
 	held := func(p string) bool {
 		return slices.ContainsFunc(append([]string{p}, covers[p]...), func(c string) bool {
 			return slices.ContainsFunc(roles, func(r string) bool { return strings.EqualFold(r, c) })
 		})
 	}
 	features := Features
+	if organizations {
+		features = append(slices.Clip(features), organizationsFeature)
+	}
 	if ownership {
 		features = append(slices.Clip(features), ownershipFeature)
 	}

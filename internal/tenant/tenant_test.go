@@ -151,10 +151,10 @@ func TestMissingPermissionsPerFeature(t *testing.T) {
 	groups.Spec.Access = &b2bv1alpha1.PartnerAccess{Groups: []string{"Partners"}}
 	roles := []string{"User.Invite.All", "User.ReadWrite.All", "Organization.Read.All"}
 
-	if m := MissingPermissions(roles, []b2bv1alpha1.PartnerInvitation{plain}, false); len(m) != 0 {
+	if m := MissingPermissions(roles, []b2bv1alpha1.PartnerInvitation{plain}, false, false); len(m) != 0 {
 		t.Fatalf("User.ReadWrite.All covers User.Read.All, and nothing else is used: %+v", m)
 	}
-	m := MissingPermissions(roles, []b2bv1alpha1.PartnerInvitation{plain, groups}, false)
+	m := MissingPermissions(roles, []b2bv1alpha1.PartnerInvitation{plain, groups}, false, false)
 	if len(m) != 1 || m[0].Feature != "group access" || m[0].Permissions[0] != "GroupMember.ReadWrite.All" {
 		t.Fatalf("group access: %+v", m)
 	}
@@ -163,8 +163,12 @@ func TestMissingPermissionsPerFeature(t *testing.T) {
 	}
 	deleting := plain
 	deleting.Spec.DeletionPolicy = b2bv1alpha1.DeletionPolicyDelete
-	if m := MissingPermissions([]string{"User.Invite.All", "User.Read.All"}, []b2bv1alpha1.PartnerInvitation{deleting}, true); len(m) != 3 {
+	if m := MissingPermissions([]string{"User.Invite.All", "User.Read.All"}, []b2bv1alpha1.PartnerInvitation{deleting}, false, true); len(m) != 3 {
 		t.Fatalf("tenant status, deletion and ownership records each lack one: %+v", m)
+	}
+	m = MissingPermissions(append(roles, "GroupMember.ReadWrite.All", "CrossTenantInformation.ReadBasic.All"), []b2bv1alpha1.PartnerInvitation{plain}, true, false)
+	if len(m) != 1 || m[0].Feature != "partner organizations" || len(m[0].Permissions) != 1 || m[0].Permissions[0] != "Policy.ReadWrite.CrossTenantAccess" {
+		t.Fatalf("a tenant organizations are configured in: %+v", m)
 	}
 }
 

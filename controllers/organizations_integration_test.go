@@ -256,6 +256,20 @@ var _ = Describe("PartnerOrganization", func() {
 		Eventually(func(g Gomega) string { return fetch(newInvitation(ns, "partner", ""))(g).Status.Organization }).
 			WithTimeout(timeout).WithPolling(interval).Should(Equal(org.Name))
 
+		By("an invitation admitted before the policy required an organization is refused by the controller")
+		early := newInvitation(ns, "early", "early@mailbox.example")
+		DeferCleanup(func() { _ = k8s.Delete(suiteCtx, early) })
+		policy.Spec.RequireOrganization = false
+		Expect(k8s.Update(suiteCtx, policy)).To(Succeed())
+		Eventually(func() error { return editor.Create(suiteCtx, early.DeepCopy()) }).WithTimeout(timeout).WithPolling(interval).Should(Succeed())
+		Eventually(func(g Gomega) string { return fetch(early)(g).Status.UserID }).WithTimeout(timeout).WithPolling(interval).ShouldNot(BeEmpty())
+		Expect(k8s.Get(suiteCtx, client.ObjectKeyFromObject(policy), policy)).To(Succeed())
+		policy.Spec.RequireOrganization = true
+		Expect(k8s.Update(suiteCtx, policy)).To(Succeed())
+		Eventually(fetch(early)).WithTimeout(timeout).WithPolling(interval).Should(
+			haveCondition(b2bv1alpha1.ConditionReady, metav1.ConditionFalse, b2bv1alpha1.ReasonPolicyDenied))
+		Expect(meta.FindStatusCondition(fetch(early)(Default).Status.Conditions, b2bv1alpha1.ConditionReady).Message).To(ContainSubstring("rule requireOrganization"))
+
 		By("the namespace editor cannot declare an organization: that is the cluster owner's decision")
 		err = editor.Create(suiteCtx, newOrganization(emulator.ExternalTenant{DefaultDomain: "mailbox.example"}), client.DryRunAll)
 		Expect(rbacForbidden(err)).To(BeTrue(), "a namespace editor creating a PartnerOrganization: %v", err)

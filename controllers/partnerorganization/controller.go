@@ -270,10 +270,15 @@ func (r *Reconciler) create(ctx context.Context, org *b2bv1alpha1.PartnerOrganiz
 		if err := r.patchStatus(ctx, before, org); err != nil {
 			return nil, err
 		}
-		before.Status = *org.Status.DeepCopy()
+		*before = *org.DeepCopy() // the next patch starts from what the API server holds now
 	}
 	err := partners.CreatePartner(ctx, want)
 	if err != nil && !graph.IsAlreadyExists(err) { // one that exists now is the create we lost
+		if refusedBeforeProcessing(err) && org.Status.Configuration == b2bv1alpha1.ConfigurationCreating {
+			// Graph made nothing: take the mark back, so that a configuration someone else
+			// creates later is never taken for ours.
+			org.Status.Configuration = ""
+		}
 		return nil, graphProblem(err, "create the partner configuration")
 	}
 	if org.Status.Configuration == b2bv1alpha1.ConfigurationCreating {
@@ -288,6 +293,14 @@ func (r *Reconciler) create(ctx context.Context, org *b2bv1alpha1.PartnerOrganiz
 		return nil, graphProblem(err, "read the partner configuration back")
 	}
 	return actual, nil
+}
+
+// refusedBeforeProcessing: Graph turned the request away without acting on it (a 4xx, a
+// missing permission, throttling). A 5xx or a lost answer may come after the write.
+func refusedBeforeProcessing(err error) bool {
+	var gerr *graph.Error
+	return errors.As(err, &gerr) && (gerr.Kind == graph.KindTerminal || gerr.Kind == graph.KindThrottled ||
+		(gerr.StatusCode >= 400 && gerr.StatusCode < 500))
 }
 
 // claim decides whether an existing configuration is ours to manage.

@@ -118,3 +118,55 @@ func TestCreateSurvivesALostAnswer(t *testing.T) {
 		t.Fatalf("configurations: %d", len(graphSide.configs))
 	}
 }
+
+// A create Graph refused made nothing: the Creating mark is taken back, so a configuration
+// someone makes in the portal afterwards is reported (AdoptionDenied), never taken for ours.
+func TestRefusedCreateIsNotOurs(t *testing.T) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, b2bv1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	org := &b2bv1alpha1.PartnerOrganization{ObjectMeta: metav1.ObjectMeta{Name: "fabrikam", Generation: 1},
+		Spec: b2bv1alpha1.PartnerOrganizationSpec{Domains: []string{"fabrikam.example"}}}
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(org).WithStatusSubresource(org).
+		WithIndex(&b2bv1alpha1.PartnerOrganization{}, organization.DomainIndex, organization.IndexOrganization).
+		WithIndex(&b2bv1alpha1.PartnerInvitation{}, organization.InvitationDomainIndex, organization.IndexInvitation).Build()
+	ctx := context.Background()
+	refusing := &refusingPartners{partnersAt: partnersAt{configs: map[string]*graph.PartnerConfiguration{}, read: func() b2bv1alpha1.ConfigurationOrigin { return "" }}}
+	r := &Reconciler{Client: c, Tenants: oneTenant{refusing}}
+	req := ctrl.Request{NamespacedName: client.ObjectKey{Name: "fabrikam"}}
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	var got b2bv1alpha1.PartnerOrganization
+	if err := c.Get(ctx, req.NamespacedName, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Configuration != "" || meta.FindStatusCondition(got.Status.Conditions, b2bv1alpha1.ConditionReady).Reason != b2bv1alpha1.ReasonPermissionDenied {
+		t.Fatalf("after a refused create: configuration %q, conditions %+v", got.Status.Configuration, got.Status.Conditions)
+	}
+	refusing.configs["9c5d131d-b1c3-4fc4-9e3f-c6557947d551"] = &graph.PartnerConfiguration{TenantID: "9c5d131d-b1c3-4fc4-9e3f-c6557947d551"}
+	got.Spec.Adoption = b2bv1alpha1.OrganizationAdoptionDeny
+	got.Generation = 2
+	if err := c.Update(ctx, &got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, req.NamespacedName, &got); err != nil {
+		t.Fatal(err)
+	}
+	if ready := meta.FindStatusCondition(got.Status.Conditions, b2bv1alpha1.ConditionReady); ready.Reason != b2bv1alpha1.ReasonAdoptionDenied {
+		t.Fatalf("a configuration made in the portal afterwards: %+v", ready)
+	}
+}
+
+// refusingPartners answers every create with Graph's 403.
+type refusingPartners struct{ partnersAt }
+
+func (p *refusingPartners) CreatePartner(context.Context, graph.PartnerConfiguration) error {
+	return &graph.Error{Kind: graph.KindTransient, Op: "create partner", StatusCode: 403, Code: "Authorization_RequestDenied"}
+}

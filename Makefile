@@ -62,7 +62,7 @@ vet: ## go vet.
 test: verify-generated vet ## Everything CI runs: generated files in sync, vet, unit tests, the chart, image, release and docs tests, the envtest suite, e2e, ownership, a short soak and the benchmark at N=60.
 	@assets="$$(hack/envtest.sh)" && echo "envtest binaries: $$assets" && \
 	helm="$$(hack/helm.sh)" && echo "helm: $$helm" && \
-	KUBEBUILDER_ASSETS="$$assets" HELM="$$helm" OWNERSHIP_BRAKE_OBJECTS=120 go test -count=1 $$(go list ./... | grep -v -e '/controllers$$' -e '/test/soak$$') && \
+	KUBEBUILDER_ASSETS="$$assets" HELM="$$helm" OWNERSHIP_BRAKE_OBJECTS=120 go test -count=1 -timeout 25m $$(go list ./... | grep -v -e '/controllers$$' -e '/test/soak$$') && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v ./controllers/ -ginkgo.v && \
 	echo "short soak: 100 objects, 2 minutes, two replicas, faults, leader kills and pauses; pause rounds at 60 objects (make soak runs the full ones):" && \
 	KUBEBUILDER_ASSETS="$$assets" go test -count=1 -v -run 'TestSoak|TestPause' -timeout 15m ./test/soak/ && \

@@ -38,6 +38,7 @@ var leastPermission = map[string]string{
 	"list guests":               "User.Read.All",
 	"list memberships":          "Directory.Read.All",
 	"list app role assignments": "Directory.Read.All",
+	"list sign-ins":             "AuditLog.Read.All", // with User.Read.All, which reads need anyway
 	// A tenant object's Ready check: its name and verified domains.
 	"read organization": "Organization.Read.All",
 	// PartnerOrganizations: the partner's tenant by domain, and its cross-tenant access

@@ -104,6 +104,10 @@ type Options struct {
 	// findTenantInformationByDomainName finds, and whose domains automatic redemption applies
 	// to (see partners.go). AddExternalTenant adds one at run time.
 	ExternalTenants []ExternalTenant
+	// NoPremiumLicense makes the tenant one without a Microsoft Entra ID P1 or P2 licence:
+	// reading users' signInActivity is then answered 403 (see signins.go).
+	// SetPremiumLicense changes it at run time.
+	NoPremiumLicense bool
 }
 
 // Emulator is an in-memory Graph tenant with an HTTP front end. Create it with New.
@@ -120,6 +124,7 @@ type Emulator struct {
 	onInvite  atomic.Pointer[func(email, userID string)]
 	granted   atomic.Pointer[grantSet] // nil = all
 	foreign   atomic.Int64             // tokens refused as another tenant's or resource's
+	noPremium atomic.Bool              // no Entra ID P1/P2 licence: no signInActivity
 
 	// signingKey signs the emulator's access tokens (HS256). It is random per Emulator, so a
 	// token of one emulator never verifies at another, even with the same tenant ID.
@@ -135,6 +140,7 @@ type Emulator struct {
 	apps            map[string]*appReg  // registered apps by lower-cased client id
 	disabledApps    map[string]bool     // lower-cased client ids of disabled apps
 	cta             partnerState        // known external tenants and partner configurations
+	signIns         map[string]*signInRec // users' sign-in activity by user id (signins.go)
 
 	// logMu guards the request log separately so logging never waits on a slow handler.
 	logMu sync.Mutex
@@ -201,6 +207,7 @@ func New(opts Options) *Emulator {
 	e.jitter.Store(int64(opts.LatencyJitter))
 	e.SetQuotas(opts.Quotas)
 	e.SetGrantedPermissions(opts.GrantedPermissions...)
+	e.noPremium.Store(opts.NoPremiumLicense)
 	e.handler = e.buildHandler()
 	return e
 }

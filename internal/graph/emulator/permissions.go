@@ -47,6 +47,11 @@ var (
 	// crosstenantaccesspolicyconfigurationpartner-update, -delete).
 	permsPolicyRead        = []string{"Policy.Read.All", "Policy.ReadWrite.CrossTenantAccess"}
 	permsCrossTenantAccess = []string{"Policy.ReadWrite.CrossTenantAccess"}
+	// Users' signInActivity, needed on top of the route's own permission when a users read
+	// selects or filters on it (user-list, example "Get users including their last sign-in
+	// time"). The table below keys on the route and body, not the query, so signins.go
+	// checks it.
+	permsSignInActivity = []string{"AuditLog.Read.All"}
 )
 
 // permissionRule says which permissions (any one of them) a Graph route needs. path is the
@@ -123,8 +128,10 @@ var knownPermissions = func() []string {
 			}
 		}
 	}
-	if !slices.Contains(out, permOwnedBy) {
-		out = append(out, permOwnedBy)
+	for _, p := range append([]string{permOwnedBy}, permsSignInActivity...) {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
 	}
 	slices.Sort(out)
 	return out

@@ -177,6 +177,17 @@ var _ = Describe("PartnerOrganization", func() {
 		Expect(exists).To(BeFalse())
 	})
 
+	It("leaves a domain with the older of two organizations that list it", func() {
+		p := newPartnerTenant(false)
+		older := createOrganization(newOrganization(p))
+		Eventually(orgReady(older)).WithTimeout(timeout).WithPolling(interval).Should(Equal("True/" + b2bv1alpha1.ReasonConfigured))
+		writes := crossTenantWrites()
+		younger := createOrganization(newOrganization(p, func(o *b2bv1alpha1.PartnerOrganization) { o.Name = "again-" + o.Name }))
+		Eventually(orgReady(younger)).WithTimeout(timeout).WithPolling(interval).Should(Equal("False/" + b2bv1alpha1.ReasonConflict))
+		Expect(meta.FindStatusCondition(younger.Status.Conditions, b2bv1alpha1.ConditionReady).Message).To(ContainSubstring("belongs to PartnerOrganization " + older.Name))
+		Expect(crossTenantWrites()).To(Equal(writes))
+	})
+
 	It("adopts a configuration that exists already only where the spec says Adopt", func() {
 		p := newPartnerTenant(false)
 		Expect(emu.PatchPartner(p.TenantID, `{"inboundTrust":{"isMfaAccepted":false}}`)).To(Succeed())

@@ -82,8 +82,9 @@ func Register(ctx context.Context, indexer client.FieldIndexer) error {
 	return nil
 }
 
-// ForDomain is the organization that holds the domain: of two that list it, the older one
-// (the younger reports the clash); nil when none does.
+// ForDomain is the organization that holds the domain: of two that list it, the one that
+// manages a partner configuration already, else the older one (the other reports the clash);
+// nil when none does.
 func ForDomain(ctx context.Context, c client.Reader, domain string) (*b2bv1alpha1.PartnerOrganization, error) {
 	if domain == "" {
 		return nil, nil
@@ -104,8 +105,13 @@ func ForDomain(ctx context.Context, c client.Reader, domain string) (*b2bv1alpha
 	return first, nil
 }
 
-// older orders organizations by creation, then name, so every reader picks the same holder.
+// older orders organizations so every reader picks the same holder: one that manages its
+// configuration first (a new object never displaces it, even one created in the same second),
+// then by creation, then by name.
 func older(a, b *b2bv1alpha1.PartnerOrganization) bool {
+	if am, bm := a.Status.Configuration != "", b.Status.Configuration != ""; am != bm {
+		return am
+	}
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
 	}

@@ -43,6 +43,15 @@ func TestForDomainAndAllDomains(t *testing.T) {
 	if err != nil || got == nil || got.Name != "old" {
 		t.Fatalf("ForDomain = %v, %v; want old", got, err)
 	}
+	// An organization managing its configuration holds the domain, however new.
+	managing := org("managing", 0, "fabrikam.co.uk")
+	managing.Status.Configuration = b2bv1alpha1.ConfigurationCreated
+	if err := c.Create(ctx, managing); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ForDomain(ctx, c, "fabrikam.co.uk"); err != nil || got == nil || got.Name != "managing" {
+		t.Fatalf("ForDomain(a managed domain) = %v, %v; want managing", got, err)
+	}
 	if got, err := ForDomain(ctx, c, "contoso.com"); err != nil || got != nil {
 		t.Fatalf("ForDomain(undeclared) = %v, %v", got, err)
 	}

@@ -136,10 +136,10 @@ type Emulator struct {
 	visibilityDelay time.Duration
 	dir             directory
 	faults          []*faultRec
-	tokens          map[string]tokenRec // access token -> expiry and app
-	apps            map[string]*appReg  // registered apps by lower-cased client id
-	disabledApps    map[string]bool     // lower-cased client ids of disabled apps
-	cta             partnerState        // known external tenants and partner configurations
+	tokens          map[string]tokenRec   // access token -> expiry and app
+	apps            map[string]*appReg    // registered apps by lower-cased client id
+	disabledApps    map[string]bool       // lower-cased client ids of disabled apps
+	cta             partnerState          // known external tenants and partner configurations
 	signIns         map[string]*signInRec // users' sign-in activity by user id (signins.go)
 
 	// logMu guards the request log separately so logging never waits on a slow handler.

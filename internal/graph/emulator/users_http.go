@@ -16,7 +16,7 @@ import (
 var userFilterSchema = filterSchema{
 	scalars: canonicalNames("id", "mail", "userPrincipalName", "displayName", "userType",
 		"creationType", "externalUserState", "givenName", "surname", "companyName", "department", "jobTitle"),
-	times:       canonicalNames("createdDateTime"),
+	times:       canonicalNames(append([]string{"createdDateTime"}, signInFilterProps...)...),
 	collections: canonicalNames("otherMails"),
 }
 
@@ -89,14 +89,14 @@ func userContext(r *http.Request, sel []string, entity bool) string {
 
 func (e *Emulator) getUser(w http.ResponseWriter, r *http.Request, id string) {
 	sel, ok := e.selectUsers(w, r)
-	if !ok {
+	if !ok || !e.signInUserQuery(w, r, id, sel) {
 		return
 	}
 	e.mu.Lock()
 	u := e.dir.visibleUserByKey(id, e.now())
 	var out map[string]any
 	if u != nil {
-		out = renderUser(&u.User, sel)
+		out = e.renderUserSignIn(&u.User, sel)
 	}
 	e.mu.Unlock()
 	if out == nil {
@@ -108,7 +108,7 @@ func (e *Emulator) getUser(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 // listUsers serves GET /users with an optional $filter, in pages of $top (100 by default, at
-// most 999) linked by @odata.nextLink, and @odata.count when asked with $count=true and
+// most 999, 500 with signInActivity) linked by @odata.nextLink, and @odata.count when asked with $count=true and
 // "ConsistencyLevel: eventual"; users not yet replicated are absent, which is how an
 // eventually consistent lookup by email misses a fresh guest.
 func (e *Emulator) listUsers(w http.ResponseWriter, r *http.Request) {
@@ -117,13 +117,13 @@ func (e *Emulator) listUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q, ok := parseListQuery(w, r, e.userFilter())
-	if !ok {
+	if !ok || !e.signInListQuery(w, r, sel, &q) {
 		return
 	}
 	e.mu.Lock()
 	page := newListPage(q)
 	e.forVisibleUsers(q, func(u *userRec) {
-		page.add(u.ord, func() map[string]any { return renderUser(&u.User, sel) })
+		page.add(u.ord, func() map[string]any { return e.renderUserSignIn(&u.User, sel) })
 	})
 	e.mu.Unlock()
 	page.write(w, r, userContext(r, sel, false))
@@ -134,7 +134,7 @@ func (e *Emulator) listUsers(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) forVisibleUsers(q listQuery, f func(*userRec)) {
 	now := e.now()
 	for _, u := range e.dir.sortedUsers() {
-		if u.visible(now) && q.matches(userGetter(&u.User)) {
+		if u.visible(now) && q.matches(e.signInGetter(&u.User)) {
 			f(u)
 		}
 	}

@@ -72,10 +72,9 @@ func (o oneTenant) CrossTenantAccess(context.Context, tenant.Ref) (graph.CrossTe
 	return o.partners, "our-tenant", nil
 }
 
-// A configuration Graph created while the answer was lost is the operator's own: the intent
-// was in status before the create, so the next reconcile records it as Created, never as one
-// made by someone else (AdoptionDenied), and never creates a second time.
-func TestCreateSurvivesALostAnswer(t *testing.T) {
+// newFakeClient holds one PartnerOrganization, fabrikam, for fabrikam.example, with the
+// indexes the reconciler reads.
+func newFakeClient(t *testing.T) client.Client {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, b2bv1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
@@ -84,9 +83,16 @@ func TestCreateSurvivesALostAnswer(t *testing.T) {
 	}
 	org := &b2bv1alpha1.PartnerOrganization{ObjectMeta: metav1.ObjectMeta{Name: "fabrikam", Generation: 1},
 		Spec: b2bv1alpha1.PartnerOrganizationSpec{Domains: []string{"fabrikam.example"}}}
-	c := fake.NewClientBuilder().WithScheme(s).WithObjects(org).WithStatusSubresource(org).
+	return fake.NewClientBuilder().WithScheme(s).WithObjects(org).WithStatusSubresource(org).
 		WithIndex(&b2bv1alpha1.PartnerOrganization{}, organization.DomainIndex, organization.IndexOrganization).
 		WithIndex(&b2bv1alpha1.PartnerInvitation{}, organization.InvitationDomainIndex, organization.IndexInvitation).Build()
+}
+
+// A configuration Graph created while the answer was lost is the operator's own: the intent
+// was in status before the create, so the next reconcile records it as Created, never as one
+// made by someone else (AdoptionDenied), and never creates a second time.
+func TestCreateSurvivesALostAnswer(t *testing.T) {
+	c := newFakeClient(t)
 	ctx := context.Background()
 	current := func() *b2bv1alpha1.PartnerOrganization {
 		var got b2bv1alpha1.PartnerOrganization
@@ -122,17 +128,7 @@ func TestCreateSurvivesALostAnswer(t *testing.T) {
 // A create Graph refused made nothing: the Creating mark is taken back, so a configuration
 // someone makes in the portal afterwards is reported (AdoptionDenied), never taken for ours.
 func TestRefusedCreateIsNotOurs(t *testing.T) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, b2bv1alpha1.AddToScheme} {
-		if err := add(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	org := &b2bv1alpha1.PartnerOrganization{ObjectMeta: metav1.ObjectMeta{Name: "fabrikam", Generation: 1},
-		Spec: b2bv1alpha1.PartnerOrganizationSpec{Domains: []string{"fabrikam.example"}}}
-	c := fake.NewClientBuilder().WithScheme(s).WithObjects(org).WithStatusSubresource(org).
-		WithIndex(&b2bv1alpha1.PartnerOrganization{}, organization.DomainIndex, organization.IndexOrganization).
-		WithIndex(&b2bv1alpha1.PartnerInvitation{}, organization.InvitationDomainIndex, organization.IndexInvitation).Build()
+	c := newFakeClient(t)
 	ctx := context.Background()
 	refusing := &refusingPartners{partnersAt: partnersAt{configs: map[string]*graph.PartnerConfiguration{}, read: func() b2bv1alpha1.ConfigurationOrigin { return "" }}}
 	r := &Reconciler{Client: c, Tenants: oneTenant{refusing}}

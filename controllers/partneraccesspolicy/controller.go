@@ -15,7 +15,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -78,7 +77,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&b2bv1alpha1.PartnerAccessPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&b2bv1alpha1.PartnerOrganization{}, handler.EnqueueRequestsFromMapFunc(r.requiringOrganization),
-			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deleting()))).
+			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, organization.MarkedForDeletion()))).
 		Named("partneraccesspolicy").
 		Complete(r)
 }
@@ -95,12 +94,4 @@ func (r *Reconciler) requiringOrganization(ctx context.Context, _ client.Object)
 		}
 	}
 	return out
-}
-
-// deleting passes the update that marks an organization for deletion: its domains stop
-// counting then.
-func deleting() predicate.Predicate {
-	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
-	}}
 }

@@ -498,7 +498,7 @@ func orUnknown(s string) string {
 // (for the counts). The organization.Register indexes must be in place.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&b2bv1alpha1.PartnerOrganization{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deleting()))).
+		For(&b2bv1alpha1.PartnerOrganization{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, organization.MarkedForDeletion()))).
 		Watches(&b2bv1alpha1.PartnerInvitation{}, handler.EnqueueRequestsFromMapFunc(r.organizationOf),
 			builder.WithPredicates(invitationCounted())).
 		Named("partnerorganization").
@@ -526,15 +526,6 @@ func invitationCounted() predicate.Predicate {
 			return okOld && okNew && (old.Spec.Email != cur.Spec.Email || old.Status.State != cur.Status.State)
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
-}
-
-// deleting passes the update that marks an object for deletion (its generation stays).
-func deleting() predicate.Predicate {
-	return predicate.Funcs{
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
-		},
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 )
@@ -129,6 +131,14 @@ func Invitations(ctx context.Context, c client.Reader, org *b2bv1alpha1.PartnerO
 		out = append(out, list.Items...)
 	}
 	return out, nil
+}
+
+// MarkedForDeletion passes the update that marks an organization for deletion: its domains stop
+// counting then, and its deletion policy is due. The watches of organizations share it.
+func MarkedForDeletion() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	}}
 }
 
 // AllDomains lists every organization's domains, lower-cased and sorted: what a policy that

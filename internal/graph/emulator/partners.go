@@ -292,16 +292,23 @@ func readString(name string, v *jsonValue) (string, bool, error) {
 	return "", false, partnerBadRequest("Invalid value %s for property '%s': a String is expected.", v.raw, name)
 }
 
+// objectOrNull reports a null value, and refuses one that is neither null nor an object.
+func objectOrNull(name string, v *jsonValue) (bool, error) {
+	switch v.kind {
+	case 'n':
+		return true, nil
+	case '{':
+		return false, nil
+	}
+	return false, partnerBadRequest("Invalid value for property '%s': an object is expected.", name)
+}
+
 // readObject reads a complex value with the given members; every member is present in the
 // result (nil for one not given), so a complex property is replaced whole.
 func readObject(fields map[string]reader) reader {
 	return func(name string, v *jsonValue) (any, error) {
-		switch v.kind {
-		case 'n':
-			return nil, nil
-		case '{':
-		default:
-			return nil, partnerBadRequest("Invalid value for property '%s': an object is expected.", name)
+		if null, err := objectOrNull(name, v); null || err != nil {
+			return nil, err
 		}
 		out := make(map[string]any, len(fields))
 		for k := range fields {
@@ -340,12 +347,8 @@ var (
 // documented.
 func readTargetConfiguration(allowed ...string) reader {
 	return func(name string, v *jsonValue) (any, error) {
-		switch v.kind {
-		case 'n':
-			return nil, nil
-		case '{':
-		default:
-			return nil, partnerBadRequest("Invalid value for property '%s': an object is expected.", name)
+		if null, err := objectOrNull(name, v); null || err != nil {
+			return nil, err
 		}
 		out := map[string]any{"accessType": nil, "targets": []any{}}
 		for _, k := range v.keys {

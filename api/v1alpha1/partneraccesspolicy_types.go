@@ -50,6 +50,51 @@ const (
 	AdoptionAdoptAndDelete AdoptionMode = "AdoptAndDelete"
 )
 
+// InactivityRule ends the access of redeemed guests who stopped signing in. The clock starts
+// at the latest of the redemption, the last successful sign-in Graph reports
+// (signInActivity.lastSuccessfulSignInDateTime) and the last recertification.
+// +kubebuilder:validation:XValidation:rule=`!has(self.warn) || duration(self.warn) < duration(self.after)`,message=`warn must be shorter than after`,fieldPath=`.warn`
+type InactivityRule struct {
+	// after is how long a guest may go without signing in, for example "2160h" (90 days).
+	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration('1s')`,message=`must be a positive duration such as 2160h`
+	// +required
+	After metav1.Duration `json:"after"`
+
+	// action is taken once after has passed: RevokeAccess (the default), Disable or Delete,
+	// as for expiry (Disable and Delete only where deleting the object would delete the
+	// guest). A later sign-in does not undo it; a recertification or a policy change does.
+	// +kubebuilder:default=RevokeAccess
+	// +optional
+	Action ExpiryAction `json:"action,omitempty"`
+
+	// warn is how long before the action the object warns (condition ExpiringSoon, an event, a
+	// metric). Default: the operator's --expiry-warning (7 days).
+	// +optional
+	Warn *metav1.Duration `json:"warn,omitempty"`
+}
+
+// RecertificationRule requires someone to confirm, in the object's spec.recertification, that
+// each guest still needs its access.
+// +kubebuilder:validation:XValidation:rule=`!has(self.warn) || duration(self.warn) < duration(self.every)`,message=`warn must be shorter than every`,fieldPath=`.warn`
+type RecertificationRule struct {
+	// every is how long a recertification holds, for example "4320h" (180 days), counted from
+	// spec.recertification.at, or from the invitation until the first one.
+	// +kubebuilder:validation:XValidation:rule=`duration(self) >= duration('1s')`,message=`must be a positive duration such as 4320h`
+	// +required
+	Every metav1.Duration `json:"every"`
+
+	// action is taken when a recertification is overdue: RevokeAccess (the default), Disable
+	// or Delete, as for expiry. Recertifying undoes it (a deleted guest is invited again).
+	// +kubebuilder:default=RevokeAccess
+	// +optional
+	Action ExpiryAction `json:"action,omitempty"`
+
+	// warn is how long before the due date the object warns. Default: the operator's
+	// --expiry-warning (7 days).
+	// +optional
+	Warn *metav1.Duration `json:"warn,omitempty"`
+}
+
 // PartnerAccessPolicySpec bounds what PartnerInvitations in the selected namespaces may ask for.
 // Every policy that selects a namespace applies: an invitation must satisfy all of them.
 // The namespaceSelector's rules are here, not on the field: metav1.LabelSelector's schema is
@@ -140,6 +185,19 @@ type PartnerAccessPolicySpec struct {
 	// +optional
 	PendingTimeout *metav1.Duration `json:"pendingTimeout,omitempty"`
 
+	// inactivity ends the access of redeemed guests who have not signed in for a while. It
+	// needs the application permission AuditLog.Read.All and a Microsoft Entra ID P1 or P2
+	// licence in the tenant; without them it is not enforced, and the policy's SignInActivity
+	// condition says why. Invitations never redeemed are pendingTimeout's.
+	// +optional
+	Inactivity *InactivityRule `json:"inactivity,omitempty"`
+
+	// recertification requires each guest of the selected namespaces to be recertified
+	// (spec.recertification of its PartnerInvitation, a reviewed commit or kubectl partner
+	// recertify) at least this often.
+	// +optional
+	Recertification *RecertificationRule `json:"recertification,omitempty"`
+
 	// sendLimits bound how often invitations of the selected namespaces may be sent again (the
 	// resend and reset-redemption annotations). Without a policy, and for what a policy leaves
 	// out, one send per object per hour and 20 per namespace per day apply; where several
@@ -192,7 +250,9 @@ type PartnerAccessPolicyStatus struct {
 	// (reason Invalid, the message naming the field) when the spec breaks a rule the API server
 	// enforces today but did not when the policy was written; the operator then ignores the
 	// policy, so it affects no namespace, and a namespace only it would select is treated as
-	// one no policy selects (denied by default).
+	// one no policy selects (denied by default). With spec.inactivity, SignInActivity says
+	// whether the operator can read the guests' sign-ins in every tenant (True, reason Read)
+	// or not (False, naming the tenants and the permission or licence they lack).
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -219,6 +279,8 @@ type PartnerAccessPolicyStatus struct {
 // +kubebuilder:printcolumn:name="Max",type=integer,JSONPath=`.spec.maxInvitationsPerNamespace`
 // +kubebuilder:printcolumn:name="Member",type=boolean,JSONPath=`.spec.allowMemberUserType`
 // +kubebuilder:printcolumn:name="Adoption",type=string,JSONPath=`.spec.adoption`
+// +kubebuilder:printcolumn:name="Inactivity",type=string,JSONPath=`.spec.inactivity.after`,priority=1
+// +kubebuilder:printcolumn:name="Recertify",type=string,JSONPath=`.spec.recertification.every`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type PartnerAccessPolicy struct {
 	metav1.TypeMeta   `json:",inline"`

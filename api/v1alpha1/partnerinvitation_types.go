@@ -24,6 +24,19 @@ const (
 	UserTypeMember UserType = "Member"
 )
 
+// ExpiryRule is the kind of limit that ended a guest's access.
+type ExpiryRule string
+
+const (
+	RuleExpiresAt         ExpiryRule = "ExpiresAt"
+	RuleMaxAccessDuration ExpiryRule = "MaxAccessDuration"
+	RulePendingTimeout    ExpiryRule = "PendingTimeout"
+	// RuleInactivity: no sign-in for a policy's inactivity.after.
+	RuleInactivity ExpiryRule = "Inactivity"
+	// RuleRecertification: not recertified within a policy's recertification.every.
+	RuleRecertification ExpiryRule = "Recertification"
+)
+
 // ExpiryAction is what the operator does when the guest's access ends.
 // +kubebuilder:validation:Enum=RevokeAccess;Disable;Delete
 type ExpiryAction string
@@ -207,6 +220,14 @@ type PartnerInvitationSpec struct {
 	// +optional
 	ExpiryAction ExpiryAction `json:"expiryAction,omitempty"`
 
+	// recertification is the latest confirmation that the guest still needs its access, for a
+	// PartnerAccessPolicy's recertification rule: a reviewed commit, or kubectl partner
+	// recertify. A newer at restarts the policy's clock, and undoes what an overdue
+	// recertification or inactivity did. A time in the future is not accepted as a
+	// recertification.
+	// +optional
+	Recertification *Recertification `json:"recertification,omitempty"`
+
 	// access lists the groups and applications the guest is granted. The operator grants them
 	// after the invitation, without waiting for redemption, and revokes what it granted when an
 	// entry leaves this list.
@@ -225,6 +246,23 @@ type PartnerInvitationSpec struct {
 	// reference may change only to another object for the same tenant ID.
 	// +optional
 	TenantRef *TenantReference `json:"tenantRef,omitempty"`
+}
+
+// Recertification records who confirmed that a guest still needs its access, when and why.
+type Recertification struct {
+	// at is when the access was confirmed (RFC 3339).
+	// +required
+	At metav1.Time `json:"at"`
+	// by names who confirmed it, for example a mail address.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +required
+	By string `json:"by"`
+	// reason says why the access is still needed.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +required
+	Reason string `json:"reason"`
 }
 
 // PartnerInvitationStatus is the observed state of the invitation and the guest account.
@@ -307,6 +345,17 @@ type PartnerInvitationStatus struct {
 	// +optional
 	Organization string `json:"organization,omitempty"`
 
+	// lastSignInAt is the guest's last successful sign-in, as Graph's signInActivity reports
+	// it (read for the whole tenant every few hours, not per object); absent when Graph has no
+	// record or the operator cannot read it (see the PartnerAccessPolicy's SignInActivity).
+	// +optional
+	LastSignInAt *metav1.Time `json:"lastSignInAt,omitempty"`
+
+	// recertificationDueAt is when the guest must next be recertified, when a selecting
+	// PartnerAccessPolicy requires recertification.
+	// +optional
+	RecertificationDueAt *metav1.Time `json:"recertificationDueAt,omitempty"`
+
 	// automaticallyRedeemed is true when Graph redeemed the invitation as it was sent (automatic
 	// redemption, allowed by both organizations' cross-tenant access settings): no mail, no
 	// consent prompt.
@@ -347,6 +396,10 @@ type ExpiryStatus struct {
 	At metav1.Time `json:"at"`
 	// source names what set that time (spec.expiresAt, or a policy's limit).
 	Source string `json:"source"`
+	// rule is the kind of limit: ExpiresAt, MaxAccessDuration, PendingTimeout, Inactivity or
+	// Recertification.
+	// +optional
+	Rule ExpiryRule `json:"rule,omitempty"`
 	// note says why the action differs from spec.expiryAction, when it does (for example a
 	// Delete the deletion rules do not allow).
 	// +optional
@@ -394,10 +447,12 @@ type AppRoleGrant struct {
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Last-Sign-In",type=date,JSONPath=`.status.lastSignInAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="User-ID",type=string,JSONPath=`.status.userID`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenantRef.name`,priority=1
+// +kubebuilder:printcolumn:name="Recertify-By",type=date,JSONPath=`.status.recertificationDueAt`,priority=1
 type PartnerInvitation struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	"fmt"
 	"maps"
 	"regexp"
@@ -139,6 +141,30 @@ func ValidatePolicySpec(spec *PartnerAccessPolicySpec, path *field.Path) field.E
 	if l := spec.SendLimits; l != nil && l.PerNamespacePerDay != nil {
 		if n := *l.PerNamespacePerDay; n < 0 || n > 10000 {
 			errs = append(errs, field.Invalid(path.Child("sendLimits", "perNamespacePerDay"), n, "must be between 0 and 10000"))
+		}
+	}
+	if r := spec.Inactivity; r != nil {
+		errs = append(errs, lifecycleRule(path.Child("inactivity"), "after", r.After, r.Warn, r.Action)...)
+	}
+	if r := spec.Recertification; r != nil {
+		errs = append(errs, lifecycleRule(path.Child("recertification"), "every", r.Every, r.Warn, r.Action)...)
+	}
+	return errs
+}
+
+// lifecycleRule is the CRD's rules for inactivity and recertification: a positive period, a
+// warning shorter than it, and a known action.
+func lifecycleRule(path *field.Path, name string, period metav1.Duration, warn *metav1.Duration, action ExpiryAction) field.ErrorList {
+	var errs field.ErrorList
+	if period.Duration < time.Second {
+		errs = append(errs, field.Invalid(path.Child(name), period.Duration.String(), "must be a positive duration"))
+	}
+	if warn != nil && warn.Duration >= period.Duration {
+		errs = append(errs, field.Invalid(path.Child("warn"), warn.Duration.String(), "warn must be shorter than "+name))
+	}
+	if action != "" {
+		if err := oneOf(path.Child("action"), action, []ExpiryAction{ExpiryRevokeAccess, ExpiryDisable, ExpiryDelete}); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errs

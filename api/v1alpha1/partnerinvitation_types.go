@@ -326,6 +326,11 @@ type PartnerInvitationStatus struct {
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 
+	// expiryRule is the kind of limit that sets expiresAt: ExpiresAt, MaxAccessDuration,
+	// PendingTimeout, Inactivity or Recertification.
+	// +optional
+	ExpiryRule ExpiryRule `json:"expiryRule,omitempty"`
+
 	// expiry records what the operator did when access ended, written before it acts, so that
 	// it can be undone when the expiry moves later.
 	// +optional

@@ -26,6 +26,18 @@ const (
 
 var inventoryStates = []string{stateNotInvited, string(b2bv1alpha1.StatePendingAcceptance), string(b2bv1alpha1.StateAccepted), stateNotReported}
 
+// Label values of partner_operator_lifecycle_invitations{rule, state}: the lifecycle rules
+// (a policy's inactivity and recertification), and where an object stands with one.
+const (
+	lifecycleWarning = "Warning" // Expired is ExpiringSoon and the rule sets status.expiresAt
+	lifecycleActed   = "Acted"   // status.expiry records the action the rule's limit led to
+)
+
+var (
+	lifecycleRules  = []b2bv1alpha1.ExpiryRule{b2bv1alpha1.RuleInactivity, b2bv1alpha1.RuleRecertification}
+	lifecycleStates = []string{lifecycleWarning, lifecycleActed}
+)
+
 // readyReasons are the API's condition reasons (TestReadyReasonsAreTheAPIs keeps the list
 // complete); any other value is exported as "Other", so the reason label stays bounded
 // whatever a status holds.
@@ -71,7 +83,7 @@ type InventoryCollector struct {
 	Clock   clock.PassiveClock
 	Log     logr.Logger
 
-	invitations, notReady, notReadyLongest, pendingOldest *prometheus.Desc
+	invitations, notReady, notReadyLongest, pendingOldest, lifecycle *prometheus.Desc
 }
 
 // WalkList walks what a List from reader returns.
@@ -128,6 +140,9 @@ func NewInventoryCollector(walk func(context.Context, func(*b2bv1alpha1.PartnerI
 		pendingOldest: prometheus.NewDesc("partner_operator_invitations_pending_oldest_seconds",
 			"Age of the oldest invitation still PendingAcceptance, since it was last sent; 0 when none is pending.",
 			nil, nil),
+		lifecycle: prometheus.NewDesc("partner_operator_lifecycle_invitations",
+			"PartnerInvitations a lifecycle rule (Inactivity, Recertification) ends: in the warning window (Warning) or with the expiry action taken (Acted).",
+			[]string{"rule", "state"}, nil),
 	}
 }
 
@@ -148,6 +163,7 @@ func (c *InventoryCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.notReady
 	ch <- c.notReadyLongest
 	ch <- c.pendingOldest
+	ch <- c.lifecycle
 }
 
 func (c *InventoryCollector) Collect(ch chan<- prometheus.Metric) {
@@ -162,9 +178,13 @@ func (c *InventoryCollector) Collect(ch chan<- prometheus.Metric) {
 	states := map[string]int{}
 	notReady := map[string]int{}
 	longest := map[string]time.Duration{}
+	lifecycle := map[[2]string]int{}
 	var oldestPending time.Duration
 	err := c.Walk(ctx, func(pinv *b2bv1alpha1.PartnerInvitation) {
 		states[inventoryState(pinv)]++
+		if rule, state := lifecycleState(pinv); state != "" {
+			lifecycle[[2]string{string(rule), state}]++
+		}
 		if pinv.Status.State == b2bv1alpha1.StatePendingAcceptance && pinv.Status.UserID != "" {
 			sent := lastSent(pinv)
 			if sent.IsZero() {
@@ -201,6 +221,25 @@ func (c *InventoryCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.notReadyLongest, prometheus.GaugeValue, max(longest[reason], 0).Seconds(), reason)
 	}
 	ch <- prometheus.MustNewConstMetric(c.pendingOldest, prometheus.GaugeValue, max(oldestPending, 0).Seconds())
+	for _, r := range lifecycleRules {
+		for _, st := range lifecycleStates {
+			ch <- prometheus.MustNewConstMetric(c.lifecycle, prometheus.GaugeValue, float64(lifecycle[[2]string{string(r), st}]), string(r), st)
+		}
+	}
+}
+
+// lifecycleState says where pinv stands with the lifecycle rule that ends its access: Acted
+// once status.expiry records an action for that rule, Warning while Expired is ExpiringSoon
+// for the rule that sets status.expiresAt; "" otherwise (other rules included, which the
+// collector does not export).
+func lifecycleState(pinv *b2bv1alpha1.PartnerInvitation) (b2bv1alpha1.ExpiryRule, string) {
+	if e := pinv.Status.Expiry; e != nil {
+		return e.Rule, lifecycleActed
+	}
+	if c := meta.FindStatusCondition(pinv.Status.Conditions, b2bv1alpha1.ConditionExpired); c != nil && c.Reason == b2bv1alpha1.ReasonExpiringSoon {
+		return pinv.Status.ExpiryRule, lifecycleWarning
+	}
+	return "", ""
 }
 
 func inventoryState(pinv *b2bv1alpha1.PartnerInvitation) string {

@@ -116,6 +116,12 @@ partner_operator_invitations_not_ready_longest_seconds{reason="Other"} 60
 # HELP partner_operator_invitations_pending_oldest_seconds Age of the oldest invitation still PendingAcceptance, since it was last sent; 0 when none is pending.
 # TYPE partner_operator_invitations_pending_oldest_seconds gauge
 partner_operator_invitations_pending_oldest_seconds 864000
+# HELP partner_operator_lifecycle_invitations PartnerInvitations a lifecycle rule (Inactivity, Recertification) ends: in the warning window (Warning) or with the expiry action taken (Acted).
+# TYPE partner_operator_lifecycle_invitations gauge
+partner_operator_lifecycle_invitations{rule="Inactivity",state="Acted"} 0
+partner_operator_lifecycle_invitations{rule="Inactivity",state="Warning"} 0
+partner_operator_lifecycle_invitations{rule="Recertification",state="Acted"} 0
+partner_operator_lifecycle_invitations{rule="Recertification",state="Warning"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
@@ -131,6 +137,63 @@ partner_operator_invitations_pending_oldest_seconds 864000
 # TYPE partner_operator_invitations_pending_oldest_seconds gauge
 partner_operator_invitations_pending_oldest_seconds 0
 `), "partner_operator_invitations_pending_oldest_seconds", "partner_operator_invitations_not_ready"); err != nil {
+		t.Error(err)
+	}
+}
+
+// The lifecycle gauge counts, for Inactivity and Recertification, the objects in the warning
+// window (Expired is ExpiringSoon, the rule sets expiresAt, no action yet) and those whose
+// expiry action the rule's limit led to; the other rules are not exported.
+func TestInventoryCollectorLifecycle(t *testing.T) {
+	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	expired := func(reason string) []metav1.Condition {
+		return []metav1.Condition{{Type: b2bv1alpha1.ConditionExpired, Status: metav1.ConditionFalse, Reason: reason, LastTransitionTime: metav1.NewTime(now)}}
+	}
+	acted := func(rule b2bv1alpha1.ExpiryRule) *b2bv1alpha1.ExpiryStatus {
+		return &b2bv1alpha1.ExpiryStatus{Action: b2bv1alpha1.ExpiryRevokeAccess, At: metav1.NewTime(now.Add(-time.Hour)), Source: "PartnerAccessPolicy/ns/p", Rule: rule}
+	}
+	var objs []client.Object
+	add := func(name string, st b2bv1alpha1.PartnerInvitationStatus) {
+		objs = append(objs, &b2bv1alpha1.PartnerInvitation{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}, Status: st})
+	}
+	add("inactive-soon", b2bv1alpha1.PartnerInvitationStatus{UserID: "u1", ExpiryRule: b2bv1alpha1.RuleInactivity, Conditions: expired(b2bv1alpha1.ReasonExpiringSoon)})
+	add("inactive-soon-2", b2bv1alpha1.PartnerInvitationStatus{UserID: "u2", ExpiryRule: b2bv1alpha1.RuleInactivity, Conditions: expired(b2bv1alpha1.ReasonExpiringSoon)})
+	add("inactive-scheduled", b2bv1alpha1.PartnerInvitationStatus{UserID: "u3", ExpiryRule: b2bv1alpha1.RuleInactivity, Conditions: expired(b2bv1alpha1.ReasonExpiryScheduled)})
+	add("inactive-revoked", b2bv1alpha1.PartnerInvitationStatus{UserID: "u4", ExpiryRule: b2bv1alpha1.RuleInactivity,
+		Conditions: []metav1.Condition{{Type: b2bv1alpha1.ConditionExpired, Status: metav1.ConditionTrue, Reason: b2bv1alpha1.ReasonAccessRevoked, LastTransitionTime: metav1.NewTime(now)}},
+		Expiry:     acted(b2bv1alpha1.RuleInactivity)})
+	add("recert-due", b2bv1alpha1.PartnerInvitationStatus{UserID: "u5", ExpiryRule: b2bv1alpha1.RuleRecertification,
+		RecertificationDueAt: &metav1.Time{Time: now.Add(24 * time.Hour)}, Conditions: expired(b2bv1alpha1.ReasonExpiringSoon)})
+	add("recert-pending", b2bv1alpha1.PartnerInvitationStatus{UserID: "u6", ExpiryRule: b2bv1alpha1.RuleRecertification,
+		Conditions: expired(b2bv1alpha1.ReasonExpiryActionPending), Expiry: acted(b2bv1alpha1.RuleRecertification)})
+	add("recert-revoked", b2bv1alpha1.PartnerInvitationStatus{UserID: "u7", ExpiryRule: b2bv1alpha1.RuleRecertification,
+		Conditions: expired(b2bv1alpha1.ReasonAccessRevoked), Expiry: acted(b2bv1alpha1.RuleRecertification)})
+	// Recorded before the limit moved: the action is the rule's it records, not status.expiryRule's.
+	add("recert-then-inactive", b2bv1alpha1.PartnerInvitationStatus{UserID: "u8", ExpiryRule: b2bv1alpha1.RuleInactivity,
+		Conditions: expired(b2bv1alpha1.ReasonExpiringSoon), Expiry: acted(b2bv1alpha1.RuleRecertification)})
+	// Other rules, and an expiry recorded before status.expiry had a rule, are not counted.
+	add("expires-at-soon", b2bv1alpha1.PartnerInvitationStatus{UserID: "u9", ExpiryRule: b2bv1alpha1.RuleExpiresAt, Conditions: expired(b2bv1alpha1.ReasonExpiringSoon)})
+	add("max-duration-revoked", b2bv1alpha1.PartnerInvitationStatus{UserID: "u10", ExpiryRule: b2bv1alpha1.RuleMaxAccessDuration,
+		Conditions: expired(b2bv1alpha1.ReasonAccessRevoked), Expiry: acted(b2bv1alpha1.RuleMaxAccessDuration)})
+	add("old-expiry", b2bv1alpha1.PartnerInvitationStatus{UserID: "u11", Expiry: acted("")})
+	add("no-rule-soon", b2bv1alpha1.PartnerInvitationStatus{UserID: "u12", Conditions: expired(b2bv1alpha1.ReasonExpiringSoon)})
+	add("plain", b2bv1alpha1.PartnerInvitationStatus{UserID: "u13", State: b2bv1alpha1.StateAccepted})
+
+	elected := make(chan struct{})
+	close(elected)
+	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).Build()
+	reg := prometheus.NewPedanticRegistry()
+	if err := RegisterInventory(reg, NewInventoryCollector(WalkList(c), elected, clocktesting.NewFakePassiveClock(now), logr.Discard())); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP partner_operator_lifecycle_invitations PartnerInvitations a lifecycle rule (Inactivity, Recertification) ends: in the warning window (Warning) or with the expiry action taken (Acted).
+# TYPE partner_operator_lifecycle_invitations gauge
+partner_operator_lifecycle_invitations{rule="Inactivity",state="Acted"} 1
+partner_operator_lifecycle_invitations{rule="Inactivity",state="Warning"} 2
+partner_operator_lifecycle_invitations{rule="Recertification",state="Acted"} 3
+partner_operator_lifecycle_invitations{rule="Recertification",state="Warning"} 1
+`), "partner_operator_lifecycle_invitations"); err != nil {
 		t.Error(err)
 	}
 }

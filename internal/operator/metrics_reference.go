@@ -28,6 +28,8 @@ var MetricsReference = []Metric{
 		"How long the object not Ready the longest has been so (since `Ready`'s last transition), by `reason`. Leader only"},
 	{"partner_operator_invitations_pending_oldest_seconds", "gauge", nil,
 		"Age of the oldest invitation still `PendingAcceptance`, since it was last sent (first invitation, resend or reset); 0 when none is pending. Leader only"},
+	{"partner_operator_lifecycle_invitations", "gauge", []string{"rule", "state"},
+		"PartnerInvitations a policy's lifecycle rule ends, by `rule` (`Inactivity`: no sign-in for `inactivity.after`; `Recertification`: not recertified within `recertification.every`) and `state`: `Warning` (`Expired` is `ExpiringSoon` and the rule sets `status.expiresAt`, no action yet), `Acted` (`status.expiry` records the action, for that rule). All four series always, 0 when none. Leader only"},
 	{"partner_operator_time_to_redemption_seconds", "histogram", nil,
 		"Time from the invitation (or the reset) to the partner's redemption (`status.redeemedAt`), observed once per redemption when the operator sees it; adopted guests are not observed"},
 	{"partner_operator_graph_requests_total", "counter", []string{"tenant", "operation", "code"},

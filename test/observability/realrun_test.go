@@ -59,6 +59,10 @@ var alertExpectations = map[string]alertExpectation{
 	"PartnerOperatorRedemptionWatcherStale": {later: 16 * time.Minute, lookback: 20 * time.Minute, firesLater: true},
 	// Nothing is deleted in this run; test/ownership's brake test reads the gauge it fires on.
 	"PartnerOperatorDeletionsHeld": {},
+	// No policy of the run has inactivity or recertification rules: the gauge's series are
+	// there, at 0.
+	"PartnerOperatorRecertificationOverdue": {},
+	"PartnerOperatorGuestsInactive":         {},
 	// One replica leads; 6 minutes after both are gone no series is left.
 	"PartnerOperatorLeaderMissing": {later: 6 * time.Minute, firesLater: true},
 }
@@ -414,6 +418,12 @@ func checkValues(t *testing.T, s *scraper, leader, standby string) {
 	expect(leader, "partner_operator_invitations_not_ready", nil, atLeast(1), ">= 1 (the blocked object)")
 	expect(leader, "partner_operator_invitations_not_ready_longest_seconds", nil, between(1, 600), "the blocked object's minutes")
 	expect(leader, "partner_operator_invitations_pending_oldest_seconds", nil, between(1, 600), "the resent invitation's age")
+	// No lifecycle rule in this run: the four series, at 0.
+	for _, rule := range []string{"Inactivity", "Recertification"} {
+		for _, state := range []string{"Warning", "Acted"} {
+			expect(leader, "partner_operator_lifecycle_invitations", map[string]string{"rule": rule, "state": state}, exactly(0), "0")
+		}
+	}
 	// One redemption, observed once although the object was reconciled again and again.
 	expect(leader, "partner_operator_time_to_redemption_seconds", nil, exactly(1), "one observation")
 	expect(leader, "partner_operator_redemption_watcher_last_success_timestamp_seconds", nil,
@@ -428,7 +438,7 @@ func checkValues(t *testing.T, s *scraper, leader, standby string) {
 	expect(standby, "leader_election_master_status", map[string]string{"name": "partner-operator.b2b.partnerops.io"}, exactly(0), "0")
 	// The cache-derived gauges and the watcher come from the leader only.
 	for _, name := range []string{"partner_operator_invitations", "partner_operator_invitations_pending_oldest_seconds",
-		"partner_operator_redemption_watcher_last_success_timestamp_seconds"} {
+		"partner_operator_lifecycle_invitations", "partner_operator_redemption_watcher_last_success_timestamp_seconds"} {
 		if _, found := s.value(standby, name, nil); found {
 			t.Errorf("the standby exports %s: sums over replicas would count twice", name)
 		}

@@ -121,7 +121,7 @@ func TestAlertRules(t *testing.T) {
 	want := []string{
 		"PartnerOperatorGraphAuthFailing", "PartnerOperatorGraphThrottled", "PartnerOperatorInvitationsNotReady",
 		"PartnerOperatorInvitationPendingTooLong", "PartnerOperatorRedemptionWatcherStale", "PartnerOperatorDeletionsHeld",
-		"PartnerOperatorLeaderMissing",
+		"PartnerOperatorRecertificationOverdue", "PartnerOperatorGuestsInactive", "PartnerOperatorLeaderMissing",
 	}
 	var got []string
 	docs := documented()
@@ -263,6 +263,7 @@ func TestDashboard(t *testing.T) {
 		"not Ready by reason":     "partner_operator_invitations_not_ready",
 		"watcher staleness":       "partner_operator_redemption_watcher_last_success_timestamp_seconds",
 		"leader":                  "leader_election_master_status",
+		"lifecycle rules":         "partner_operator_lifecycle_invitations",
 	} {
 		if !used[metric] {
 			t.Errorf("no panel shows %s (%s)", what, metric)

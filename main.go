@@ -81,6 +81,7 @@ func runOperator(ctx context.Context, args []string) error {
 		createGrace  time.Duration
 		claimNS      string
 		expiryWarn   time.Duration
+		signInEvery  time.Duration
 		personal     bool
 		sendInterval time.Duration
 		sendsPerDay  int
@@ -112,6 +113,7 @@ func runOperator(ctx context.Context, args []string) error {
 	fs.DurationVar(&deltaEvery, "redemption-watch-interval", 30*time.Second, "how often the tenant-wide users delta is read to learn of redemptions (0: poll each object instead)")
 	fs.DurationVar(&pendingPoll, "pending-poll-interval", 0, "how often each unredeemed invitation is read (default 5m without the watcher, 168h with it)")
 	fs.DurationVar(&resync, "resync-interval", 0, "how often each settled guest is read for drift or deletion (default 1h without the watcher, 168h with it)")
+	fs.DurationVar(&signInEvery, "sign-in-interval", partnerinvitation.DefaultSignInInterval, "how often each tenant's guests' sign-in activity is read for PartnerAccessPolicy inactivity (one paged read, 500 guests a request; needs AuditLog.Read.All and an Entra ID P1 licence; 0: never)")
 	fs.DurationVar(&expiryWarn, "expiry-warning", 7*24*time.Hour, "how long before a guest's access ends to warn with an ExpiringSoon event, condition and metric")
 	fs.DurationVar(&createGrace, "create-grace-period", 5*time.Minute, "how long after an invitation attempt a guest Graph does not list yet is waited for before inviting again")
 	// A first invitation spends about a second in round trips (two Graph calls, five API
@@ -193,7 +195,7 @@ func runOperator(ctx context.Context, args []string) error {
 	cfg.Budget = &budget
 	cfg.Controller = partnerinvitation.Options{PendingPollInterval: pendingPoll, ResyncInterval: resync,
 		MaxConcurrentReconciles: workers, PolicyPosture: policy.Posture(posture), DeltaInterval: deltaEvery,
-		CreateGracePeriod: createGrace, ClaimNamespace: claimNS, ExpiryWarning: expiryWarn, LogPersonalData: personal,
+		CreateGracePeriod: createGrace, ClaimNamespace: claimNS, ExpiryWarning: expiryWarn, LogPersonalData: personal, SignInInterval: signInInterval(signInEvery),
 		SendMinInterval: sendInterval, SendsPerNamespacePerDay: sendsPerDay, DefaultTenantID: os.Getenv("AZURE_TENANT_ID")}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -245,4 +247,13 @@ func envOr(key, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// signInInterval turns the flag's 0 (never) into the option's negative: the option's 0 is its
+// default.
+func signInInterval(flag time.Duration) time.Duration {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }

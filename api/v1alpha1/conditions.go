@@ -16,9 +16,6 @@ const (
 	ConditionExpired = "Expired"
 	// ConditionStalled is True when reconciling hit an error that retrying cannot fix.
 	ConditionStalled = "Stalled"
-	// ConditionSignInActivity, on a PartnerAccessPolicy with spec.inactivity, says whether the
-	// operator reads the guests' sign-ins in every tenant.
-	ConditionSignInActivity = "SignInActivity"
 )
 
 // Condition reasons. They are part of the API: tools and alerts may match on them.
@@ -90,13 +87,6 @@ const (
 	ReasonExpiryActionPending = "ActionPending"
 	// ReasonExpired is Ready's reason (True) and AccessGranted's (False) once access ended.
 	ReasonExpired = "Expired"
-	// SignInActivity's reasons: Read (True), and, False, NoPremiumLicense (the tenant lacks a
-	// Microsoft Entra ID P1 or P2 licence), PermissionDenied (AuditLog.Read.All is missing),
-	// NotRead (not read yet, or the read failed) and Disabled (--sign-in-interval=0).
-	ReasonSignInsRead      = "Read"
-	ReasonNoPremiumLicense = "NoPremiumLicense"
-	ReasonSignInsNotRead   = "NotRead"
-	ReasonSignInsDisabled  = "Disabled"
 )
 
 // Annotations and finalizer owned by the operator.

@@ -50,6 +50,20 @@ const (
 	AdoptionAdoptAndDelete AdoptionMode = "AdoptAndDelete"
 )
 
+// ConditionSignInActivity, on a PartnerAccessPolicy with spec.inactivity, says whether the
+// operator reads the guests' sign-ins in every tenant.
+const ConditionSignInActivity = "SignInActivity"
+
+// SignInActivity's reasons: Read (True), and, False, NoPremiumLicense (the tenant lacks a
+// Microsoft Entra ID P1 or P2 licence), PermissionDenied (AuditLog.Read.All is missing),
+// NotRead (not read yet, or the read failed) and Disabled (--sign-in-interval=0).
+const (
+	ReasonSignInsRead      = "Read"
+	ReasonNoPremiumLicense = "NoPremiumLicense"
+	ReasonSignInsNotRead   = "NotRead"
+	ReasonSignInsDisabled  = "Disabled"
+)
+
 // InactivityRule ends the access of redeemed guests who stopped signing in. The clock starts
 // at the latest of the redemption, the last successful sign-in Graph reports
 // (signInActivity.lastSuccessfulSignInDateTime) and the last recertification.

@@ -33,6 +33,7 @@ import (
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/policy"
+	"github.com/partnerops/partner-operator/internal/signin"
 	"github.com/partnerops/partner-operator/internal/tenant"
 )
 
@@ -79,6 +80,9 @@ type Options struct {
 	// known: a tenant object for the same ID then shares its address claims, so that moving an
 	// invitation from the flags' tenant to a tenant object keeps its guest.
 	DefaultTenantID string
+	// SignInInterval is how often each tenant's guests' sign-in activity is read (for
+	// inactivity); negative turns the reads off.
+	SignInInterval time.Duration
 	// LogPersonalData lets the operator log guests' mail addresses, at debug level (V(1))
 	// only. Off, no log line of the operator's carries one; conditions and events never do.
 	LogPersonalData bool
@@ -127,6 +131,9 @@ func (o Options) withDefaults() Options {
 	if o.DeletionThresholdPercent == 0 {
 		o.DeletionThresholdPercent = DefaultDeletionThresholdPercent
 	}
+	if o.SignInInterval == 0 {
+		o.SignInInterval = DefaultSignInInterval
+	}
 	if o.DeletionWindow <= 0 {
 		o.DeletionWindow = DefaultDeletionWindow
 	}
@@ -158,7 +165,14 @@ type Reconciler struct {
 	// Tenants connects the GraphTenants and ClusterGraphTenants that spec.tenantRef names; nil
 	// serves the default tenant only (Directory, Records, OwnershipSchema).
 	Tenants *TenantConnections
+	// SignInReader reads the default tenant's guests' sign-in activity; nil: not read.
+	SignInReader graph.SignInReader
+	// SignIns registers every tenant's sign-in reads, for inactivity and the policies'
+	// SignInActivity condition; nil: no tenant's sign-ins are read.
+	SignIns *signin.Registry
 
+	// defaultSignIns is the default tenant's sign-in state.
+	defaultSignIns *signin.Activity
 	// tenant is the tenant a bound reconciler (bindTenant) works in.
 	tenant *Tenant
 }
@@ -371,7 +385,14 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, pinv *b2bv1alpha1.Part
 // whether access has ended, in which case nothing else is reconciled.
 func (r *Reconciler) reconcileExpiry(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, guest *graph.User, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) (bool, error) {
 	exp := r.checkExpiry(pinv, selecting, f)
-	if exp.passed(r.now()) && exp.byPendingTimeout && guest != nil {
+	if exp.passed(r.now()) && exp.rule == b2bv1alpha1.RuleInactivity && pinv.Status.Expiry == nil {
+		// The cache may not have the sign-in the last read wrote yet: ask the API server.
+		if err := r.refreshLastSignIn(ctx, pinv); err != nil {
+			return true, err
+		}
+		exp = r.checkExpiry(pinv, selecting, f)
+	}
+	if exp.passed(r.now()) && exp.rule == b2bv1alpha1.RulePendingTimeout && guest != nil {
 		if err := r.handleSendRequests(ctx, pinv, claim, guest, selecting); err != nil {
 			return true, err
 		}
@@ -417,7 +438,7 @@ func (r *Reconciler) nextPoll(pinv *b2bv1alpha1.PartnerInvitation, f *findings) 
 	}
 	if f.expiry != nil {
 		// Exactly on time (no jitter): the expiry is a promise to the cluster owner.
-		if next := untilExpiryEvent(f.expiry.expiry, r.now(), r.opts().ExpiryWarning); next > 0 && next < res.RequeueAfter {
+		if next := untilExpiryEvent(f.expiry.expiry, r.now(), r.opts().ExpiryWarning, r.opts().signInRecheck()); next > 0 && next < res.RequeueAfter {
 			res.RequeueAfter = next
 		}
 	}
@@ -442,6 +463,10 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, pinv *b2bv1alpha1.Part
 }
 
 func (r *Reconciler) opts() Options { return r.Options.withDefaults() }
+
+// signInRecheck is how often an inactivity deadline that waits for a read of sign-ins is
+// looked at again: a tenth of the read interval.
+func (o Options) signInRecheck() time.Duration { return max(o.SignInInterval/10, time.Second) }
 
 func (r *Reconciler) now() time.Time {
 	if r.Clock == nil {
@@ -481,6 +506,12 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if changed != nil && r.Directory != nil {
 		if err := mgr.Add(r.newWatcher(mgr, changed, r.defaultTenant())); err != nil {
 			return fmt.Errorf("add redemption watcher: %w", err)
+		}
+	}
+	if r.SignInReader != nil && opts.SignInInterval > 0 && r.SignIns != nil {
+		r.defaultSignIns = r.SignIns.Add(tenant.Ref{}.Label())
+		if err := mgr.Add(r.newSignInWatcher(mgr, changed, r.defaultTenant())); err != nil {
+			return fmt.Errorf("add sign-in watcher: %w", err)
 		}
 	}
 	if r.Tenants != nil {
@@ -552,11 +583,28 @@ func (r *Reconciler) prepareTenantWork(mgr ctrl.Manager, changed chan<- event.Ge
 	if changed != nil {
 		work = append(work, r.newWatcher(mgr, changed, t))
 	}
+	if t.SignInReader != nil && opts.SignInInterval > 0 && r.SignIns != nil {
+		t.SignIns = r.SignIns.Add(t.Ref.Label())
+		work = append(work, r.newSignInWatcher(mgr, changed, t))
+	}
 	return func(ctx context.Context) {
 		for _, w := range work {
 			go func() { _ = w.Start(ctx) }()
 		}
+		if t.SignIns != nil {
+			// A tenant forgotten or reconnected takes its state with it.
+			context.AfterFunc(ctx, func() { r.SignIns.Remove(t.Ref.Label(), t.SignIns) })
+		}
 	}
+}
+
+func (r *Reconciler) newSignInWatcher(mgr ctrl.Manager, changed chan<- event.GenericEvent, t *Tenant) *SignInWatcher {
+	log := mgr.GetLogger().WithName("sign-in-watcher")
+	if !t.Ref.IsDefault() {
+		log = log.WithValues("tenant", t.Ref.Key())
+	}
+	return &SignInWatcher{Client: mgr.GetClient(), SignIns: t.SignInReader, Interval: r.opts().SignInInterval,
+		Activity: t.SignIns, Tenant: t.Ref, Events: changed, Log: log, Clock: r.Clock}
 }
 
 // tenantRequests maps a tenant object to the invitations that name it.

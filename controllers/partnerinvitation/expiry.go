@@ -14,19 +14,33 @@ import (
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph"
+	"github.com/partnerops/partner-operator/internal/signin"
 )
 
-// expiry is when the guest's access ends and what set that time.
+// expiry is when the guest's access ends, what set that time and what happens then.
 type expiry struct {
 	at     time.Time
 	source string
-	// byPendingTimeout: a policy's pendingTimeout set it, which a resend renews.
-	byPendingTimeout bool
+	rule   b2bv1alpha1.ExpiryRule
+	action b2bv1alpha1.ExpiryAction
+	// warn is the rule's own warning window; 0 takes the operator's --expiry-warning.
+	warn time.Duration
+	// unconfirmed: an inactivity deadline no complete read of sign-ins since has confirmed yet;
+	// it is not acted on until one has.
+	unconfirmed bool
 }
 
-func (e expiry) set() bool                          { return !e.at.IsZero() }
-func (e expiry) passed(now time.Time) bool          { return e.set() && !now.Before(e.at) }
-func (e expiry) warnFrom(w time.Duration) time.Time { return e.at.Add(-w) }
+func (e expiry) set() bool { return !e.at.IsZero() }
+
+// passed reports whether the expiry is due for its action.
+func (e expiry) passed(now time.Time) bool { return e.set() && !now.Before(e.at) && !e.unconfirmed }
+
+func (e expiry) warnFrom(fallback time.Duration) time.Time {
+	if e.warn > 0 {
+		return e.at.Add(-e.warn)
+	}
+	return e.at.Add(-fallback)
+}
 
 // expiryFinding is what a reconcile found about the expiry, for the conditions.
 type expiryFinding struct {
@@ -35,47 +49,162 @@ type expiryFinding struct {
 	soon bool
 	// failed: the expiry action was recorded but Graph refused or failed it this time.
 	failed bool
+	// awaitingSignIns: an inactivity deadline has passed and waits for a read of sign-ins
+	// that started after it.
+	awaitingSignIns bool
+	// recertificationDue is when the guest must next be recertified; zero when no selecting
+	// policy requires it.
+	recertificationDue time.Time
 }
 
 // checkExpiry computes the effective expiry at the reconcile's clock and records it for the
 // conditions.
 func (r *Reconciler) checkExpiry(pinv *b2bv1alpha1.PartnerInvitation, selecting []*b2bv1alpha1.PartnerAccessPolicy, f *findings) expiry {
-	exp := effectiveExpiry(pinv, selecting)
 	now := r.now()
-	f.expiry = &expiryFinding{expiry: exp, soon: exp.set() && !exp.passed(now) && !now.Before(exp.warnFrom(r.opts().ExpiryWarning))}
+	var signIns *signin.Activity
+	if r.tenant != nil {
+		signIns = r.tenant.SignIns
+	}
+	exp := effectiveExpiry(pinv, selecting, now, signIns)
+	f.expiry = &expiryFinding{
+		expiry:             exp,
+		soon:               exp.set() && now.Before(exp.at) && !now.Before(exp.warnFrom(r.opts().ExpiryWarning)),
+		awaitingSignIns:    exp.unconfirmed && !now.Before(exp.at),
+		recertificationDue: recertificationDue(pinv, selecting, now),
+	}
 	return exp
 }
 
 // effectiveExpiry is the earliest of spec.expiresAt, each selecting policy's maxAccessDuration
-// counted from the invitation, and each pendingTimeout counted from the last send while the
-// guest has not redeemed (or redeemed only after it).
-func effectiveExpiry(pinv *b2bv1alpha1.PartnerInvitation, selecting []*b2bv1alpha1.PartnerAccessPolicy) expiry {
+// counted from the invitation, each pendingTimeout counted from the last send while the guest
+// has not redeemed (or redeemed only after it), each recertification rule counted from the
+// last recertification, and, where the tenant's sign-ins are read, each inactivity rule
+// counted from the guest's last activity.
+func effectiveExpiry(pinv *b2bv1alpha1.PartnerInvitation, selecting []*b2bv1alpha1.PartnerAccessPolicy, now time.Time, signIns *signin.Activity) expiry {
 	var out expiry
-	consider := func(at time.Time, source string, pending bool) {
-		if !out.set() || at.Before(out.at) {
-			out = expiry{at: at, source: source, byPendingTimeout: pending}
+	consider := func(e expiry) {
+		if !out.set() || e.at.Before(out.at) {
+			out = e
 		}
 	}
+	own := expiryAction(pinv)
 	if pinv.Spec.ExpiresAt != nil {
-		consider(pinv.Spec.ExpiresAt.Time, "spec.expiresAt", false)
+		consider(expiry{at: pinv.Spec.ExpiresAt.Time, source: "spec.expiresAt", rule: b2bv1alpha1.RuleExpiresAt, action: own})
 	}
-	start := pinv.CreationTimestamp.Time
-	if pinv.Status.InvitedAt != nil {
-		start = pinv.Status.InvitedAt.Time
-	}
+	start := accessStart(pinv)
 	sent := lastSent(pinv)
+	recertified := recertifiedAt(pinv, now)
+	var inactive []expiry
 	for _, p := range selecting {
 		if d := p.Spec.MaxAccessDuration; d != nil {
-			consider(start.Add(d.Duration), fmt.Sprintf("PartnerAccessPolicy %s maxAccessDuration (%s)", p.Name, d.Duration), false)
+			consider(expiry{at: start.Add(d.Duration), source: fmt.Sprintf("PartnerAccessPolicy %s maxAccessDuration (%s)", p.Name, d.Duration),
+				rule: b2bv1alpha1.RuleMaxAccessDuration, action: own})
 		}
 		if d := p.Spec.PendingTimeout; d != nil && !sent.IsZero() {
 			deadline := sent.Add(d.Duration)
 			if !redeemedBy(pinv, deadline) {
-				consider(deadline, fmt.Sprintf("PartnerAccessPolicy %s pendingTimeout (%s): not redeemed in time", p.Name, d.Duration), true)
+				consider(expiry{at: deadline, source: fmt.Sprintf("PartnerAccessPolicy %s pendingTimeout (%s): not redeemed in time", p.Name, d.Duration),
+					rule: b2bv1alpha1.RulePendingTimeout, action: own})
+			}
+		}
+		if rc := p.Spec.Recertification; rc != nil {
+			from := latest(start, recertified)
+			consider(expiry{at: from.Add(rc.Every.Duration), source: fmt.Sprintf("PartnerAccessPolicy %s recertification (every %s): not recertified since %s",
+				p.Name, rc.Every.Duration, from.UTC().Format(time.RFC3339)), rule: b2bv1alpha1.RuleRecertification, action: ruleAction(rc.Action), warn: warnOf(rc.Warn)})
+		}
+		if in := p.Spec.Inactivity; in != nil && pinv.Status.State == b2bv1alpha1.StateAccepted && signIns.Enforced() {
+			from := lastActivity(pinv, start, recertified)
+			at := from.Add(in.After.Duration)
+			inactive = append(inactive, expiry{at: at, source: fmt.Sprintf("PartnerAccessPolicy %s inactivity (%s): no sign-in since %s",
+				p.Name, in.After.Duration, from.UTC().Format(time.RFC3339)), rule: b2bv1alpha1.RuleInactivity, action: ruleAction(in.Action), warn: warnOf(in.Warn),
+				unconfirmed: !signIns.ReadSince(at)})
+		}
+	}
+	// An inactivity deadline that waits for a read of sign-ins does not hold back another
+	// limit that has passed.
+	for _, e := range inactive {
+		if e.unconfirmed && !now.Before(e.at) && out.passed(now) {
+			continue
+		}
+		consider(e)
+	}
+	return out
+}
+
+// accessStart is when access began: the invitation, or for an adopted guest the object's
+// creation.
+func accessStart(pinv *b2bv1alpha1.PartnerInvitation) time.Time {
+	if pinv.Status.InvitedAt != nil {
+		return pinv.Status.InvitedAt.Time
+	}
+	return pinv.CreationTimestamp.Time
+}
+
+// recertificationSkew is how far ahead of the operator's clock spec.recertification.at may be
+// and still count: clocks differ by seconds, not by days.
+const recertificationSkew = 5 * time.Minute
+
+// recertifiedAt is spec.recertification.at, zero when there is none or it lies in the future
+// (a recertification cannot be made in advance).
+func recertifiedAt(pinv *b2bv1alpha1.PartnerInvitation, now time.Time) time.Time {
+	rc := pinv.Spec.Recertification
+	if rc == nil || rc.At.After(now.Add(recertificationSkew)) {
+		return time.Time{}
+	}
+	return rc.At.Time
+}
+
+// lastActivity is the latest of the access's start, the redemption, the last successful
+// sign-in and the last recertification. Once inactivity has acted, a sign-in after it does
+// not count (a guest whose grants were revoked can still sign in to the tenant); only a
+// recertification brings the access back.
+func lastActivity(pinv *b2bv1alpha1.PartnerInvitation, start, recertified time.Time) time.Time {
+	from := latest(start, recertified)
+	if t := pinv.Status.RedeemedAt; t != nil {
+		from = latest(from, t.Time)
+	}
+	if t := pinv.Status.LastSignInAt; t != nil {
+		if done := pinv.Status.Expiry; done == nil || done.Rule != b2bv1alpha1.RuleInactivity || !t.After(done.At.Time) {
+			from = latest(from, t.Time)
+		}
+	}
+	return from
+}
+
+// recertificationDue is the earliest due date of the selecting policies' recertification
+// rules; zero when none requires it.
+func recertificationDue(pinv *b2bv1alpha1.PartnerInvitation, selecting []*b2bv1alpha1.PartnerAccessPolicy, now time.Time) time.Time {
+	var due time.Time
+	from := latest(accessStart(pinv), recertifiedAt(pinv, now))
+	for _, p := range selecting {
+		if rc := p.Spec.Recertification; rc != nil {
+			if at := from.Add(rc.Every.Duration); due.IsZero() || at.Before(due) {
+				due = at
 			}
 		}
 	}
-	return out
+	return due
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func ruleAction(a b2bv1alpha1.ExpiryAction) b2bv1alpha1.ExpiryAction {
+	if a == "" {
+		return b2bv1alpha1.ExpiryRevokeAccess
+	}
+	return a
+}
+
+func warnOf(d *metav1.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	return d.Duration
 }
 
 // lastSent is when this object last sent the invitation; zero for an adopted guest.
@@ -103,7 +232,7 @@ func redeemedBy(pinv *b2bv1alpha1.PartnerInvitation, deadline time.Time) bool {
 // the expiry moves later. Disable and Delete apply only to an account the deletion rules let
 // the operator delete; otherwise access is revoked instead, and the status says why.
 func (r *Reconciler) expire(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation, claim *addressClaim, guest *graph.User, exp expiry) error {
-	action := expiryAction(pinv)
+	action := exp.action
 	note := ""
 	if guest == nil {
 		note = "no guest account exists; nothing was sent"
@@ -113,12 +242,12 @@ func (r *Reconciler) expire(ctx context.Context, pinv *b2bv1alpha1.PartnerInvita
 			return err
 		}
 		if why != "" {
-			note = fmt.Sprintf("spec.expiryAction %s not applied because %s; access was revoked instead", action, why)
+			note = fmt.Sprintf("%s %s not applied because %s; access was revoked instead", actionField(exp.rule), action, why)
 			action = b2bv1alpha1.ExpiryRevokeAccess
 		}
 	}
 	if err := r.recordExpiry(ctx, pinv, &b2bv1alpha1.ExpiryStatus{
-		Action: action, At: metav1.NewTime(exp.at), Source: exp.source, Note: note,
+		Action: action, At: metav1.NewTime(exp.at), Source: exp.source, Rule: exp.rule, Note: note,
 	}); err != nil {
 		return err
 	}
@@ -199,9 +328,14 @@ func reportExpiry(pinv *b2bv1alpha1.PartnerInvitation, ef *expiryFinding) {
 	st := &pinv.Status
 	exp := ef.expiry
 	if exp.set() {
-		st.ExpiresAt = ptr.To(metav1.NewTime(exp.at))
+		st.ExpiresAt, st.ExpiryRule = ptr.To(metav1.NewTime(exp.at)), exp.rule
 	} else {
-		st.ExpiresAt = nil
+		st.ExpiresAt, st.ExpiryRule = nil, ""
+	}
+	if ef.recertificationDue.IsZero() {
+		st.RecertificationDueAt = nil
+	} else {
+		st.RecertificationDueAt = ptr.To(metav1.NewTime(ef.recertificationDue))
 	}
 	at := exp.at.UTC().Format(time.RFC3339)
 	switch done := st.Expiry; {
@@ -219,9 +353,12 @@ func reportExpiry(pinv *b2bv1alpha1.PartnerInvitation, ef *expiryFinding) {
 		}
 	case !exp.set():
 		meta.RemoveStatusCondition(&st.Conditions, b2bv1alpha1.ConditionExpired)
+	case ef.awaitingSignIns:
+		setCondition(pinv, b2bv1alpha1.ConditionExpired, metav1.ConditionFalse, b2bv1alpha1.ReasonExpiringSoon,
+			fmt.Sprintf("Access ends once a read of sign-in activity confirms no sign-in since %s (%s), then %s%s", at, exp.source, expiryActions[exp.action].due, remedy(exp.rule)))
 	case ef.soon:
 		setCondition(pinv, b2bv1alpha1.ConditionExpired, metav1.ConditionFalse, b2bv1alpha1.ReasonExpiringSoon,
-			fmt.Sprintf("Access ends at %s (%s), then %s", at, exp.source, expiryActions[expiryAction(pinv)].due))
+			fmt.Sprintf("Access ends at %s (%s), then %s%s", at, exp.source, expiryActions[exp.action].due, remedy(exp.rule)))
 	default:
 		setCondition(pinv, b2bv1alpha1.ConditionExpired, metav1.ConditionFalse, b2bv1alpha1.ReasonExpiryScheduled,
 			fmt.Sprintf("Access ends at %s (%s)", at, exp.source))
@@ -229,10 +366,14 @@ func reportExpiry(pinv *b2bv1alpha1.PartnerInvitation, ef *expiryFinding) {
 }
 
 // untilExpiryEvent is how long until the warning window opens or the expiry passes, 0 when
-// neither is ahead.
-func untilExpiryEvent(exp expiry, now time.Time, warning time.Duration) time.Duration {
+// neither is ahead. An unconfirmed inactivity deadline is looked at again every
+// signInRecheck until a read of sign-ins confirms it.
+func untilExpiryEvent(exp expiry, now time.Time, warning, signInRecheck time.Duration) time.Duration {
 	if !exp.set() {
 		return 0
+	}
+	if exp.unconfirmed && !now.Before(exp.at) {
+		return signInRecheck
 	}
 	for _, t := range []time.Time{exp.warnFrom(warning), exp.at} {
 		if t.After(now) {
@@ -240,6 +381,28 @@ func untilExpiryEvent(exp expiry, now time.Time, warning time.Duration) time.Dur
 		}
 	}
 	return 0
+}
+
+// remedy says, for the warning, what keeps the access.
+func remedy(rule b2bv1alpha1.ExpiryRule) string {
+	switch rule {
+	case b2bv1alpha1.RuleRecertification:
+		return "; recertify it (spec.recertification, or kubectl partner recertify) to keep it"
+	case b2bv1alpha1.RuleInactivity:
+		return "; a sign-in or a recertification keeps it"
+	}
+	return ""
+}
+
+// actionField names where the action taken came from.
+func actionField(rule b2bv1alpha1.ExpiryRule) string {
+	switch rule {
+	case b2bv1alpha1.RuleInactivity:
+		return "the policy's inactivity.action"
+	case b2bv1alpha1.RuleRecertification:
+		return "the policy's recertification.action"
+	}
+	return "spec.expiryAction"
 }
 
 func expiryAction(pinv *b2bv1alpha1.PartnerInvitation) b2bv1alpha1.ExpiryAction {

@@ -15,6 +15,7 @@ import (
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 	"github.com/partnerops/partner-operator/internal/graph"
+	"github.com/partnerops/partner-operator/internal/signin"
 	"github.com/partnerops/partner-operator/internal/tenant"
 )
 
@@ -48,6 +49,11 @@ type Tenant struct {
 	Records *OwnershipRecorder
 	// Schema opens once the tenant's ownership record properties are registered; nil: open.
 	Schema *Gate
+	// SignInReader reads the tenant's guests' sign-in activity; nil: not read.
+	SignInReader graph.SignInReader
+	// SignIns is its sign-in watcher's state; nil when no watcher reads them (inactivity is
+	// then not enforced in this tenant).
+	SignIns *signin.Activity
 }
 
 // Dialed is a tenant's Graph client as TenantConnections.Dial builds it.
@@ -59,6 +65,8 @@ type Dialed struct {
 	Partners graph.CrossTenantAccess
 	// Schema registers the ownership record's properties in the tenant; nil: none.
 	Schema OwnershipSchema
+	// SignIns reads the guests' sign-in activity, paced with Directory; nil: none.
+	SignIns graph.SignInReader
 }
 
 // TenantConnections holds one Graph connection per tenant object, built from the credentials
@@ -136,7 +144,7 @@ func (c *TenantConnections) connect(ctx context.Context, obj b2bv1alpha1.TenantO
 	if err != nil {
 		return nil, err
 	}
-	t := &Tenant{Ref: ref, ID: strings.ToLower(obj.TenantSpec().TenantID), Directory: d.Directory, Partners: d.Partners}
+	t := &Tenant{Ref: ref, ID: strings.ToLower(obj.TenantSpec().TenantID), Directory: d.Directory, Partners: d.Partners, SignInReader: d.SignIns}
 	conn := &connection{tenant: t, verifier: d.Verifier, fingerprint: creds.Fingerprint, generation: obj.GetGeneration()}
 	var schema OwnershipSchema
 	if ownership && d.Schema != nil {
@@ -183,7 +191,8 @@ func (c *TenantConnections) lookup(ref tenant.Ref, generation int64) (*Tenant, b
 
 // defaultTenant is the tenant of the operator's flags.
 func (r *Reconciler) defaultTenant() *Tenant {
-	return &Tenant{ID: strings.ToLower(r.opts().DefaultTenantID), Directory: r.Directory, Partners: r.Partners, Records: r.Records, Schema: r.OwnershipSchema}
+	return &Tenant{ID: strings.ToLower(r.opts().DefaultTenantID), Directory: r.Directory, Partners: r.Partners, Records: r.Records, Schema: r.OwnershipSchema,
+		SignInReader: r.SignInReader, SignIns: r.defaultSignIns}
 }
 
 // resolveTenant finds the connected tenant the invitation names. A tenant object that is

@@ -14,20 +14,25 @@ type pacedReader struct {
 	p    *paced
 }
 
-// ListGuests is charged per page: before the first request and, since the next page is
-// requested when page returns, after each page.
+// ListGuests is charged per page (see pacePages).
 func (r *pacedReader) ListGuests(ctx context.Context, q GuestQuery, page func([]User) error) error {
-	done, err := r.p.admit(ctx, costList, classRead)
+	return pacePages(ctx, r.p, func(each func([]User) error) error { return r.next.ListGuests(ctx, q, each) }, page)
+}
+
+// pacePages runs a paged listing within p's budget, one list request per page: charged before
+// the first request and, since the next page is requested when page returns, after each page.
+func pacePages[T any](ctx context.Context, p *paced, list func(each func([]T) error) error, page func([]T) error) error {
+	done, err := p.admit(ctx, costList, classRead)
 	if err != nil {
 		return err
 	}
-	err = r.next.ListGuests(ctx, q, func(users []User) error {
+	err = list(func(items []T) error {
 		_ = done(nil) // this page has arrived
 		done = func(err error) error { return err }
-		if err := page(users); err != nil {
+		if err := page(items); err != nil {
 			return err
 		}
-		next, err := r.p.admit(ctx, costList, classRead)
+		next, err := p.admit(ctx, costList, classRead)
 		if err != nil {
 			return err
 		}

@@ -56,3 +56,42 @@ func IsNoPremiumLicense(err error) bool {
 	return errors.As(err, &e) && e.StatusCode == http.StatusForbidden &&
 		strings.EqualFold(e.Code, CodeNoPremiumLicense)
 }
+
+// PaceSignIns wraps a SignInReader so that its pages draw from the same budget as d's requests
+// when d is a Directory Pace made: sign-in reads then share the tenant's quota windows and
+// throttling pause instead of competing with invitations from a pacer of their own. Each page
+// costs one list request. With any other d, r is returned as it is.
+func PaceSignIns(r SignInReader, d Directory) SignInReader {
+	p, ok := d.(*paced)
+	if !ok || r == nil {
+		return r
+	}
+	return &pacedSignIns{next: r, p: p}
+}
+
+type pacedSignIns struct {
+	next SignInReader
+	p    *paced
+}
+
+func (r *pacedSignIns) ListGuestSignIns(ctx context.Context, page func([]SignIn) error) error {
+	return pacePages(ctx, r.p, func(each func([]SignIn) error) error { return r.next.ListGuestSignIns(ctx, each) }, page)
+}
+
+// InstrumentSignIns counts and times each sign-in listing as the operation "list_sign_ins".
+func InstrumentSignIns(r SignInReader, m *Metrics) SignInReader {
+	if r == nil || m == nil {
+		return r
+	}
+	return &instrumentedSignIns{next: r, i: &instrumented{m: m}}
+}
+
+type instrumentedSignIns struct {
+	next SignInReader
+	i    *instrumented
+}
+
+func (s *instrumentedSignIns) ListGuestSignIns(ctx context.Context, page func([]SignIn) error) (err error) {
+	defer func(start time.Time) { s.i.observe("list_sign_ins", start, err, 200) }(time.Now())
+	return s.next.ListGuestSignIns(ctx, page)
+}

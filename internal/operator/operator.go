@@ -36,6 +36,7 @@ import (
 	"github.com/partnerops/partner-operator/internal/graph"
 	"github.com/partnerops/partner-operator/internal/leader"
 	"github.com/partnerops/partner-operator/internal/organization"
+	"github.com/partnerops/partner-operator/internal/signin"
 	"github.com/partnerops/partner-operator/internal/tenant"
 )
 
@@ -45,6 +46,9 @@ type Config struct {
 	// Partners is the default tenant's cross-tenant access settings (PartnerOrganizations); nil:
 	// Directory's, where it offers them.
 	Partners graph.CrossTenantAccess
+	// SignIns reads the default tenant's guests' sign-in activity (inactivity); nil:
+	// Directory's, where it offers it.
+	SignIns graph.SignInReader
 	// OrganizationSyncInterval is how often a PartnerOrganization's configuration is read back
 	// and drift corrected; partnerorganization.DefaultSyncInterval when 0.
 	OrganizationSyncInterval time.Duration
@@ -198,14 +202,23 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		return nil, err
 	}
 	var dir graph.Directory
+	signIns := cfg.SignIns
+	if s, ok := cfg.Directory.(graph.SignInReader); ok && signIns == nil {
+		signIns = s
+	}
 	if cfg.Directory != nil {
 		dir = graph.Instrument(cfg.Directory, m.graph)
 		if cfg.Budget != nil {
 			dir = graph.Pace(dir, *cfg.Budget, m.graph)
 		}
+		// Sign-in reads draw from the same quota windows as everything else.
+		signIns = graph.PaceSignIns(graph.InstrumentSignIns(signIns, m.graph), dir)
 		// Outermost, so one shared lookup is paced and counted as the one request it is.
 		dir = graph.Coalesce(dir, cfg.LookupBatchWindow)
+	} else {
+		signIns = nil
 	}
+	signInStates := signin.NewRegistry()
 	var schemaGate *partnerinvitation.Gate
 	if cfg.OwnershipSchema != nil && cfg.Controller.OwnerID != "" {
 		schemaGate = partnerinvitation.NewGate()
@@ -228,6 +241,8 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 		Clock:           cfg.Clock,
 		Fence:           cfg.Fence,
 		Options:         cfg.Controller,
+		SignInReader:    signIns,
+		SignIns:         signInStates,
 	}
 	if cfg.Tenants != nil {
 		r.Tenants = newTenantConnections(cfg, m.graph, mgr.GetLogger())
@@ -255,7 +270,7 @@ func NewManager(ctx context.Context, restCfg *rest.Config, cfg Config) (ctrl.Man
 	if err := or.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up PartnerOrganization controller: %w", err)
 	}
-	if err := (&partneraccesspolicy.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	if err := (&partneraccesspolicy.Reconciler{Client: mgr.GetClient(), SignIns: signInStates}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up PartnerAccessPolicy controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -283,7 +298,11 @@ func newTenantConnections(cfg Config, m *graph.Metrics, log logr.Logger) *partne
 			}
 			tm := m.ForTenant(ref.Label())
 			dir := graph.Pace(graph.Instrument(c, tm), graph.BudgetFor(string(size)), tm)
-			return &partnerinvitation.Dialed{Directory: graph.Coalesce(dir, cfg.LookupBatchWindow), Verifier: c, Schema: c, Partners: c}, nil
+			var signIns graph.SignInReader
+			if s, ok := c.(graph.SignInReader); ok {
+				signIns = graph.PaceSignIns(graph.InstrumentSignIns(s, tm), dir)
+			}
+			return &partnerinvitation.Dialed{Directory: graph.Coalesce(dir, cfg.LookupBatchWindow), Verifier: c, Schema: c, Partners: c, SignIns: signIns}, nil
 		},
 	}
 }

@@ -175,6 +175,7 @@ var _ = BeforeSuite(func() {
 	mgr, err := operator.NewManager(suiteCtx, operatorCfg, operator.Config{
 		Directory: crash,
 		Partners:  dir,
+		SignIns:   dir,
 		// PartnerOrganizations are read back every second, so drift shows at once.
 		OrganizationSyncInterval: time.Second,
 		MetricsBindAddress:       "0",
@@ -183,6 +184,9 @@ var _ = BeforeSuite(func() {
 		// watcher; per-object polls are left at their (weekly) safety-net default.
 		Controller: partnerinvitation.Options{
 			DeltaInterval:     300 * time.Millisecond,
+			// Sign-ins are read twice a second (production: every 6 hours), on the suite's
+			// stepped clock, so inactivity specs see a read after each step.
+			SignInInterval: 500 * time.Millisecond,
 			CreateGracePeriod: createGrace,
 			ClaimNamespace:    testbed.OperatorNamespace,
 			OwnerID:           suiteOwner,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -15,9 +16,10 @@ import (
 )
 
 // clusterClient connects to the cluster the kubectl flags name. Its scheme knows only this
-// operator's API, Leases (the deletion brake's) and Secrets (a tenant object's credential),
-// which is all the plugin reads and writes. qps > 0 raises client-go's
-// default of 5 requests a second: a dry run of a large file sends one create per row.
+// operator's API, Leases (the deletion brake's), Secrets (a tenant object's credential) and
+// SelfSubjectReviews (who recertifies), which is all the plugin reads and writes. qps > 0
+// raises client-go's default of 5 requests a second: a dry run of a large file sends one
+// create per row.
 func clusterClient(p *plugin, qps float32) (client.Client, error) {
 	cfg, err := p.kube.ToRESTConfig()
 	if err != nil {
@@ -36,6 +38,10 @@ func clusterClient(p *plugin, qps float32) (client.Client, error) {
 	}
 	// Secrets: export --tenant reads the tenant object's credential.
 	if err := corev1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	// SelfSubjectReviews: recertify records who the caller is.
+	if err := authenticationv1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})

@@ -55,13 +55,15 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Bring Entra ID guests into Git as PartnerInvitations, and see how they are doing",
 		Long: `kubectl partner works with partner-operator's PartnerInvitations:
 
-  import   turn the portal's bulk-invite CSV files into manifests ready to commit
-  export   write manifests that adopt the guests a tenant already has
-  status   summarise the invitations in a cluster
-  resend   send a pending invitation again
-  reset    reset a redeemed guest's redemption
-  brake    see and release the accidental-deletion brake
-  orphan   let PartnerInvitations go, guests kept, once the operator is uninstalled`,
+  import     turn the portal's bulk-invite CSV files into manifests ready to commit
+  export     write manifests that adopt the guests a tenant already has
+  status     summarise the invitations in a cluster; --due: the recertifications due
+  report     who has access to what, since when: the table an access review asks for
+  recertify  confirm that guests still need their access
+  resend     send a pending invitation again
+  reset      reset a redeemed guest's redemption
+  brake      see and release the accidental-deletion brake
+  orphan     let PartnerInvitations go, guests kept, once the operator is uninstalled`,
 		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -75,6 +77,8 @@ func newRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		newImportCommand(p),
 		newExportCommand(p),
 		newStatusCommand(p),
+		newReportCommand(p),
+		newRecertifyCommand(p),
 		newResendCommand(p, false),
 		newResendCommand(p, true),
 		newBrakeCommand(p),

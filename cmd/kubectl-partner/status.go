@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -33,17 +34,25 @@ type statusOptions struct {
 	allNamespaces bool
 	pendingFor    dayDuration
 	output        string
+	// due lists the invitations whose recertification is due within the horizon instead.
+	due    bool
+	within dayDuration
 }
 
 func newStatusCommand(p *plugin) *cobra.Command {
-	o := &statusOptions{p: p, pendingFor: dayDuration(7 * 24 * time.Hour)}
+	o := &statusOptions{p: p, pendingFor: dayDuration(7 * 24 * time.Hour), within: dayDuration(defaultDueWithin)}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Summarise the PartnerInvitations of a namespace or of the cluster",
 		Long: `Summarise the PartnerInvitations of a namespace (-n, or the context's) or of every
 namespace (-A): how many are in each redemption state, which invitations have waited
 for the partner longer than --pending-for since they were last sent, which objects are
-not Ready and why, and which addresses are held by another object or a member account.`,
+not Ready and why, and which addresses are held by another object or a member account.
+
+With --due, list instead, per sponsor (spec.sponsors; "(no sponsor)" for none), the
+invitations whose recertification is due (status.recertificationDueAt) within --within or
+is overdue, and those whose access an overdue recertification or inactivity has ended
+(status.expiry), soonest first. 'kubectl partner recertify' records a recertification.`,
 		Example: `  # The current namespace
   kubectl partner status
 
@@ -51,13 +60,26 @@ not Ready and why, and which addresses are held by another object or a member ac
   kubectl partner status -A --pending-for 14d
 
   # For a script or a dashboard
-  kubectl partner status -A -o json`,
+  kubectl partner status -A -o json
+
+  # Every namespace, the recertifications due in the next 30 days, per sponsor
+  kubectl partner status -A --due --within 30d`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case !o.due && cmd.Flags().Changed("within"):
+				return errors.New("--within goes with --due")
+			case o.due && cmd.Flags().Changed("pending-for"):
+				return errors.New("--pending-for does not go with --due")
+			}
+			return o.run(cmd.Context())
+		},
 	}
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "summarise every namespace")
 	cmd.Flags().Var(&o.pendingFor, "pending-for", "list invitations pending for longer than this since last sent (e.g. 7d, 36h)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: json or yaml (default: tables)")
+	cmd.Flags().BoolVar(&o.due, "due", false, "list, per sponsor, the invitations whose recertification is due or was acted on")
+	cmd.Flags().Var(&o.within, "within", "with --due, how far ahead a recertification counts as due (e.g. 14d, 36h)")
 	return cmd
 }
 
@@ -155,21 +177,30 @@ func (o *statusOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.due {
+		due := dueFor(items, ns, time.Duration(o.within), time.Now())
+		return printReport(o.p.streams.Out, o.output, due, due.printTables)
+	}
 	report := summarise(items, ns, time.Duration(o.pendingFor), time.Now())
-	switch o.output {
+	return printReport(o.p.streams.Out, o.output, report, report.printTables)
+}
+
+// printReport writes v as JSON or YAML, or, without a format, as tables does.
+func printReport(out io.Writer, format string, v any, tables func(io.Writer) error) error {
+	switch format {
 	case "json":
-		enc := json.NewEncoder(o.p.streams.Out)
+		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		return enc.Encode(v)
 	case "yaml":
-		out, err := yaml.Marshal(report)
+		raw, err := yaml.Marshal(v)
 		if err != nil {
 			return err
 		}
-		_, err = o.p.streams.Out.Write(out)
+		_, err = out.Write(raw)
 		return err
 	}
-	return report.printTables(o.p.streams.Out)
+	return tables(out)
 }
 
 // listInvitations reads every PartnerInvitation of ns ("": all), a chunk at a time.

@@ -183,10 +183,10 @@ var _ = BeforeSuite(func() {
 		// The production shape: redemption and out-of-band deletion come from the users delta
 		// watcher; per-object polls are left at their (weekly) safety-net default.
 		Controller: partnerinvitation.Options{
-			DeltaInterval:     300 * time.Millisecond,
+			DeltaInterval: 300 * time.Millisecond,
 			// Sign-ins are read twice a second (production: every 6 hours), on the suite's
 			// stepped clock, so inactivity specs see a read after each step.
-			SignInInterval: 500 * time.Millisecond,
+			SignInInterval:    500 * time.Millisecond,
 			CreateGracePeriod: createGrace,
 			ClaimNamespace:    testbed.OperatorNamespace,
 			OwnerID:           suiteOwner,

@@ -58,7 +58,6 @@ func init() {
 		b2bv1alpha1.ReasonReinvited, b2bv1alpha1.ReasonResetDenied, b2bv1alpha1.ReasonRoleNotFound,
 		b2bv1alpha1.ReasonSecretConflict, b2bv1alpha1.ReasonSponsorNotFound, b2bv1alpha1.ReasonSponsorNotMember,
 		b2bv1alpha1.ReasonThrottled, b2bv1alpha1.ReasonReclaimed, b2bv1alpha1.ReasonRestored, b2bv1alpha1.ReasonDeletionHeld,
-		b2bv1alpha1.ReasonSignInsRead, b2bv1alpha1.ReasonNoPremiumLicense, b2bv1alpha1.ReasonSignInsNotRead, b2bv1alpha1.ReasonSignInsDisabled,
 	} {
 		readyReasons[r] = true
 	}

@@ -99,8 +99,12 @@ func (w *SignInWatcher) record(err error, started time.Time) {
 		reason, message = b2bv1alpha1.ReasonSignInsNotRead, fmt.Sprintf("reading sign-in activity failed: %v", err)
 		w.Activity.Set(reason, message, time.Time{})
 	}
-	if before.Reason != reason {
-		w.Log.Info("sign-in activity", "reason", reason, "message", message,
+	switch {
+	case before.Reason == reason:
+	case err == nil:
+		w.Log.Info("sign-in activity is read", "reason", reason)
+	default:
+		w.Log.Info("sign-in activity cannot be read", "reason", reason, "message", message,
 			"graphStatus", graph.StatusCode(err), "graphRequestID", graph.RequestID(err))
 	}
 }

@@ -56,7 +56,7 @@ func TestPrinterColumns(t *testing.T) {
 			wide = append(wide, c.Name)
 		}
 	}
-	want := []string{"Email", "Organization", "State", "Ready", "Expires", "Age"}
+	want := []string{"Email", "Organization", "State", "Ready", "Expires", "Last-Sign-In", "Age"}
 	if len(normal) != len(want) {
 		t.Fatalf("columns = %v, want %v", normal, want)
 	}

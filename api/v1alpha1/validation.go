@@ -82,18 +82,21 @@ const (
 	emailMinLength       = 3
 	emailMaxLength       = 254
 	displayNameMaxLength = 256
-	redirectURLMaxLength = 2048
-	bodyMaxLength        = 2000
-	languageMaxLength    = 35
-	ccRecipientsMaxItems = 1
-	profileNameMaxLength = 64 // givenName, surname, companyName, department, employeeType
-	jobTitleMaxLength    = 128
-	sponsorsMaxItems     = 5
-	refMaxLength         = 256 // a sponsor, a group, an app role
-	objectNameMaxLength  = 253 // tenantRef.name: a Kubernetes object name
-	groupMinLength       = 1
-	guidLength           = 36 // bounds the cost of the app's CEL rule
-	accessMaxItems       = 50 // groups, and applications
+	// spec.recertification's who and why.
+	recertifiedByMaxLength         = 256
+	recertificationReasonMaxLength = 1024
+	redirectURLMaxLength           = 2048
+	bodyMaxLength                  = 2000
+	languageMaxLength              = 35
+	ccRecipientsMaxItems           = 1
+	profileNameMaxLength           = 64 // givenName, surname, companyName, department, employeeType
+	jobTitleMaxLength              = 128
+	sponsorsMaxItems               = 5
+	refMaxLength                   = 256 // a sponsor, a group, an app role
+	objectNameMaxLength            = 253 // tenantRef.name: a Kubernetes object name
+	groupMinLength                 = 1
+	guidLength                     = 36 // bounds the cost of the app's CEL rule
+	accessMaxItems                 = 50 // groups, and applications
 )
 
 // Compiled once; regexps are safe for concurrent use and never change.
@@ -145,6 +148,21 @@ func ValidateSpec(spec *PartnerInvitationSpec, path *field.Path) field.ErrorList
 	add(oneOf(path.Child("expiryAction"), spec.ExpiryAction, expiryActions()))
 	if m := spec.Message; m != nil {
 		errs = append(errs, validateMessage(m, path.Child("message"))...)
+	}
+	if rc := spec.Recertification; rc != nil {
+		rp := path.Child("recertification")
+		if rc.At.IsZero() {
+			add(field.Required(rp.Child("at"), "when the access was confirmed"))
+		}
+		for _, f := range []struct {
+			name, value, what string
+			max               int
+		}{{"by", rc.By, "who confirmed the access", recertifiedByMaxLength}, {"reason", rc.Reason, "why the access is still needed", recertificationReasonMaxLength}} {
+			if f.value == "" {
+				add(field.Required(rp.Child(f.name), f.what))
+			}
+			add(maxChars(rp.Child(f.name), f.value, f.max))
+		}
 	}
 	if p := spec.Profile; p != nil {
 		errs = append(errs, validateProfile(p, path.Child("profile"))...)

@@ -74,6 +74,10 @@ func TestValidationMatchesCRD(t *testing.T) {
 		},
 		"spec.access.applications[].role": {MaxLength: refMaxLength},
 		"spec.tenantRef":                  {Required: str("name")},
+		"spec.recertification":            {Required: str("at", "by", "reason")},
+		"spec.recertification.at":         {Format: "date-time"},
+		"spec.recertification.by":         {MinLength: 1, MaxLength: recertifiedByMaxLength},
+		"spec.recertification.reason":     {MinLength: 1, MaxLength: recertificationReasonMaxLength},
 		"spec.tenantRef.kind":             {Enum: tenantKinds()},
 		"spec.tenantRef.name":             {MinLength: 1, MaxLength: objectNameMaxLength},
 	}

@@ -25,7 +25,8 @@ import (
 const DefaultSignInInterval = 6 * time.Hour
 
 // SignInWatcher reads one tenant's guests' sign-in activity in one paged listing a round
-// (GET /users?$select=id,signInActivity, 500 guests a page), never per object, and writes each
+// (GET /users?$select=id,signInActivity, 500 guests a page), never per object, while a
+// PartnerAccessPolicy sets inactivity, and writes each
 // newer last successful sign-in into the status of the guest's PartnerInvitation
 // (status.lastSignInAt). Only the operator can write status, so the inactivity clock cannot be
 // reset by a namespace editor.
@@ -47,8 +48,12 @@ type SignInWatcher struct {
 // NeedLeaderElection: only the leader reads Graph and writes status.
 func (w *SignInWatcher) NeedLeaderElection() bool { return true }
 
-// Start runs rounds an interval apart until ctx ends.
+// Start runs rounds an interval apart until ctx ends, while some PartnerAccessPolicy sets
+// inactivity: without one, nothing is read (no request, and no AuditLog.Read.All needed). The
+// policies are looked at every minute, so a new one is served within a minute.
 func (w *SignInWatcher) Start(ctx context.Context) error {
+	check := min(w.Interval, time.Minute)
+	var next time.Time // when the next round may start, on real time
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -57,18 +62,38 @@ func (w *SignInWatcher) Start(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		}
+		if time.Now().Before(next) || !w.wanted(ctx) {
+			timer.Reset(min(check, max(time.Until(next), 0)+time.Millisecond))
+			continue
+		}
 		started, began := w.now(), time.Now()
 		err := w.round(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		w.record(err, started)
-		wait := max(w.Interval-time.Since(began), 0)
-		if ra, ok := graph.RetryAfter(err); ok && ra > wait {
-			wait = ra
+		// Rounds start an interval apart, however long one took.
+		next = began.Add(w.Interval)
+		if ra, ok := graph.RetryAfter(err); ok && time.Now().Add(ra).After(next) {
+			next = time.Now().Add(ra)
 		}
-		timer.Reset(wait)
+		timer.Reset(min(check, max(time.Until(next), 0)+time.Millisecond))
 	}
+}
+
+// wanted reports whether any policy asks for inactivity.
+func (w *SignInWatcher) wanted(ctx context.Context) bool {
+	var list b2bv1alpha1.PartnerAccessPolicyList
+	if err := w.Client.List(ctx, &list); err != nil {
+		w.Log.Error(err, "cannot list PartnerAccessPolicies; sign-ins are read meanwhile")
+		return true
+	}
+	for i := range list.Items {
+		if list.Items[i].Spec.Inactivity != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *SignInWatcher) now() time.Time {

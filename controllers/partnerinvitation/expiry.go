@@ -383,24 +383,18 @@ func untilExpiryEvent(exp expiry, now time.Time, warning, signInRecheck time.Dur
 	return 0
 }
 
-// remedy says, for the warning, what keeps the access.
-func remedy(rule b2bv1alpha1.ExpiryRule) string {
-	switch rule {
-	case b2bv1alpha1.RuleRecertification:
-		return "; recertify it (spec.recertification, or kubectl partner recertify) to keep it"
-	case b2bv1alpha1.RuleInactivity:
-		return "; a sign-in or a recertification keeps it"
-	}
-	return ""
+// ruleTexts says, per lifecycle rule, what keeps the access (for the warning) and where the
+// action taken came from (for a note); other limits take spec.expiryAction and have no remedy.
+var ruleTexts = map[b2bv1alpha1.ExpiryRule]struct{ remedy, actionField string }{
+	b2bv1alpha1.RuleRecertification: {"; recertify it (spec.recertification, or kubectl partner recertify) to keep it", "the policy's recertification.action"},
+	b2bv1alpha1.RuleInactivity:      {"; a sign-in or a recertification keeps it", "the policy's inactivity.action"},
 }
 
-// actionField names where the action taken came from.
+func remedy(rule b2bv1alpha1.ExpiryRule) string { return ruleTexts[rule].remedy }
+
 func actionField(rule b2bv1alpha1.ExpiryRule) string {
-	switch rule {
-	case b2bv1alpha1.RuleInactivity:
-		return "the policy's inactivity.action"
-	case b2bv1alpha1.RuleRecertification:
-		return "the policy's recertification.action"
+	if f := ruleTexts[rule].actionField; f != "" {
+		return f
 	}
 	return "spec.expiryAction"
 }

@@ -112,7 +112,12 @@ func effectiveExpiry(pinv *b2bv1alpha1.PartnerInvitation, selecting []*b2bv1alph
 			consider(expiry{at: from.Add(rc.Every.Duration), source: fmt.Sprintf("PartnerAccessPolicy %s recertification (every %s): not recertified since %s",
 				p.Name, rc.Every.Duration, from.UTC().Format(time.RFC3339)), rule: b2bv1alpha1.RuleRecertification, action: ruleAction(rc.Action), warn: warnOf(rc.Warn)})
 		}
-		if in := p.Spec.Inactivity; in != nil && pinv.Status.State == b2bv1alpha1.StateAccepted && signIns.Enforced() {
+		if in := p.Spec.Inactivity; in != nil && actedOnInactivity(pinv, recertified) {
+			// What inactivity did stands until a recertification, whatever was read since (a
+			// deleted guest has no redemption left to count from).
+			done := pinv.Status.Expiry
+			inactive = append(inactive, expiry{at: done.At.Time, source: done.Source, rule: b2bv1alpha1.RuleInactivity, action: ruleAction(in.Action), warn: warnOf(in.Warn)})
+		} else if in != nil && pinv.Status.State == b2bv1alpha1.StateAccepted && signIns.Enforced() {
 			from := lastActivity(pinv, start, recertified)
 			at := from.Add(in.After.Duration)
 			inactive = append(inactive, expiry{at: at, source: fmt.Sprintf("PartnerAccessPolicy %s inactivity (%s): no sign-in since %s",
@@ -154,19 +159,22 @@ func recertifiedAt(pinv *b2bv1alpha1.PartnerInvitation, now time.Time) time.Time
 	return rc.At.Time
 }
 
+// actedOnInactivity reports whether inactivity took its action and no recertification came
+// after it.
+func actedOnInactivity(pinv *b2bv1alpha1.PartnerInvitation, recertified time.Time) bool {
+	done := pinv.Status.Expiry
+	return done != nil && done.Rule == b2bv1alpha1.RuleInactivity && !recertified.After(done.At.Time)
+}
+
 // lastActivity is the latest of the access's start, the redemption, the last successful
-// sign-in and the last recertification. Once inactivity has acted, a sign-in after it does
-// not count (a guest whose grants were revoked can still sign in to the tenant); only a
-// recertification brings the access back.
+// sign-in and the last recertification.
 func lastActivity(pinv *b2bv1alpha1.PartnerInvitation, start, recertified time.Time) time.Time {
 	from := latest(start, recertified)
 	if t := pinv.Status.RedeemedAt; t != nil {
 		from = latest(from, t.Time)
 	}
 	if t := pinv.Status.LastSignInAt; t != nil {
-		if done := pinv.Status.Expiry; done == nil || done.Rule != b2bv1alpha1.RuleInactivity || !t.After(done.At.Time) {
-			from = latest(from, t.Time)
-		}
+		from = latest(from, t.Time)
 	}
 	return from
 }

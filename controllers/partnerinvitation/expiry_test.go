@@ -194,6 +194,16 @@ func TestInactivityAndRecertification(t *testing.T) {
 			pinv: guest(signedIn(testNow.Add(-day)), actedOn(redeemed.Add(90*day))), policy: lifecycle(90*day, 0, ""), signIns: read,
 			want: redeemed.Add(90 * day), rule: b2bv1alpha1.RuleInactivity, action: b2bv1alpha1.ExpiryRevokeAccess, passed: true,
 		},
+		"a deleted guest stays deleted until recertified, even where sign-ins are no longer read": {
+			pinv: guest(actedOn(redeemed.Add(90*day)), func(p *b2bv1alpha1.PartnerInvitation) {
+				p.Status.State, p.Status.RedeemedAt, p.Status.UserID = "", nil, ""
+			}), policy: lifecycle(90*day, 0, b2bv1alpha1.ExpiryDelete), signIns: unlicensed,
+			want: redeemed.Add(90 * day), rule: b2bv1alpha1.RuleInactivity, action: b2bv1alpha1.ExpiryDelete, passed: true,
+		},
+		"recertified after inactivity acted: the clock starts again": {
+			pinv: guest(actedOn(redeemed.Add(90*day)), recertified(testNow.Add(-day))), policy: lifecycle(90*day, 0, ""), signIns: read,
+			want: testNow.Add(89 * day), rule: b2bv1alpha1.RuleInactivity, action: b2bv1alpha1.ExpiryRevokeAccess,
+		},
 		"no read since the deadline: it waits": {
 			pinv: guest(), policy: lifecycle(90*day, 0, ""), signIns: stale,
 			want: redeemed.Add(90 * day), rule: b2bv1alpha1.RuleInactivity, action: b2bv1alpha1.ExpiryRevokeAccess, awaiting: true,

@@ -100,6 +100,17 @@ func (c *controlPlane) namespace(t *testing.T, name string) {
 	}
 }
 
+// scratchNamespace creates namespace name and, when the test ends, deletes its
+// PartnerInvitations, so nothing is left behind for other tests' -A (no operator runs here,
+// so no finalizer holds them).
+func (c *controlPlane) scratchNamespace(t *testing.T, name string) {
+	t.Helper()
+	c.namespace(t, name)
+	t.Cleanup(func() {
+		_ = c.client.DeleteAllOf(context.Background(), &b2bv1alpha1.PartnerInvitation{}, client.InNamespace(name))
+	})
+}
+
 // invitation creates a PartnerInvitation and, when status is set, writes it as the operator
 // would.
 func (c *controlPlane) invitation(t *testing.T, ns, name string, status *b2bv1alpha1.PartnerInvitationStatus) *b2bv1alpha1.PartnerInvitation {

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -132,11 +131,7 @@ func compareSponsors(a, b string) int {
 }
 
 func (r *dueReport) printTables(out io.Writer) error {
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	scope := "namespace " + r.Namespace
-	if r.Namespace == "" {
-		scope = "all namespaces"
-	}
+	w, scope := scopedTable(out, r.Namespace)
 	fmt.Fprintf(w, "%d PartnerInvitations in %s due for recertification within %s, or acted on\n", r.Total, scope, r.Within)
 	for _, g := range r.Sponsors {
 		fmt.Fprintf(w, "\nSPONSOR %s: %d\n", g.Sponsor, len(g.Invitations))

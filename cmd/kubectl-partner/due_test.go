@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 )
@@ -136,12 +134,8 @@ partners   revoked  revoked@fabrikam.com  acted: RevokeAccess  -             nev
 // status --due against an API server: the flags, the namespace, and -o json.
 func TestStatusDue(t *testing.T) {
 	c := cluster(t)
-	ctx := context.Background()
 	ns := "status-due"
-	c.namespace(t, ns)
-	t.Cleanup(func() {
-		_ = c.client.DeleteAllOf(ctx, &b2bv1alpha1.PartnerInvitation{}, client.InNamespace(ns))
-	})
+	c.scratchNamespace(t, ns)
 	now := time.Now().Truncate(time.Second)
 	day := 24 * time.Hour
 	for _, p := range dueFixture() {

@@ -13,7 +13,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
@@ -174,15 +173,7 @@ func recertify(ctx context.Context, p *plugin, c client.Client, ns string, names
 		return fmt.Errorf("encode the patch: %w", err)
 	}
 	at := r.At.UTC().Format(time.RFC3339)
-	var errs []error
-	for _, name := range names {
-		obj := &b2bv1alpha1.PartnerInvitation{}
-		obj.Namespace, obj.Name = ns, name
-		if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
-			errs = append(errs, fmt.Errorf("partnerinvitation %s/%s: %w", ns, name, err))
-			continue
-		}
-		fmt.Fprintf(p.streams.Out, "partnerinvitation %s/%s recertified by %s at %s\n", ns, name, r.By, at)
-	}
-	return errors.Join(errs...)
+	return patchEach(ctx, c, ns, names, patch, func(obj *b2bv1alpha1.PartnerInvitation) {
+		fmt.Fprintf(p.streams.Out, "partnerinvitation %s/%s recertified by %s at %s\n", ns, obj.Name, r.By, at)
+	})
 }

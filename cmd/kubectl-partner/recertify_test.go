@@ -39,10 +39,7 @@ func TestRecertify(t *testing.T) {
 	c := cluster(t)
 	ctx := context.Background()
 	ns := "recertify"
-	c.namespace(t, ns)
-	t.Cleanup(func() {
-		_ = c.client.DeleteAllOf(ctx, &b2bv1alpha1.PartnerInvitation{}, client.InNamespace(ns))
-	})
+	c.scratchNamespace(t, ns)
 	apollo := map[string]string{"project": "apollo"}
 	for _, p := range []*b2bv1alpha1.PartnerInvitation{
 		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jane", Labels: apollo, Annotations: map[string]string{"team": "supply"}},

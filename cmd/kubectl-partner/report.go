@@ -56,17 +56,7 @@ func (o *reportOptions) run(ctx context.Context) error {
 	if o.output != "text" && o.output != "csv" {
 		return fmt.Errorf("--output must be text or csv, not %q", o.output)
 	}
-	c, err := clusterClient(o.p, 0)
-	if err != nil {
-		return err
-	}
-	ns := ""
-	if !o.allNamespaces {
-		if ns, err = namespace(o.p); err != nil {
-			return err
-		}
-	}
-	items, err := listInvitations(ctx, c, ns)
+	items, ns, err := listIn(ctx, o.p, o.allNamespaces)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/csv"
 	"regexp"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	b2bv1alpha1 "github.com/partnerops/partner-operator/api/v1alpha1"
 )
@@ -132,12 +130,8 @@ func TestAccessCSV(t *testing.T) {
 // report against an API server: the namespace, -A, and the formats.
 func TestReport(t *testing.T) {
 	c := cluster(t)
-	ctx := context.Background()
 	for _, ns := range []string{"report-a", "report-b"} {
-		c.namespace(t, ns)
-		t.Cleanup(func() {
-			_ = c.client.DeleteAllOf(ctx, &b2bv1alpha1.PartnerInvitation{}, client.InNamespace(ns))
-		})
+		c.scratchNamespace(t, ns)
 	}
 	for _, p := range reportFixture() {
 		p.Namespace = map[string]string{"partners": "report-a", "suppliers": "report-b"}[p.Namespace]

@@ -68,6 +68,21 @@ func requestSendAgain(ctx context.Context, p *plugin, names []string, annotation
 	if err != nil {
 		return err
 	}
+	return patchEach(ctx, c, ns, names, patch, func(obj *b2bv1alpha1.PartnerInvitation) {
+		fmt.Fprintf(p.streams.Out, "partnerinvitation.%s/%s: %s requested for %s (%s=%s)\n",
+			b2bv1alpha1.GroupVersion.Group, obj.Name, what, obj.Spec.Email, annotation, at)
+		if annotation == b2bv1alpha1.AnnotationResendRequestedAt && obj.Status.State == b2bv1alpha1.StateAccepted {
+			// The operator answers this with a condition, not a mail; say so now.
+			fmt.Fprintf(p.streams.ErrOut, "warning: %s has redeemed the invitation, so nothing will be sent; 'kubectl partner reset %s' invites again\n",
+				obj.Spec.Email, obj.Name)
+		}
+	})
+}
+
+// patchEach merge-patches every named PartnerInvitation of ns with patch and hands each
+// patched object, as the API server returned it, to done. It goes on past a failure and
+// returns every name's error.
+func patchEach(ctx context.Context, c client.Client, ns string, names []string, patch []byte, done func(*b2bv1alpha1.PartnerInvitation)) error {
 	var errs []error
 	for _, name := range names {
 		obj := &b2bv1alpha1.PartnerInvitation{}
@@ -76,13 +91,7 @@ func requestSendAgain(ctx context.Context, p *plugin, names []string, annotation
 			errs = append(errs, fmt.Errorf("partnerinvitation %s/%s: %w", ns, name, err))
 			continue
 		}
-		fmt.Fprintf(p.streams.Out, "partnerinvitation.%s/%s: %s requested for %s (%s=%s)\n",
-			b2bv1alpha1.GroupVersion.Group, name, what, obj.Spec.Email, annotation, at)
-		if annotation == b2bv1alpha1.AnnotationResendRequestedAt && obj.Status.State == b2bv1alpha1.StateAccepted {
-			// The operator answers this with a condition, not a mail; say so now.
-			fmt.Fprintf(p.streams.ErrOut, "warning: %s has redeemed the invitation, so nothing will be sent; 'kubectl partner reset %s' invites again\n",
-				obj.Spec.Email, name)
-		}
+		done(obj)
 	}
 	return errors.Join(errs...)
 }

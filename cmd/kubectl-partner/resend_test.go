@@ -16,13 +16,9 @@ func TestResendAndReset(t *testing.T) {
 	c := cluster(t)
 	ctx := context.Background()
 	ns := "resend"
-	c.namespace(t, ns)
+	c.scratchNamespace(t, ns)
 	jane := c.invitation(t, ns, "jane", nil)
 	joe := c.invitation(t, ns, "joe", nil)
-	// Leave nothing behind for other tests' -A (no operator runs here, so no finalizer).
-	t.Cleanup(func() {
-		_ = c.client.DeleteAllOf(ctx, &b2bv1alpha1.PartnerInvitation{}, client.InNamespace(ns))
-	})
 
 	annotation := func(t *testing.T, name, key string) time.Time {
 		t.Helper()

@@ -163,17 +163,7 @@ func (o *statusOptions) run(ctx context.Context) error {
 	if o.output != "" && o.output != "json" && o.output != "yaml" {
 		return fmt.Errorf("--output must be json or yaml, not %q", o.output)
 	}
-	c, err := clusterClient(o.p, 0)
-	if err != nil {
-		return err
-	}
-	ns := ""
-	if !o.allNamespaces {
-		if ns, err = namespace(o.p); err != nil {
-			return err
-		}
-	}
-	items, err := listInvitations(ctx, c, ns)
+	items, ns, err := listIn(ctx, o.p, o.allNamespaces)
 	if err != nil {
 		return err
 	}
@@ -201,6 +191,22 @@ func printReport(out io.Writer, format string, v any, tables func(io.Writer) err
 		return err
 	}
 	return tables(out)
+}
+
+// listIn lists the PartnerInvitations of the namespace kubectl would use or, with
+// allNamespaces, of every namespace; ns is that namespace, or "" for every namespace.
+func listIn(ctx context.Context, p *plugin, allNamespaces bool) (items []b2bv1alpha1.PartnerInvitation, ns string, err error) {
+	c, err := clusterClient(p, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	if !allNamespaces {
+		if ns, err = namespace(p); err != nil {
+			return nil, "", err
+		}
+	}
+	items, err = listInvitations(ctx, c, ns)
+	return items, ns, err
 }
 
 // listInvitations reads every PartnerInvitation of ns ("": all), a chunk at a time.
@@ -324,12 +330,18 @@ func conflictOwner(message string) string {
 	return "unknown"
 }
 
-func (r *statusReport) printTables(out io.Writer) error {
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	scope := "namespace " + r.Namespace
-	if r.Namespace == "" {
+// scopedTable is a tabwriter for the tables of status and status --due, and the scope their
+// title names: "namespace NS", or "all namespaces" for ns "".
+func scopedTable(out io.Writer, ns string) (*tabwriter.Writer, string) {
+	scope := "namespace " + ns
+	if ns == "" {
 		scope = "all namespaces"
 	}
+	return tabwriter.NewWriter(out, 0, 4, 2, ' ', 0), scope
+}
+
+func (r *statusReport) printTables(out io.Writer) error {
+	w, scope := scopedTable(out, r.Namespace)
 	fmt.Fprintf(w, "%d PartnerInvitations in %s, %d Ready\n\n", r.Total, scope, r.Ready)
 	fmt.Fprintln(w, "STATE\tCOUNT")
 	states := make([]string, 0, len(r.States))

@@ -201,6 +201,7 @@ func latest(a, b time.Time) time.Time {
 	return a
 }
 
+// ruleAction is an action as written, RevokeAccess when it is left out.
 func ruleAction(a b2bv1alpha1.ExpiryAction) b2bv1alpha1.ExpiryAction {
 	if a == "" {
 		return b2bv1alpha1.ExpiryRevokeAccess
@@ -408,10 +409,7 @@ func actionField(rule b2bv1alpha1.ExpiryRule) string {
 }
 
 func expiryAction(pinv *b2bv1alpha1.PartnerInvitation) b2bv1alpha1.ExpiryAction {
-	if pinv.Spec.ExpiryAction == "" {
-		return b2bv1alpha1.ExpiryRevokeAccess
-	}
-	return pinv.Spec.ExpiryAction
+	return ruleAction(pinv.Spec.ExpiryAction)
 }
 
 // expiryActions says, per action, Expired's reason once it is done and what it does, in the
@@ -420,4 +418,17 @@ var expiryActions = map[b2bv1alpha1.ExpiryAction]struct{ reason, done, due strin
 	b2bv1alpha1.ExpiryRevokeAccess: {b2bv1alpha1.ReasonAccessRevoked, "the grants this object made were revoked", "the grants this object made are revoked"},
 	b2bv1alpha1.ExpiryDisable:      {b2bv1alpha1.ReasonAccountDisabled, "the guest account is disabled", "the guest account is disabled"},
 	b2bv1alpha1.ExpiryDelete:       {b2bv1alpha1.ReasonGuestDeleted, "the guest account was deleted", "the guest account is deleted"},
+}
+
+// refreshLastSignIn takes status.lastSignInAt from the API server before inactivity acts: the
+// watcher's write may not have reached the cache yet.
+func (r *Reconciler) refreshLastSignIn(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
+	fresh := &b2bv1alpha1.PartnerInvitation{}
+	if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(pinv), fresh); err != nil {
+		return fmt.Errorf("read the last sign-in: %w", err)
+	}
+	if t := fresh.Status.LastSignInAt; t != nil && (pinv.Status.LastSignInAt == nil || t.After(pinv.Status.LastSignInAt.Time)) {
+		pinv.Status.LastSignInAt = t
+	}
+	return nil
 }

@@ -108,22 +108,20 @@ func (w *SignInWatcher) now() time.Time {
 func (w *SignInWatcher) record(err error, started time.Time) {
 	before := w.Activity.State()
 	var reason, message string
+	var readAt time.Time
 	switch _, permission, denied := graph.MissingPermission(err); {
 	case err == nil:
-		reason, message = b2bv1alpha1.ReasonSignInsRead, ""
-		w.Activity.Set(reason, message, started)
+		reason, readAt = b2bv1alpha1.ReasonSignInsRead, started
 	case graph.IsNoPremiumLicense(err):
 		reason, message = b2bv1alpha1.ReasonNoPremiumLicense,
 			"Graph reports sign-in activity only in tenants with a Microsoft Entra ID P1 or P2 licence; inactivity is not enforced there"
-		w.Activity.Set(reason, message, time.Time{})
 	case denied:
 		reason, message = b2bv1alpha1.ReasonPermissionDenied,
 			fmt.Sprintf("the application lacks %s, which reading sign-in activity needs; inactivity is not enforced there", permission)
-		w.Activity.Set(reason, message, time.Time{})
 	default:
 		reason, message = b2bv1alpha1.ReasonSignInsNotRead, fmt.Sprintf("reading sign-in activity failed: %v", err)
-		w.Activity.Set(reason, message, time.Time{})
 	}
+	w.Activity.Set(reason, message, readAt)
 	switch {
 	case before.Reason == reason:
 	case err == nil:
@@ -176,19 +174,6 @@ func (w *SignInWatcher) apply(ctx context.Context, s *graph.SignIn) error {
 				return ctx.Err()
 			}
 		}
-	}
-	return nil
-}
-
-// refreshLastSignIn takes status.lastSignInAt from the API server before inactivity acts: the
-// watcher's write may not have reached the cache yet.
-func (r *Reconciler) refreshLastSignIn(ctx context.Context, pinv *b2bv1alpha1.PartnerInvitation) error {
-	fresh := &b2bv1alpha1.PartnerInvitation{}
-	if err := r.apiReader().Get(ctx, client.ObjectKeyFromObject(pinv), fresh); err != nil {
-		return fmt.Errorf("read the last sign-in: %w", err)
-	}
-	if t := fresh.Status.LastSignInAt; t != nil && (pinv.Status.LastSignInAt == nil || t.After(pinv.Status.LastSignInAt.Time)) {
-		pinv.Status.LastSignInAt = t
 	}
 	return nil
 }
